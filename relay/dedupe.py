@@ -1,0 +1,73 @@
+"""PURE dedupe decision: what to do with a post that arrives, given what is stored about its uri.
+
+One post is seen on many instances, by stream and by poll, possibly out of order. The key is the
+ActivityPub `uri`; the version is Mastodon's `edited_at` (absent until the first edit). The store
+keeps one `Seen` per uri and asks `decide()` on every arrival:
+
+- nothing stored yet                                   -> SCREEN    (first sighting)
+- the uri was deleted (retracted)                      -> RETRACTED (never boost it again)
+- `edited_at` later than the stored version            -> RESCREEN  (a newer edit)
+- anything else (same version, or an older stale copy) -> DUPLICATE
+
+No I/O, no clock: plain values in, an `Arrival` out.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class Arrival(enum.Enum):
+    """What the pipeline does with an arriving post."""
+
+    SCREEN = "screen"
+    DUPLICATE = "duplicate"
+    RESCREEN = "rescreen"
+    RETRACTED = "retracted"
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What is stored about one uri: the newest version seen and whether it was retracted."""
+
+    edited_at: str | None
+    retracted: bool = False
+
+
+def decide(seen: Seen | None, edited_at: str | None) -> Arrival:
+    """Decide for a post arriving with version `edited_at`, given what is stored (`None`: nothing)."""
+    if seen is None:
+        return Arrival.SCREEN
+    if seen.retracted:
+        return Arrival.RETRACTED
+    if is_newer(edited_at, seen.edited_at):
+        return Arrival.RESCREEN
+    return Arrival.DUPLICATE
+
+
+def is_newer(candidate: str | None, stored: str | None) -> bool:
+    """True when version `candidate` is a later edit than `stored` (`None` is the unedited post).
+
+    Versions are ISO-8601 timestamps as Mastodon sends them (`2024-05-01T10:00:00.000Z`); they are
+    compared as instants, so offsets and precision do not matter. A value that does not parse sorts
+    before every parseable one (and by text among its kind), so a malformed version never hides a
+    real edit that arrives after it.
+    """
+    if candidate is None:
+        return False
+    if stored is None:
+        return True
+    return _version_key(candidate) > _version_key(stored)
+
+
+def _version_key(edited_at: str) -> tuple[int, datetime, str]:
+    """A sort key for an `edited_at` value: malformed text first, then instants in time order."""
+    try:
+        instant = datetime.fromisoformat(edited_at)
+    except ValueError:
+        return (0, datetime.min.replace(tzinfo=UTC), edited_at)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return (1, instant.astimezone(UTC), "")

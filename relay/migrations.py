@@ -1,0 +1,167 @@
+"""The SQLite schema as numbered migrations, tracked with `PRAGMA user_version`.
+
+`MIGRATIONS[n - 1]` takes a database from schema version `n - 1` to `n`. Append new scripts at the
+end; never edit one that has shipped. `apply()` runs each pending script in its own transaction
+together with the `user_version` bump, so a crash mid-migration leaves the previous version intact.
+
+Times are ISO-8601 text in UTC with microseconds (`2026-01-02T03:04:05.000006+00:00`): fixed width,
+so text order is time order. Account handles (`acct`) and domains are stored lower case.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+_V1_POSTS_QUEUE_JOURNAL_AUDIT = """
+CREATE TABLE posts (
+    uri              TEXT PRIMARY KEY,          -- the ActivityPub id: the dedupe key
+    acct             TEXT,                      -- user@domain, lower case (NULL for a bare tombstone)
+    domain           TEXT,                      -- the part of acct after '@'
+    url              TEXT,
+    first_source     TEXT,
+    first_seen       TEXT NOT NULL,
+    last_seen        TEXT NOT NULL,
+    edited_at        TEXT,                      -- the newest version seen (Mastodon's edited_at)
+    text_fingerprint TEXT,
+    decision         TEXT,                      -- last verdict: accept | hold | reject
+    reasons          TEXT,                      -- last verdict's reasons as a JSON list
+    screened_count   INTEGER NOT NULL DEFAULT 0,
+    screened_at      TEXT,
+    retracted_at     TEXT,                      -- set once the post was deleted: never boost again
+    retract_reason   TEXT
+) STRICT;
+CREATE INDEX posts_acct ON posts (acct, text_fingerprint);
+CREATE INDEX posts_domain ON posts (domain);
+CREATE INDEX posts_screened_at ON posts (screened_at);
+
+CREATE TABLE sightings (
+    uri        TEXT NOT NULL REFERENCES posts (uri),
+    source     TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL,
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (uri, source)
+) STRICT;
+
+CREATE TABLE cursors (
+    source     TEXT NOT NULL,
+    hashtag    TEXT NOT NULL,
+    status_id  TEXT NOT NULL,                   -- numeric string, only ever moves forward
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, hashtag)
+) STRICT;
+
+CREATE TABLE queue (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,   -- shown to moderators as h<id>
+    uri             TEXT NOT NULL UNIQUE REFERENCES posts (uri),
+    state           TEXT NOT NULL,
+    decision        TEXT NOT NULL,
+    reasons         TEXT NOT NULL,
+    held_at         TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    actor           TEXT NOT NULL,                       -- who made the last move
+    reason          TEXT,
+    announcement_id TEXT UNIQUE                          -- the moderator DM that announced it
+) STRICT;
+CREATE INDEX queue_state ON queue (state, held_at);
+
+CREATE TABLE journal (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    uri         TEXT NOT NULL REFERENCES posts (uri),
+    kind        TEXT NOT NULL CHECK (kind IN ('boost', 'unboost')),
+    state       TEXT NOT NULL CHECK (state IN ('intent', 'done', 'failed')),
+    local_id    TEXT,                                -- the status id on the home instance
+    reblog_id   TEXT,
+    error       TEXT,
+    created_at  TEXT NOT NULL,
+    finished_at TEXT
+) STRICT;
+CREATE INDEX journal_uri ON journal (uri, state);
+CREATE INDEX journal_open ON journal (state) WHERE state = 'intent';
+
+CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     TEXT NOT NULL,
+    actor  TEXT NOT NULL,                    -- 'relay' or a moderator's user@domain
+    action TEXT NOT NULL,
+    uri    TEXT,
+    target TEXT,
+    detail TEXT
+) STRICT;
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_uri ON audit (uri);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+_V2_PEOPLE_SETTINGS_SOURCES = """
+CREATE TABLE consent (
+    acct       TEXT PRIMARY KEY,
+    mode       TEXT NOT NULL CHECK (mode IN ('opt-out', 'opt-in')),
+    actor      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE blocks (
+    target     TEXT PRIMARY KEY,             -- user@domain or a bare domain (covers subdomains)
+    kind       TEXT NOT NULL CHECK (kind IN ('account', 'domain')),
+    reason     TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE trusted (
+    acct       TEXT PRIMARY KEY,
+    actor      TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE settings (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE source_days (
+    source    TEXT NOT NULL,
+    day       TEXT NOT NULL,                 -- UTC date, YYYY-MM-DD
+    count     INTEGER NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (source, day)
+) STRICT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_POSTS_QUEUE_JOURNAL_AUDIT,
+    _V2_PEOPLE_SETTINGS_SOURCES,
+)
+"""`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
+
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the database file (0 for a new, empty file)."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def apply(conn: sqlite3.Connection, *, upto: int = LATEST) -> list[int]:
+    """Apply every migration after the file's version up to `upto`; return the versions applied.
+
+    `conn` must be in autocommit mode (`isolation_level=None`). Each migration and its
+    `user_version` bump commit together or not at all.
+    """
+    applied = []
+    for version in range(schema_version(conn) + 1, upto + 1):
+        script = MIGRATIONS[version - 1]
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version:d};\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied

@@ -1,0 +1,464 @@
+"""SQLite state (WAL): seen posts, cursors, the review queue and the boost journal.
+
+`Store.open(path)` gives one connection for the relay's store thread; `Store.open(path,
+readonly=True)` is for `relay queue/audit/status` while the relay runs. People-related state
+(consent, blocks, trust), settings, the audit log reader and statistics are in
+`relay.store_people`; the schema is in `relay.migrations`; the records returned are in
+`relay.store_types`.
+
+Every method takes `now` (a timezone-aware datetime; default: the store's clock). Methods that a
+moderator or an automatic decision would want in the audit log write their own audit row in the
+same transaction: `hold`, `set_queue_state`, `mark_retracted`, `set_consent`, `block`, `unblock`,
+`trust`, `untrust`, `set_paused`. Everything else is audited by the caller with `audit()`.
+
+Misuse raises `LookupError` (an unknown uri or queue id where one must exist) or `ValueError`
+(an unknown state, a malformed id, boosting a retracted post); a file that cannot be used raises
+`relay.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from relay.dedupe import Arrival, Seen, decide
+from relay.screen import Verdict
+from relay.store_people import PeopleMixin
+from relay.store_types import (
+    QUEUE_STATES,
+    JournalEntry,
+    QueueItem,
+    domain_of,
+    from_text,
+    maybe_time,
+    norm_acct,
+    numeric_id_key,
+    reasons_to_json,
+    verdict_from,
+)
+
+__all__ = ["Store"]
+
+_QUEUE_COLUMNS = """
+    q.id, q.uri, p.acct, p.url, q.state, q.decision, q.reasons, q.held_at, q.updated_at,
+    q.actor, q.reason, q.announcement_id
+"""
+_QUEUE_FROM = f"SELECT {_QUEUE_COLUMNS} FROM queue q JOIN posts p ON p.uri = q.uri"  # noqa: S608
+_JOURNAL_COLUMNS = "id, uri, kind, state, local_id, reblog_id, error, created_at, finished_at"
+
+
+class Store(PeopleMixin):
+    """The relay's state. Open with `Store.open(path)`; close, or use as a context manager."""
+
+    # -- seen posts and dedupe -----------------------------------------------------------------
+
+    def observe(
+        self,
+        uri: str,
+        *,
+        source: str,
+        acct: str,
+        url: str | None,
+        edited_at: str | None,
+        text_fingerprint: str,
+        now: datetime | None = None,
+    ) -> Arrival:
+        """Record that `source` delivered this version of `uri`; return what to do with it.
+
+        SCREEN on the first sighting, RESCREEN for a newer edit (the stored version, fingerprint
+        and url then become the new ones), RETRACTED for a deleted uri, DUPLICATE otherwise
+        (see `relay.dedupe`). Every sighting is counted per source.
+        """
+        at = self._at(now)
+        acct = norm_acct(acct)
+        with self._writing() as c:
+            row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
+            seen = None if row is None else Seen(row[0], retracted=row[1] is not None)
+            arrival = decide(seen, edited_at)
+            if row is None:
+                c.execute(
+                    "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen,"
+                    " last_seen, edited_at, text_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (uri, acct, domain_of(acct), url, source, at, at, edited_at, text_fingerprint),
+                )
+            elif arrival is Arrival.RESCREEN:
+                c.execute(
+                    "UPDATE posts SET edited_at = ?, text_fingerprint = ?, url = ?, last_seen = ?"
+                    " WHERE uri = ?",
+                    (edited_at, text_fingerprint, url, at, uri),
+                )
+            else:  # a duplicate, or a stale copy of a retracted post: fill in a bare tombstone
+                c.execute(
+                    "UPDATE posts SET last_seen = ?, acct = coalesce(acct, ?),"
+                    " domain = coalesce(domain, ?), url = coalesce(url, ?),"
+                    " first_source = coalesce(first_source, ?) WHERE uri = ?",
+                    (at, acct, domain_of(acct), url, source, uri),
+                )
+            c.execute(
+                "INSERT INTO sightings (uri, source, first_seen, last_seen, count)"
+                " VALUES (?, ?, ?, ?, 1) ON CONFLICT (uri, source)"
+                " DO UPDATE SET last_seen = excluded.last_seen, count = count + 1",
+                (uri, source, at, at),
+            )
+        return arrival
+
+    def record_verdict(self, uri: str, verdict: Verdict, now: datetime | None = None) -> None:
+        """Store the screening result of an observed `uri` (the last one wins; the count grows)."""
+        at = self._at(now)
+        with self._writing() as c:
+            cur = c.execute(
+                "UPDATE posts SET decision = ?, reasons = ?, screened_at = ?,"
+                " screened_count = screened_count + 1 WHERE uri = ?",
+                (verdict.decision.value, reasons_to_json(verdict), at, uri),
+            )
+            if cur.rowcount == 0:
+                raise LookupError(f"no observed post with uri {uri!r}")
+
+    def verdict_for(self, uri: str) -> Verdict | None:
+        """The last verdict recorded for `uri`, or `None` if it was never screened."""
+        with self._reading() as c:
+            row = c.execute("SELECT decision, reasons FROM posts WHERE uri = ?", (uri,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return verdict_from(row[0], row[1])
+
+    def screened_count(self, uri: str) -> int:
+        """How many times `uri` was screened (0 if unknown)."""
+        return int(self._one("SELECT screened_count FROM posts WHERE uri = ?", (uri,)) or 0)
+
+    def sightings(self, uri: str) -> dict[str, int]:
+        """How many times each source delivered `uri`."""
+        with self._reading() as c:
+            rows = c.execute("SELECT source, count FROM sightings WHERE uri = ?", (uri,)).fetchall()
+        return {source: count for source, count in rows}
+
+    def mark_retracted(
+        self, uri: str, reason: str, now: datetime | None = None, *, actor: str = "relay"
+    ) -> None:
+        """Record that `uri` was deleted (or must never be boosted): every later arrival of it is
+        RETRACTED and `boost_intent` refuses it. Works for a uri never seen before. Audited."""
+        at = self._at(now)
+        with self._writing() as c:
+            c.execute(
+                "INSERT INTO posts (uri, first_seen, last_seen, retracted_at, retract_reason)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET"
+                " retracted_at = coalesce(retracted_at, excluded.retracted_at),"
+                " retract_reason = coalesce(retract_reason, excluded.retract_reason)",
+                (uri, at, at, at, reason),
+            )
+            self._audit_in(c, "post.retracted", actor=actor, at=at, uri=uri, detail=reason)
+
+    def is_retracted(self, uri: str) -> bool:
+        """True once `mark_retracted(uri)` was called."""
+        return self._one("SELECT retracted_at FROM posts WHERE uri = ?", (uri,)) is not None
+
+    # -- cursors -------------------------------------------------------------------------------
+
+    def get_cursor(self, source: str, hashtag: str) -> str | None:
+        """The newest status id seen from `source` for `hashtag` (for `min_id=` catch-up)."""
+        value = self._one("SELECT status_id FROM cursors WHERE source = ? AND hashtag = ?", (source, hashtag))
+        return None if value is None else str(value)
+
+    def set_cursor(self, source: str, hashtag: str, status_id: str, now: datetime | None = None) -> bool:
+        """Move the cursor to `status_id` if it is numerically later; return whether it moved.
+
+        Raises ValueError for an id that is not a numeric string.
+        """
+        new_key = numeric_id_key(status_id)
+        at = self._at(now)
+        with self._writing() as c:
+            row = c.execute(
+                "SELECT status_id FROM cursors WHERE source = ? AND hashtag = ?", (source, hashtag)
+            ).fetchone()
+            if row is not None and numeric_id_key(row[0]) >= new_key:
+                return False
+            c.execute(
+                "INSERT INTO cursors (source, hashtag, status_id, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source, hashtag)"
+                " DO UPDATE SET status_id = excluded.status_id, updated_at = excluded.updated_at",
+                (source, hashtag, status_id.strip(), at),
+            )
+        return True
+
+    # -- review queue --------------------------------------------------------------------------
+
+    def hold(self, uri: str, verdict: Verdict, now: datetime | None = None) -> str:
+        """Put an observed `uri` in the review queue as `held`; return its short id (`h42`).
+
+        Holding the same uri again (say, after an edit) keeps its id, replaces the verdict and
+        makes it `held` again. Audited as `queue.held` by `relay`.
+        """
+        at = self._at(now)
+        with self._writing() as c:
+            if c.execute("SELECT 1 FROM posts WHERE uri = ?", (uri,)).fetchone() is None:
+                raise LookupError(f"no observed post with uri {uri!r}")
+            c.execute(
+                "INSERT INTO queue (uri, state, decision, reasons, held_at, updated_at, actor)"
+                " VALUES (?, 'held', ?, ?, ?, ?, 'relay') ON CONFLICT (uri) DO UPDATE SET"
+                " state = 'held', decision = excluded.decision, reasons = excluded.reasons,"
+                " held_at = excluded.held_at, updated_at = excluded.updated_at,"
+                " actor = 'relay', reason = NULL",
+                (uri, verdict.decision.value, reasons_to_json(verdict), at, at),
+            )
+            (pk,) = c.execute("SELECT id FROM queue WHERE uri = ?", (uri,)).fetchone()
+            short_id = f"h{pk}"
+            detail = "; ".join(f"{r.rule}: {r.detail}" for r in verdict.reasons) or None
+            self._audit_in(c, "queue.held", actor="relay", at=at, uri=uri, target=short_id, detail=detail)
+        return short_id
+
+    def queue_item(self, short_id: str) -> QueueItem | None:
+        """The queue item with this short id (`h42`; `H42` and `42` also work), or `None`."""
+        pk = _queue_pk(short_id)
+        if pk is None:
+            return None
+        return self._queue_one(f"{_QUEUE_FROM} WHERE q.id = ?", (pk,))
+
+    def queue_by_uri(self, uri: str) -> QueueItem | None:
+        """The queue item for `uri`, or `None` if it was never held."""
+        return self._queue_one(f"{_QUEUE_FROM} WHERE q.uri = ?", (uri,))
+
+    def queue_by_announcement(self, status_id: str) -> QueueItem | None:
+        """The queue item announced to moderators by DM `status_id` (a reply names it)."""
+        return self._queue_one(f"{_QUEUE_FROM} WHERE q.announcement_id = ?", (status_id,))
+
+    def pending(self, limit: int | None = None) -> list[QueueItem]:
+        """Items in state `held`, oldest hold first (at most `limit`)."""
+        with self._reading() as c:
+            rows = c.execute(
+                f"{_QUEUE_FROM} WHERE q.state = 'held' ORDER BY q.held_at, q.id LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+        return [_queue_item(row) for row in rows]
+
+    def set_queue_state(
+        self,
+        short_id: str,
+        state: str,
+        actor: str,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> QueueItem:
+        """Record that item `short_id` is now in `state`, moved by `actor` for `reason`.
+
+        The store does not judge whether the move is allowed (`relay.review` does); it raises
+        ValueError for a state it does not know and LookupError for an unknown id. Audited as
+        `queue.<state>`. Returns the updated item.
+        """
+        if state not in QUEUE_STATES:
+            raise ValueError(f"unknown queue state {state!r}; known: {sorted(QUEUE_STATES)}")
+        pk = _queue_pk(short_id)
+        at = self._at(now)
+        with self._writing() as c:
+            row = None if pk is None else c.execute("SELECT uri FROM queue WHERE id = ?", (pk,)).fetchone()
+            if row is None:
+                raise LookupError(f"no queue item {short_id!r}")
+            c.execute(
+                "UPDATE queue SET state = ?, actor = ?, reason = ?, updated_at = ? WHERE id = ?",
+                (state, actor, reason, at, pk),
+            )
+            self._audit_in(
+                c, f"queue.{state}", actor=actor, at=at, uri=row[0], target=f"h{pk}", detail=reason
+            )
+        item = self.queue_item(f"h{pk}")
+        assert item is not None
+        return item
+
+    def set_announcement(self, short_id: str, status_id: str) -> None:
+        """Remember the id of the moderator DM that announced item `short_id`."""
+        pk = _queue_pk(short_id)
+        with self._writing() as c:
+            cur = c.execute("UPDATE queue SET announcement_id = ? WHERE id = ?", (status_id, pk))
+            if cur.rowcount == 0:
+                raise LookupError(f"no queue item {short_id!r}")
+
+    def queue_length(self) -> int:
+        """How many items are `held`."""
+        return int(self._one("SELECT count(*) FROM queue WHERE state = 'held'"))
+
+    def _queue_one(self, sql: str, params: tuple[Any, ...]) -> QueueItem | None:
+        with self._reading() as c:
+            row = c.execute(sql, params).fetchone()
+        return None if row is None else _queue_item(row)
+
+    # -- boost journal -------------------------------------------------------------------------
+
+    def boost_intent(self, uri: str, local_id: str | None, now: datetime | None = None) -> int:
+        """Write the intent to reblog `uri` (home-instance status `local_id`) BEFORE the call.
+
+        Returns the journal id. Idempotent: if `uri` is already boosted, the id of that done
+        boost is returned and nothing is written; an open intent is reused. Raises ValueError for
+        a retracted uri and LookupError for one never observed.
+        """
+        return self._intent(uri, "boost", local_id, now)
+
+    def boost_done(self, uri: str, reblog_id: str | None, now: datetime | None = None) -> None:
+        """Record AFTER the call that the open boost intent for `uri` succeeded."""
+        self._finish(uri, "boost", "done", now, reblog_id=reblog_id)
+
+    def boost_failed(self, uri: str, error: str, now: datetime | None = None) -> None:
+        """Record that the open boost intent for `uri` failed with `error`."""
+        self._finish(uri, "boost", "failed", now, error=error)
+
+    def unboost_intent(self, uri: str, local_id: str | None, now: datetime | None = None) -> int:
+        """Write the intent to undo the reblog of `uri` BEFORE the call (idempotent likewise)."""
+        return self._intent(uri, "unboost", local_id, now)
+
+    def unboost_done(self, uri: str, now: datetime | None = None) -> None:
+        """Record AFTER the call that the open unboost intent for `uri` succeeded."""
+        self._finish(uri, "unboost", "done", now)
+
+    def unboost_failed(self, uri: str, error: str, now: datetime | None = None) -> None:
+        """Record that the open unboost intent for `uri` failed with `error`."""
+        self._finish(uri, "unboost", "failed", now, error=error)
+
+    def unfinished_intents(self) -> list[JournalEntry]:
+        """Intents with no outcome (a crash between call and record): reconcile them at start."""
+        with self._reading() as c:
+            rows = c.execute(
+                f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE state = 'intent' ORDER BY id"  # noqa: S608
+            ).fetchall()
+        return [_journal_entry(row) for row in rows]
+
+    def journal(self, uri: str) -> list[JournalEntry]:
+        """Every journal entry for `uri`, oldest first."""
+        with self._reading() as c:
+            rows = c.execute(
+                f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE uri = ? ORDER BY id",  # noqa: S608
+                (uri,),
+            ).fetchall()
+        return [_journal_entry(row) for row in rows]
+
+    def is_boosted(self, uri: str) -> bool:
+        """True when the latest finished journal entry for `uri` is a done boost."""
+        with self._reading() as c:
+            return _boosted_id(c, uri) is not None
+
+    def boosts_by_author(self, acct: str) -> list[str]:
+        """The uris by `acct` that are boosted now (for opt-out and account-block retraction)."""
+        return self._boosted_where("p.acct = ?", (norm_acct(acct),))
+
+    def boosts_by_domain(self, domain: str) -> list[str]:
+        """The uris from `domain` or its subdomains that are boosted now (for a domain block)."""
+        domain = domain.strip().lower()
+        return self._boosted_where(
+            "(p.domain = ? OR substr(p.domain, -(length(?) + 1)) = '.' || ?)",
+            (domain, domain, domain),
+        )
+
+    def boost_count(self, since: datetime, acct: str | None = None) -> int:
+        """Done boosts finished at or after `since`, of `acct`'s posts or of everyone's."""
+        return int(
+            self._one(
+                "SELECT count(*) FROM journal j JOIN posts p ON p.uri = j.uri"
+                " WHERE j.kind = 'boost' AND j.state = 'done' AND j.finished_at >= ?"
+                " AND (? IS NULL OR p.acct = ?)",
+                (self._at(since), acct and norm_acct(acct), acct and norm_acct(acct)),
+            )
+        )
+
+    def _boosted_where(self, condition: str, params: tuple[Any, ...]) -> list[str]:
+        sql = (
+            "SELECT p.uri FROM posts p JOIN journal j ON j.uri = p.uri"  # noqa: S608
+            " WHERE j.kind = 'boost' AND j.id = (SELECT max(id) FROM journal"
+            " WHERE uri = p.uri AND state = 'done')"
+            f" AND {condition} ORDER BY j.id"
+        )
+        with self._reading() as c:
+            return [row[0] for row in c.execute(sql, params)]
+
+    def _intent(self, uri: str, kind: str, local_id: str | None, now: datetime | None) -> int:
+        at = self._at(now)
+        with self._writing() as c:
+            post = c.execute("SELECT retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
+            if post is None:
+                raise LookupError(f"no observed post with uri {uri!r}")
+            if kind == "boost" and post[0] is not None:
+                raise ValueError(f"{uri} was retracted: it is never boosted again")
+            last = c.execute(
+                "SELECT id, kind FROM journal WHERE uri = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
+                (uri,),
+            ).fetchone()
+            if last is not None and last[1] == kind:
+                return int(last[0])
+            open_row = c.execute(
+                "SELECT id FROM journal WHERE uri = ? AND kind = ? AND state = 'intent'",
+                (uri, kind),
+            ).fetchone()
+            if open_row is not None:
+                c.execute(
+                    "UPDATE journal SET local_id = coalesce(?, local_id) WHERE id = ?",
+                    (local_id, open_row[0]),
+                )
+                return int(open_row[0])
+            cur = c.execute(
+                "INSERT INTO journal (uri, kind, state, local_id, created_at) VALUES (?, ?, 'intent', ?, ?)",
+                (uri, kind, local_id, at),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    def _finish(
+        self,
+        uri: str,
+        kind: str,
+        state: str,
+        now: datetime | None,
+        *,
+        reblog_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        at = self._at(now)
+        with self._writing() as c:
+            cur = c.execute(
+                "UPDATE journal SET state = ?, reblog_id = ?, error = ?, finished_at = ?"
+                " WHERE uri = ? AND kind = ? AND state = 'intent'",
+                (state, reblog_id, error, at, uri, kind),
+            )
+            if cur.rowcount == 0:
+                raise LookupError(f"no open {kind} intent for {uri!r}")
+
+
+def _boosted_id(c: sqlite3.Connection, uri: str) -> int | None:
+    row = c.execute(
+        "SELECT id, kind FROM journal WHERE uri = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
+        (uri,),
+    ).fetchone()
+    return int(row[0]) if row is not None and row[1] == "boost" else None
+
+
+def _queue_pk(short_id: str) -> int | None:
+    digits = short_id.strip().lower().removeprefix("h")
+    return int(digits) if digits.isascii() and digits.isdigit() else None
+
+
+def _queue_item(row: tuple[Any, ...]) -> QueueItem:
+    pk, uri, acct, url, state, decision, reasons, held_at, updated_at, actor, reason, ann = row
+    return QueueItem(
+        short_id=f"h{pk}",
+        uri=uri,
+        acct=acct,
+        url=url,
+        state=state,
+        verdict=verdict_from(decision, reasons),
+        held_at=from_text(held_at),
+        updated_at=from_text(updated_at),
+        actor=actor,
+        reason=reason,
+        announcement_id=ann,
+    )
+
+
+def _journal_entry(row: tuple[Any, ...]) -> JournalEntry:
+    pk, uri, kind, state, local_id, reblog_id, error, created_at, finished_at = row
+    return JournalEntry(
+        id=pk,
+        uri=uri,
+        kind=kind,
+        state=state,
+        local_id=local_id,
+        reblog_id=reblog_id,
+        error=error,
+        created_at=from_text(created_at),
+        finished_at=maybe_time(finished_at),
+    )

@@ -1,0 +1,290 @@
+"""The part of `relay.store.Store` about people and operations: the audit log, consent, blocks,
+trust, settings (the `paused` flag), the author history screening needs, and statistics.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+
+from relay.screen import History
+from relay.store_base import StoreBase
+from relay.store_types import (
+    CONSENT_MODES,
+    AuditRow,
+    Block,
+    SourceStats,
+    Stats,
+    Trust,
+    domain_of,
+    from_text,
+    norm_acct,
+    to_text,
+    verdict_from,
+)
+
+_DAY = timedelta(hours=24)
+_PAUSED = "paused"
+
+# A domain row `target` covers `:domain` itself and every subdomain of it.
+_DOMAIN_COVERS = "(target = :domain OR substr(:domain, -(length(target) + 1)) = '.' || target)"
+
+
+class PeopleMixin(StoreBase):
+    """Audit log, consent, blocks, trust, settings, history and statistics (see `Store`)."""
+
+    # -- audit log -----------------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        *,
+        actor: str,
+        uri: str | None = None,
+        target: str | None = None,
+        detail: str | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Append an audit row (`actor` is `relay` or a moderator's `user@domain`); return its id."""
+        at = self._at(now)
+        with self._writing() as c:
+            return self._audit_in(c, action, actor=actor, at=at, uri=uri, target=target, detail=detail)
+
+    def audit_rows(
+        self,
+        since: datetime | None = None,
+        actor: str | None = None,
+        uri: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRow]:
+        """Audit rows matching every filter given, oldest first; with `limit`, the newest ones."""
+        since_text = None if since is None else to_text(since)
+        with self._reading() as c:
+            rows = c.execute(
+                "SELECT id, at, actor, action, uri, target, detail FROM audit"
+                " WHERE (:since IS NULL OR at >= :since) AND (:actor IS NULL OR actor = :actor)"
+                " AND (:uri IS NULL OR uri = :uri) ORDER BY id DESC LIMIT :limit",
+                {"since": since_text, "actor": actor, "uri": uri, "limit": limit or -1},
+            ).fetchall()
+        return [
+            AuditRow(id=r[0], at=from_text(r[1]), actor=r[2], action=r[3], uri=r[4], target=r[5], detail=r[6])
+            for r in reversed(rows)
+        ]
+
+    # -- consent -------------------------------------------------------------------------------
+
+    def set_consent(self, acct: str, mode: str | None, actor: str, now: datetime | None = None) -> None:
+        """Record `acct`'s choice: `opt-out`, `opt-in`, or `None` to forget it. Audited."""
+        if mode is not None and mode not in CONSENT_MODES:
+            raise ValueError(f"unknown consent {mode!r}; known: {sorted(CONSENT_MODES)} or None")
+        acct, at = norm_acct(acct), self._at(now)
+        with self._writing() as c:
+            if mode is None:
+                c.execute("DELETE FROM consent WHERE acct = ?", (acct,))
+            else:
+                c.execute(
+                    "INSERT INTO consent (acct, mode, actor, updated_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (acct) DO UPDATE SET mode = excluded.mode,"
+                    " actor = excluded.actor, updated_at = excluded.updated_at",
+                    (acct, mode, actor, at),
+                )
+            self._audit_in(c, f"consent.{mode or 'cleared'}", actor=actor, at=at, target=acct)
+
+    def consent(self, acct: str) -> str | None:
+        """`opt-out`, `opt-in`, or `None` when `acct` said nothing."""
+        value = self._one("SELECT mode FROM consent WHERE acct = ?", (norm_acct(acct),))
+        return None if value is None else str(value)
+
+    # -- blocks and trust ----------------------------------------------------------------------
+
+    def block(self, target: str, reason: str, actor: str, now: datetime | None = None) -> None:
+        """Block `user@domain`, or a bare domain with all its subdomains. Audited."""
+        target, at = norm_acct(target), self._at(now)
+        if not target:
+            raise ValueError("an empty block target")
+        kind = "account" if "@" in target else "domain"
+        with self._writing() as c:
+            c.execute(
+                "INSERT INTO blocks (target, kind, reason, actor, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET"
+                " reason = excluded.reason, actor = excluded.actor",
+                (target, kind, reason, actor, at),
+            )
+            self._audit_in(c, f"block.{kind}", actor=actor, at=at, target=target, detail=reason)
+
+    def unblock(self, target: str, actor: str, now: datetime | None = None) -> bool:
+        """Lift a block; return whether there was one. Audited either way."""
+        target, at = norm_acct(target), self._at(now)
+        with self._writing() as c:
+            existed = c.execute("DELETE FROM blocks WHERE target = ?", (target,)).rowcount > 0
+            detail = None if existed else "was not blocked"
+            self._audit_in(c, "unblock", actor=actor, at=at, target=target, detail=detail)
+        return existed
+
+    def blocks(self) -> list[Block]:
+        """Every block, oldest first."""
+        with self._reading() as c:
+            rows = c.execute(
+                "SELECT target, kind, reason, actor, created_at FROM blocks ORDER BY created_at"
+            ).fetchall()
+        return [Block(r[0], r[1], r[2], r[3], from_text(r[4])) for r in rows]
+
+    def trust(self, acct: str, actor: str, now: datetime | None = None) -> None:
+        """Trust `acct` (screening may then skip holds for it). Audited."""
+        acct, at = norm_acct(acct), self._at(now)
+        with self._writing() as c:
+            c.execute(
+                "INSERT INTO trusted (acct, actor, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (acct) DO NOTHING",
+                (acct, actor, at),
+            )
+            self._audit_in(c, "trust", actor=actor, at=at, target=acct)
+
+    def untrust(self, acct: str, actor: str, now: datetime | None = None) -> bool:
+        """Stop trusting `acct`; return whether it was trusted. Audited either way."""
+        acct, at = norm_acct(acct), self._at(now)
+        with self._writing() as c:
+            existed = c.execute("DELETE FROM trusted WHERE acct = ?", (acct,)).rowcount > 0
+            detail = None if existed else "was not trusted"
+            self._audit_in(c, "untrust", actor=actor, at=at, target=acct, detail=detail)
+        return existed
+
+    def trusts(self) -> list[Trust]:
+        """Every trusted account, oldest first."""
+        with self._reading() as c:
+            rows = c.execute("SELECT acct, actor, created_at FROM trusted ORDER BY created_at").fetchall()
+        return [Trust(r[0], r[1], from_text(r[2])) for r in rows]
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def paused(self) -> bool:
+        """True while moderators have paused boosting."""
+        return self.get_setting(_PAUSED) == "1"
+
+    def set_paused(self, paused: bool, actor: str, now: datetime | None = None) -> None:
+        """Pause or resume boosting. Audited as `pause` or `resume`."""
+        at = self._at(now)
+        with self._writing() as c:
+            self._put_setting(c, _PAUSED, "1" if paused else "0", at)
+            self._audit_in(c, "pause" if paused else "resume", actor=actor, at=at)
+
+    def get_setting(self, key: str) -> str | None:
+        """A small stored value, or `None`."""
+        value = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    def set_setting(self, key: str, value: str, now: datetime | None = None) -> None:
+        """Store a small value under `key` (not audited: use a dedicated method for that)."""
+        at = self._at(now)
+        with self._writing() as c:
+            self._put_setting(c, key, value, at)
+
+    def _put_setting(self, c: sqlite3.Connection, key: str, value: str, at: str) -> None:
+        c.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+            " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, value, at),
+        )
+
+    # -- what screening needs ------------------------------------------------------------------
+
+    def history(self, acct: str, text_fingerprint: str, now: datetime | None = None, *, uri: str) -> History:
+        """What screening needs to know about `acct` when screening post `uri`.
+
+        `same_text_seen` is true when the same non-empty fingerprint from the same author was
+        seen under a uri other than `uri` (so the post being screened never matches itself).
+        `boosts_last_24h` counts done boosts of the author's posts in the 24 h before `now`.
+        """
+        acct = norm_acct(acct)
+        domain = domain_of(acct)
+        since = to_text(self._clock(now) - _DAY)
+        with self._reading() as c:
+            (boosts,) = c.execute(
+                "SELECT count(*) FROM journal j JOIN posts p ON p.uri = j.uri WHERE"
+                " j.kind = 'boost' AND j.state = 'done' AND j.finished_at >= ? AND p.acct = ?",
+                (since, acct),
+            ).fetchone()
+            same_text = (
+                text_fingerprint != ""
+                and c.execute(
+                    "SELECT 1 FROM posts WHERE acct = ? AND text_fingerprint = ? AND uri != ? LIMIT 1",
+                    (acct, text_fingerprint, uri),
+                ).fetchone()
+                is not None
+            )
+            consent = c.execute("SELECT mode FROM consent WHERE acct = ?", (acct,)).fetchone()
+            account_block = c.execute(
+                "SELECT reason FROM blocks WHERE kind = 'account' AND target = ?", (acct,)
+            ).fetchone()
+            domain_block = None
+            if domain is not None:
+                domain_block = c.execute(
+                    "SELECT reason FROM blocks WHERE kind = 'domain' AND"  # noqa: S608
+                    f" {_DOMAIN_COVERS} ORDER BY length(target) DESC LIMIT 1",
+                    {"domain": domain},
+                ).fetchone()
+            trusted = c.execute("SELECT 1 FROM trusted WHERE acct = ?", (acct,)).fetchone()
+        mode = None if consent is None else consent[0]
+        return History(
+            boosts_last_24h=int(boosts),
+            same_text_seen=same_text,
+            opted_out=mode == "opt-out",
+            opted_in=mode == "opt-in",
+            account_blocked=None if account_block is None else account_block[0],
+            domain_blocked=None if domain_block is None else domain_block[0],
+            trusted=trusted is not None,
+        )
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def record_source_event(self, source: str, now: datetime | None = None) -> None:
+        """Count one event delivered by `source` (for `relay status` and the watchdog)."""
+        when = self._clock(now)
+        at = to_text(when)
+        day = from_text(at).date().isoformat()
+        with self._writing() as c:
+            c.execute(
+                "INSERT INTO source_days (source, day, count, last_seen) VALUES (?, ?, 1, ?)"
+                " ON CONFLICT (source, day)"
+                " DO UPDATE SET count = count + 1, last_seen = excluded.last_seen",
+                (source, day, at),
+            )
+
+    def source_stats(self, now: datetime | None = None) -> list[SourceStats]:
+        """Each source's last event time and its event count on `now`'s UTC day, by name."""
+        today = from_text(self._at(now)).date().isoformat()
+        with self._reading() as c:
+            rows = c.execute(
+                "SELECT source, max(last_seen), sum(CASE WHEN day = ? THEN count ELSE 0 END)"
+                " FROM source_days GROUP BY source ORDER BY source",
+                (today,),
+            ).fetchall()
+        return [SourceStats(source=r[0], last_seen=from_text(r[1]), today=int(r[2])) for r in rows]
+
+    def stats(self, now: datetime | None = None) -> Stats:
+        """Verdicts by decision and by rule (last 24 h), queue length, boosts (last 24 h), sources.
+
+        A post screened more than once counts with its last verdict.
+        """
+        since = to_text(self._clock(now) - _DAY)
+        by_decision: dict[str, int] = {}
+        by_rule: dict[str, int] = {}
+        with self._reading() as c:
+            for decision, reasons in c.execute(
+                "SELECT decision, reasons FROM posts WHERE screened_at >= ?", (since,)
+            ):
+                by_decision[decision] = by_decision.get(decision, 0) + 1
+                for rule in {r.rule for r in verdict_from(decision, reasons).reasons}:
+                    by_rule[rule] = by_rule.get(rule, 0) + 1
+            (queued,) = c.execute("SELECT count(*) FROM queue WHERE state = 'held'").fetchone()
+            (boosts,) = c.execute(
+                "SELECT count(*) FROM journal WHERE kind = 'boost' AND state = 'done' AND finished_at >= ?",
+                (since,),
+            ).fetchone()
+        return Stats(
+            verdicts_by_decision=by_decision,
+            verdicts_by_rule=by_rule,
+            queue_length=int(queued),
+            boosts_last_24h=int(boosts),
+            sources=tuple(self.source_stats(now)),
+        )

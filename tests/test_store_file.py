@@ -1,0 +1,224 @@
+"""The state file itself: migrations, newer or corrupt files, locks, read-only opening."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from relay import migrations
+from relay.dedupe import Arrival
+from relay.errors import StoreError
+from relay.store import Store
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+URI = "https://a.example/1"
+
+
+def open_raw(path: Path) -> sqlite3.Connection:
+    """A plain autocommit connection, as another process would have."""
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def test_new_file_is_created_at_the_latest_schema(tmp_path: Path) -> None:
+    """Opening a path that does not exist creates the file in WAL mode at the latest version."""
+    path = tmp_path / "state.db"
+    with Store.open(path) as store:
+        assert store.schema_version() == migrations.LATEST
+    conn = open_raw(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("start", range(1, migrations.LATEST))
+def test_older_schema_is_migrated_and_keeps_data(tmp_path: Path, start: int) -> None:
+    """A file made by an older relay (only the first migrations applied) is migrated at open."""
+    path = tmp_path / "state.db"
+    conn = open_raw(path)
+    try:
+        assert migrations.apply(conn, upto=start) == list(range(1, start + 1))
+        conn.execute(
+            "INSERT INTO posts (uri, acct, domain, first_source, first_seen, last_seen)"
+            " VALUES (?, 'alice@a.example', 'a.example', 'home', ?, ?)",
+            (URI, T0.isoformat(), T0.isoformat()),
+        )
+        conn.execute("INSERT INTO cursors VALUES ('home', 'tag', '42', ?)", (T0.isoformat(),))
+    finally:
+        conn.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == migrations.LATEST
+        assert store.get_cursor("home", "tag") == "42"
+        assert (
+            store.observe(
+                URI,
+                source="poll",
+                acct="alice@a.example",
+                url=None,
+                edited_at=None,
+                text_fingerprint="fp",
+                now=T0,
+            )
+            is Arrival.DUPLICATE
+        )
+        store.set_consent("alice@a.example", "opt-out", "alice@a.example", T0)
+        assert store.consent("alice@a.example") == "opt-out"
+
+
+def test_migrations_are_each_applied_once(tmp_path: Path) -> None:
+    """Reopening an up-to-date file applies nothing."""
+    path = tmp_path / "state.db"
+    Store.open(path).close()
+    conn = open_raw(path)
+    try:
+        assert migrations.apply(conn) == []
+    finally:
+        conn.close()
+
+
+def test_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:
+    """A migration that fails half-way is rolled back whole, user_version included."""
+    path = tmp_path / "state.db"
+    conn = open_raw(path)
+    try:
+        migrations.apply(conn, upto=1)
+        conn.execute("CREATE TABLE consent (clash INTEGER)")  # migration 2 will collide with it
+        with pytest.raises(sqlite3.OperationalError, match="already exists"):
+            migrations.apply(conn)
+        assert migrations.schema_version(conn) == 1
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert "blocks" not in tables
+        assert not conn.in_transaction
+    finally:
+        conn.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A file from a newer relay is refused, naming both versions and the upgrade."""
+    path = tmp_path / "state.db"
+    Store.open(path).close()
+    conn = open_raw(path)
+    try:
+        conn.execute(f"PRAGMA user_version = {migrations.LATEST + 3}")
+    finally:
+        conn.close()
+    with pytest.raises(StoreError) as caught:
+        Store.open(path)
+    assert f"schema version {migrations.LATEST + 3}" in str(caught.value)
+    assert f"up to {migrations.LATEST}" in str(caught.value)
+    assert caught.value.fix is not None
+    assert "upgrade relay" in caught.value.fix
+    assert caught.value.exit_code == 2
+
+
+def test_garbage_file_is_refused(tmp_path: Path) -> None:
+    """A file that is not a database gives a StoreError with a fix, not a traceback."""
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not an sqlite database, just some text " * 100)
+    with pytest.raises(StoreError, match="not a usable relay database") as caught:
+        Store.open(path)
+    assert caught.value.fix is not None
+    assert "backup" in caught.value.fix
+
+
+def test_damaged_database_is_refused(tmp_path: Path) -> None:
+    """A database whose pages were overwritten fails the quick check and is refused."""
+    path = tmp_path / "state.db"
+    with Store.open(path) as store:
+        for n in range(300):
+            store.audit("filler", actor="relay", detail="x" * 200, now=T0, uri=f"u{n}")
+    conn = open_raw(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    for page in range(2, len(data) // page_size):
+        data[page * page_size + 8 : page * page_size + 64] = b"\xff" * 56
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError) as caught:
+        Store.open(path)
+    assert "corrupt" in str(caught.value) or "not a usable" in str(caught.value)
+
+
+def test_missing_directory_is_refused(tmp_path: Path) -> None:
+    """A path in a directory that does not exist gives a StoreError naming the path."""
+    with pytest.raises(StoreError, match="cannot open") as caught:
+        Store.open(tmp_path / "nowhere" / "state.db")
+    assert "nowhere" in str(caught.value)
+
+
+def test_write_while_another_process_holds_the_write_lock_fails_fast(tmp_path: Path) -> None:
+    """A write blocked by another connection's exclusive transaction gives StoreError, no hang."""
+    path = tmp_path / "state.db"
+    Store.open(path).close()
+    other = open_raw(path)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with Store.open(path, busy_timeout=0.2) as store:
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="locked") as caught:
+                store.audit("act", actor="relay", now=T0)
+            assert time.monotonic() - started < 5
+            assert caught.value.fix is not None
+            assert "another process" in caught.value.fix
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_open_while_another_process_holds_the_lock_fails_fast(tmp_path: Path) -> None:
+    """Opening a file that another connection locked exclusively gives StoreError, no hang."""
+    path = tmp_path / "state.db"
+    other = open_raw(path)  # a rollback-journal file: an exclusive lock blocks readers too
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("INSERT INTO t VALUES (1)")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="locked"):
+            Store.open(path, busy_timeout=0.2)
+        assert time.monotonic() - started < 5
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_readonly_store_reads_while_the_relay_writes(tmp_path: Path) -> None:
+    """A read-only store sees committed state from the writer and refuses to write."""
+    path = tmp_path / "state.db"
+    with Store.open(path) as writer:
+        writer.audit("started", actor="relay", now=T0)
+        with Store.open(path, readonly=True) as reader:
+            assert [r.action for r in reader.audit_rows()] == ["started"]
+            writer.audit("more", actor="relay", now=T0)
+            assert [r.action for r in reader.audit_rows()] == ["started", "more"]
+            with pytest.raises(StoreError, match="read-only"):
+                reader.audit("sneaky", actor="relay", now=T0)
+
+
+def test_readonly_open_of_a_missing_file_is_refused(tmp_path: Path) -> None:
+    """A read-only open does not create a file: it says there is no state yet."""
+    with pytest.raises(StoreError, match="no relay state file"):
+        Store.open(tmp_path / "state.db", readonly=True)
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_readonly_open_of_an_old_schema_is_refused(tmp_path: Path) -> None:
+    """A read-only open of a file at an older schema asks to start the relay to migrate it."""
+    path = tmp_path / "state.db"
+    conn = open_raw(path)
+    try:
+        migrations.apply(conn, upto=1)
+    finally:
+        conn.close()
+    with pytest.raises(StoreError, match="older") as caught:
+        Store.open(path, readonly=True)
+    assert caught.value.fix is not None
+    assert "start the relay" in caught.value.fix
