@@ -54,6 +54,21 @@ class ModerationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BoosterConfig:
+    dry_run: bool = False  # screen and record, but never reblog or unreblog
+    max_boosts_per_hour: int = 0  # spacing so followers are not flooded; 0: as fast as allowed
+    on_edit: str = "unboost"  # a boosted post edited so it no longer passes: "unboost" or "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsConfig:
+    read_timeout: float = 60.0  # seconds of silence (Mastodon beats every 15 s) before a reconnect
+    poll_interval: float = 60.0  # seconds between polls of a source without a token
+    first_start_max_posts: int = 40  # how far back the very first start looks, in posts...
+    first_start_max_age_hours: float = 24.0  # ...and in hours
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # the relay.toml this came from
     hashtags: tuple[str, ...]  # as written (display form), without '#'
@@ -63,6 +78,8 @@ class Config:
     moderation: ModerationConfig
     rules: Rules
     log_level: str
+    booster: BoosterConfig = BoosterConfig()
+    streams: StreamsConfig = StreamsConfig()
 
 
 def load_config(path: Path | str) -> Config:
@@ -116,7 +133,11 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         moderators=tuple(_handle(moderation_table, h) for h in moderators), mode=mode
     )
     moderation_table.finish()
-    log_level = top.table("log").get_str("level", "info", choices=LOG_LEVELS)
+    log_table = top.table("log")
+    log_level = log_table.get_str("level", "info", choices=LOG_LEVELS)
+    log_table.finish()
+    booster = _booster(top.table("booster"))
+    streams = _streams(top.table("streams"))
     rules = parse_rules(
         doc.get("rules", {}), hashtags=hashtags, mode=mode, self_acct=None, base_dir=base, source=path.name
     )
@@ -131,7 +152,36 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         moderation=moderation,
         rules=rules,
         log_level=log_level,
+        booster=booster,
+        streams=streams,
     )
+
+
+def _booster(table: Table) -> BoosterConfig:
+    default = BoosterConfig()
+    result = BoosterConfig(
+        dry_run=table.get_bool("dry_run", default.dry_run),
+        max_boosts_per_hour=table.get_int("max_boosts_per_hour", default.max_boosts_per_hour, minimum=0),
+        on_edit=table.get_str("on_edit", default.on_edit, choices=("unboost", "hold")),
+    )
+    table.finish()
+    return result
+
+
+def _streams(table: Table) -> StreamsConfig:
+    default = StreamsConfig()
+    result = StreamsConfig(
+        read_timeout=table.get_float("read_timeout", default.read_timeout, minimum=0.1),
+        poll_interval=table.get_float("poll_interval", default.poll_interval, minimum=1.0),
+        first_start_max_posts=table.get_int(
+            "first_start_max_posts", default.first_start_max_posts, minimum=0
+        ),
+        first_start_max_age_hours=table.get_float(
+            "first_start_max_age_hours", default.first_start_max_age_hours, minimum=0.0
+        ),
+    )
+    table.finish()
+    return result
 
 
 def _instance(table: Table, base: Path, *, default_env: str | None) -> InstanceConfig:

@@ -133,9 +133,17 @@ CREATE TABLE source_days (
 ) STRICT;
 """
 
+_V3_LOCAL_IDS = """
+-- Each source's own id for a post, so that a `delete` event (which carries only that id) finds
+-- the post's uri, also after a restart.
+ALTER TABLE sightings ADD COLUMN local_id TEXT;
+CREATE INDEX sightings_local_id ON sightings (source, local_id);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
+    _V3_LOCAL_IDS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

@@ -62,13 +62,15 @@ class Store(PeopleMixin):
         url: str | None,
         edited_at: str | None,
         text_fingerprint: str,
+        local_id: str | None = None,
         now: datetime | None = None,
     ) -> Arrival:
         """Record that `source` delivered this version of `uri`; return what to do with it.
 
         SCREEN on the first sighting, RESCREEN for a newer edit (the stored version, fingerprint
         and url then become the new ones), RETRACTED for a deleted uri, DUPLICATE otherwise
-        (see `relay.dedupe`). Every sighting is counted per source.
+        (see `relay.dedupe`). Every sighting is counted per source, with the source's own
+        `local_id` for the post when given (see `uri_for_local_id`).
         """
         at = self._at(now)
         acct = norm_acct(acct)
@@ -96,12 +98,21 @@ class Store(PeopleMixin):
                     (at, acct, domain_of(acct), url, source, uri),
                 )
             c.execute(
-                "INSERT INTO sightings (uri, source, first_seen, last_seen, count)"
-                " VALUES (?, ?, ?, ?, 1) ON CONFLICT (uri, source)"
-                " DO UPDATE SET last_seen = excluded.last_seen, count = count + 1",
-                (uri, source, at, at),
+                "INSERT INTO sightings (uri, source, first_seen, last_seen, count, local_id)"
+                " VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (uri, source)"
+                " DO UPDATE SET last_seen = excluded.last_seen, count = count + 1,"
+                " local_id = coalesce(excluded.local_id, local_id)",
+                (uri, source, at, at, local_id),
             )
         return arrival
+
+    def uri_for_local_id(self, source: str, local_id: str) -> str | None:
+        """The uri of the post that `source` knows as `local_id` (for its `delete` events)."""
+        with self._reading() as c:
+            row = c.execute(
+                "SELECT uri FROM sightings WHERE source = ? AND local_id = ?", (source, local_id)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def record_verdict(self, uri: str, verdict: Verdict, now: datetime | None = None) -> None:
         """Store the screening result of an observed `uri` (the last one wins; the count grows)."""

@@ -80,9 +80,9 @@ class TestErrors:
 
     def test_bad_toml_syntax(self, tmp_path: Path) -> None:
         """A TOML syntax error gives the line from the parser."""
-        err = error_for(tmp_path, 'hashtags = ["x"\n')
+        err = error_for(tmp_path, 'hashtags = ["x"]\n[home]\nurl = https://a.example\n')
         assert "not valid TOML" in err.message
-        assert "line" in err.message
+        assert "line 3" in err.message
 
     def test_missing_hashtags(self, tmp_path: Path) -> None:
         """Without hashtags the error shows the line to add."""

@@ -93,6 +93,30 @@ class TestSeenPosts:
         assert observe(store) is Arrival.RETRACTED
         assert [r.action for r in store.audit_rows(uri=URI)] == ["post.retracted"]
 
+    def test_local_ids_find_the_uri_per_source(self, store: Store) -> None:
+        """A delete event's id (local to its source) leads back to the post's uri."""
+        store.observe(
+            URI,
+            source="a.example",
+            acct="alice@social.example",
+            url=None,
+            edited_at=None,
+            text_fingerprint="fp",
+            local_id="111",
+        )
+        store.observe(
+            URI,
+            source="b.example",
+            acct="alice@social.example",
+            url=None,
+            edited_at=None,
+            text_fingerprint="fp",
+            local_id="999",
+        )
+        assert store.uri_for_local_id("a.example", "111") == URI
+        assert store.uri_for_local_id("b.example", "999") == URI
+        assert store.uri_for_local_id("a.example", "999") is None
+
 
 class TestCursors:
     def test_cursor_moves_forward_by_numeric_value(self, store: Store) -> None:

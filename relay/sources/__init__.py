@@ -1,0 +1,21 @@
+"""Everything that brings posts in: streams (SSE), polling of tag timelines, RSS."""
+
+from relay.sources.backoff import Backoff
+from relay.sources.stream import (
+    MalformedEvent,
+    StreamEvent,
+    StreamReader,
+    StreamStatus,
+    Watchdog,
+    parse_stream,
+)
+
+__all__ = [
+    "Backoff",
+    "MalformedEvent",
+    "StreamEvent",
+    "StreamReader",
+    "StreamStatus",
+    "Watchdog",
+    "parse_stream",
+]
