@@ -1,0 +1,7 @@
+"""``python -m relay.sandbox``: the ``relay sandbox`` subcommand until ``relay.cli`` wires it."""
+
+import sys
+
+from relay.sandbox.cli import main
+
+sys.exit(main())

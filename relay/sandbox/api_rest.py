@@ -1,0 +1,345 @@
+"""REST endpoints for accounts, statuses, timelines, search and notifications."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from relay.sandbox import render
+from relay.sandbox.model import POLICY_VALUES, VISIBILITIES, Status
+from relay.sandbox.routing import Request, Response, error, json_response, page, route
+from relay.sandbox.state import NOT_FOUND, SandboxError
+from relay.sandbox.text import normalize_tag
+
+READ_ACCOUNTS = ("read", "read:accounts")
+READ_STATUSES = ("read", "read:statuses")
+WRITE_STATUSES = ("write", "write:statuses")
+FOLLOWS = ("follow", "write", "write:follows")
+
+
+def _account_or_404(request: Request, account_id: str) -> Response | None:
+    return None if account_id in request.state.accounts else error(404, NOT_FOUND)
+
+
+@route("GET", r"/api/v1/accounts/verify_credentials", auth="user", scopes=READ_ACCOUNTS)
+def verify_credentials(request: Request) -> Response:
+    return json_response(render.credential_account(request.state, request.account))
+
+
+@route("GET", r"/api/v1/preferences", auth="user", scopes=READ_ACCOUNTS)
+def preferences(request: Request) -> Response:
+    acc = request.account
+    return json_response(
+        {
+            "posting:default:visibility": "public",
+            "posting:default:sensitive": False,
+            "posting:default:language": acc.language,
+            "posting:default:quote_policy": "public",
+            "reading:expand:media": "default",
+            "reading:expand:spoilers": False,
+            "reading:autoplay:gifs": False,
+        }
+    )
+
+
+@route("GET", r"/api/v1/accounts/lookup")
+def lookup(request: Request) -> Response:
+    acc = request.state.find_account(request.param("acct") or "")
+    return error(404, NOT_FOUND) if acc is None else json_response(render.account(request.state, acc))
+
+
+@route("GET", r"/api/v1/accounts/relationships", auth="user", scopes=("read", "read:follows"))
+def relationships(request: Request) -> Response:
+    state = request.state
+    others = [state.accounts[i] for i in request.params("id") if i in state.accounts]
+    return json_response([render.relationship(state, request.account, o) for o in others])
+
+
+@route("GET", r"/api/v1/accounts/(?P<id>\d+)")
+def get_account(request: Request) -> Response:
+    missing = _account_or_404(request, request.args["id"])
+    return missing or json_response(render.account(request.state, request.state.accounts[request.args["id"]]))
+
+
+@route("POST", r"/api/v1/accounts/(?P<id>\d+)/(?P<verb>follow|unfollow)", auth="user", scopes=FOLLOWS)
+def follow(request: Request) -> Response:
+    missing = _account_or_404(request, request.args["id"])
+    if missing:
+        return missing
+    state, target = request.state, request.state.accounts[request.args["id"]]
+    if request.args["verb"] == "follow":
+        if target is request.account:
+            return error(403, "This action is not allowed")
+        state.follow(request.account, target)
+    else:
+        state.unfollow(request.account, target)
+    return json_response(render.relationship(state, request.account, target))
+
+
+# ---- statuses -------------------------------------------------------------------------------
+
+
+def _visibility(request: Request, default: str = "public") -> str:
+    visibility = request.param("visibility") or default
+    if visibility not in VISIBILITIES:
+        raise SandboxError(422, "Validation failed: Visibility is not included in the list")
+    return visibility
+
+
+@route("POST", r"/api/v1/statuses", auth="user", scopes=WRITE_STATUSES)
+def post_status(request: Request) -> Response:
+    state = request.state
+    reply_id = request.param("in_reply_to_id")
+    in_reply_to = state.get_status(reply_id, request.account) if reply_id else None
+    st = state.post_status(
+        request.account,
+        request.param("status") or "",
+        visibility=_visibility(request),
+        in_reply_to=in_reply_to,
+        spoiler_text=request.param("spoiler_text") or "",
+        sensitive=request.flag("sensitive"),
+        language=request.param("language") or None,
+        application=request.token.app.name if request.token else None,
+    )
+    return json_response(render.status(state, st, request.account))
+
+
+@route("GET", r"/api/v1/statuses/(?P<id>\d+)", scopes=READ_STATUSES)
+def get_status(request: Request) -> Response:
+    st = request.state.get_status(request.args["id"], request.viewer)
+    return json_response(render.status(request.state, st, request.viewer))
+
+
+def _own_status(request: Request) -> Status:
+    st = request.state.get_status(request.args["id"], request.account)
+    if st.account is not request.account or st.reblog is not None:
+        raise SandboxError(404, NOT_FOUND)
+    return st
+
+
+@route("PUT", r"/api/v1/statuses/(?P<id>\d+)", auth="user", scopes=WRITE_STATUSES)
+def edit_status(request: Request) -> Response:
+    st = _own_status(request)
+    sensitive = request.param("sensitive")
+    request.state.edit_status(
+        st,
+        request.param("status") or st.text,
+        spoiler_text=request.param("spoiler_text"),
+        sensitive=None if sensitive is None else request.flag("sensitive"),
+        language=request.param("language"),
+    )
+    return json_response(render.status(request.state, st, request.account))
+
+
+@route(
+    "DELETE", r"/api/v1/statuses/(?P<id>\d+)", auth="user", scopes=WRITE_STATUSES, budget="unreblog_delete"
+)
+def delete_status(request: Request) -> Response:
+    st = _own_status(request)
+    body = render.status(request.state, st, request.account, deleted=True)
+    request.state.delete_status(st)
+    return json_response(body)
+
+
+@route("GET", r"/api/v1/statuses/(?P<id>\d+)/context", scopes=READ_STATUSES)
+def context(request: Request) -> Response:
+    state, viewer = request.state, request.viewer
+    st = state.get_status(request.args["id"], viewer)
+    ancestors: list[Status] = []
+    parent = st.in_reply_to
+    while parent is not None and parent.id in state.statuses:
+        ancestors.insert(0, parent)
+        parent = parent.in_reply_to
+    descendants: list[Status] = []
+    frontier = [st]
+    while frontier:
+        current = frontier.pop(0)
+        children = sorted(
+            (s for s in state.statuses.values() if s.in_reply_to is current), key=lambda s: int(s.id)
+        )
+        descendants.extend(children)
+        frontier.extend(children)
+    return json_response(
+        {
+            "ancestors": [render.status(state, s, viewer) for s in ancestors if state.visible(s, viewer)],
+            "descendants": [render.status(state, s, viewer) for s in descendants if state.visible(s, viewer)],
+        }
+    )
+
+
+@route("POST", r"/api/v1/statuses/(?P<id>\d+)/reblog", auth="user", scopes=WRITE_STATUSES)
+def reblog(request: Request) -> Response:
+    state = request.state
+    st = state.get_status(request.args["id"], request.account)
+    boosted = state.reblog(request.account, st, _visibility(request))
+    return json_response(render.status(state, boosted, request.account))
+
+
+@route(
+    "POST",
+    r"/api/v1/statuses/(?P<id>\d+)/unreblog",
+    auth="user",
+    scopes=WRITE_STATUSES,
+    budget="unreblog_delete",
+)
+def unreblog(request: Request) -> Response:
+    state = request.state
+    st = state.get_status(request.args["id"], request.account)
+    original = state.unreblog(request.account, st)
+    return json_response(render.status(state, original, request.account))
+
+
+# ---- timelines and search -------------------------------------------------------------------
+
+
+def tag_feed_allows(request: Request) -> tuple[bool, bool]:
+    """Which of (local, remote) the tag feed shows this request; 422 if it must log in."""
+    feeds = request.state.hashtag_feeds
+    wanted = (
+        ["local"] if request.flag("local") else ["remote"] if request.flag("remote") else ["local", "remote"]
+    )
+    if request.viewer is None and any(feeds[w] != "public" for w in wanted):
+        raise SandboxError(422, "This method requires an authenticated user")
+    return (
+        "local" in wanted and feeds["local"] != "disabled",
+        "remote" in wanted and feeds["remote"] != "disabled",
+    )
+
+
+def tagged(request: Request, tag: str) -> list[Status]:
+    show_local, show_remote = tag_feed_allows(request)
+    wanted = normalize_tag(tag)
+    return [
+        s
+        for s in request.state.statuses.values()
+        if s.reblog is None
+        and s.visibility == "public"
+        and (show_local if s.local else show_remote)
+        and wanted in {normalize_tag(t) for t in s.tags}
+    ]
+
+
+@route("GET", r"/api/v1/timelines/tag/(?P<tag>[^/]+)", scopes=READ_STATUSES)
+def tag_timeline(request: Request) -> Response:
+    items, headers = page(request, tagged(request, request.args["tag"]), lambda s: int(s.id))
+    response = json_response([render.status(request.state, s, request.viewer) for s in items])
+    response.headers.update(headers)
+    return response
+
+
+@route("GET", r"/api/v1/timelines/home", auth="user", scopes=READ_STATUSES)
+def home_timeline(request: Request) -> Response:
+    state, me = request.state, request.account
+    followed = set(state.following_of(me)) | {me}
+    statuses = [s for s in state.statuses.values() if s.account in followed and state.visible(s, me)]
+    items, headers = page(request, statuses, lambda s: int(s.id))
+    response = json_response([render.status(state, s, me) for s in items])
+    response.headers.update(headers)
+    return response
+
+
+@route("GET", r"/api/v2/search", scopes=("read", "read:search"))
+def search(request: Request) -> Response:
+    state, viewer = request.state, request.viewer
+    query = (request.param("q") or "").strip()
+    kind = request.param("type")
+    result: dict[str, list[object]] = {"accounts": [], "statuses": [], "hashtags": [], "collections": []}
+    if query.startswith(("http://", "https://")):
+        if viewer is None:
+            return json_response(result)
+        st = state.status_by_url(query)
+        if st is None and request.flag("resolve"):
+            st = state.network.fetch_status(state, query)
+        if st is not None and kind in (None, "statuses") and state.visible(st, viewer):
+            result["statuses"].append(render.status(state, st, viewer))
+        return json_response(result)
+    if kind in (None, "accounts"):
+        needle = query.lstrip("@").lower()
+        found = [
+            a
+            for a in state.accounts.values()
+            if needle and (needle in a.acct.lower() or needle in a.display_name.lower())
+        ]
+        if "@" in needle and not found and request.flag("resolve") and viewer is not None:
+            remote = state.find_account(needle)
+            found = [remote] if remote else []
+        result["accounts"] = [render.account(state, a) for a in found]
+    return json_response(result)
+
+
+# ---- notifications --------------------------------------------------------------------------
+
+READ_NOTIFICATIONS = ("read", "read:notifications")
+
+
+@route("GET", r"/api/v1/notifications", auth="user", scopes=READ_NOTIFICATIONS)
+def notifications(request: Request) -> Response:
+    state = request.state
+    notes = state.notifications_for(request.account)
+    types, excluded = request.params("types"), request.params("exclude_types")
+    notes = [n for n in notes if (not types or n.type in types) and n.type not in excluded]
+    items, headers = page(request, notes, lambda n: n.id, default_limit=40, max_limit=80)
+    response = json_response([render.notification(state, n) for n in items])
+    response.headers.update(headers)
+    return response
+
+
+@route("GET", r"/api/v1/notifications/(?P<id>\d+)", auth="user", scopes=READ_NOTIFICATIONS)
+def notification(request: Request) -> Response:
+    for note in request.state.notifications_for(request.account):
+        if str(note.id) == request.args["id"]:
+            return json_response(render.notification(request.state, note))
+    return error(404, NOT_FOUND)
+
+
+@route(
+    "POST", r"/api/v1/notifications/(?P<id>\d+)/dismiss", auth="user", scopes=("write", "write:notifications")
+)
+def dismiss(request: Request) -> Response:
+    state = request.state
+    state.notifications = [
+        n
+        for n in state.notifications
+        if not (n.recipient is request.account and str(n.id) == request.args["id"])
+    ]
+    return json_response({})
+
+
+@route("POST", r"/api/v1/notifications/clear", auth="user", scopes=("write", "write:notifications"))
+def clear_notifications(request: Request) -> Response:
+    state = request.state
+    state.notifications = [n for n in state.notifications if n.recipient is not request.account]
+    return json_response({})
+
+
+@route(
+    "(GET|PATCH|PUT)",
+    r"/api/v2/notifications/policy",
+    auth="user",
+    scopes=("read", "read:notifications", "write", "write:notifications"),
+)
+def notification_policy(request: Request) -> Response:
+    policy = request.state.policy(request.account)
+    if request.method != "GET":
+        for name in asdict(policy):
+            value = request.param(name)
+            if value is not None:
+                if value not in POLICY_VALUES:
+                    return error(422, f"Validation failed: {name} is not included in the list")
+                setattr(policy, name, value)
+    body: dict[str, object] = dict(asdict(policy))
+    filtered = [n for n in request.state.notifications if n.recipient is request.account and n.filtered]
+    body["summary"] = {
+        "pending_requests_count": len({n.account.id for n in filtered}),
+        "pending_notifications_count": len(filtered),
+    }
+    return json_response(body)
+
+
+@route("GET", r"/api/v1/conversations", auth="user", scopes=("read", "read:statuses"))
+def conversations(request: Request) -> Response:
+    state = request.state
+    mine = [c for c in state.conversations if c.owner is request.account]
+    items, headers = page(request, mine, lambda c: c.id)
+    response = json_response([render.conversation(state, c) for c in items])
+    response.headers.update(headers)
+    return response

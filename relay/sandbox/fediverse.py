@@ -1,0 +1,290 @@
+"""The public face of the sandbox: ``Fediverse`` (several instances, one per name) and ``Instance``.
+
+with Fediverse(["home", "remote"], heartbeat=0.2) as fed:
+    alice = fed["home"].create_account("alice")
+    fed.partition("home", "remote")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from types import TracebackType
+
+import structlog
+
+from relay.sandbox.faults import Faults, RecordedRequest
+from relay.sandbox.federation import Network
+from relay.sandbox.model import ALL_SCOPES, FEED_ACCESS, POLICY_VALUES, SeededAccount
+from relay.sandbox.ratelimit import RateLimiter, RateLimits
+from relay.sandbox.server import SandboxHTTPServer
+from relay.sandbox.state import InstanceState
+from relay.sandbox.streaming import DEFAULT_MALFORMED, StreamHub
+
+log = structlog.get_logger()
+
+
+class Instance:
+    """One Mastodon-compatible instance listening on ``127.0.0.1`` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        name: str,
+        network: Network,
+        lock: threading.RLock,
+        *,
+        heartbeat: float,
+        rate_limits: RateLimits,
+        port: int = 0,
+    ) -> None:
+        self.name = name
+        self.lock = lock
+        self.state = InstanceState(name=name, lock=lock, network=network)
+        self.hub = StreamHub(self.state, heartbeat)
+        self.state.hub = self.hub
+        self.faults = Faults()
+        self.limiter = RateLimiter(rate_limits)
+        self._server = SandboxHTTPServer(self.state, self.hub, self.limiter, self.faults, port)
+        self.state.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    # ---- addresses ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.state.url
+
+    @property
+    def domain(self) -> str:
+        return self.state.domain
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        if self._stopped:
+            raise RuntimeError(f"instance {self.name} was stopped; start a new Fediverse")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=f"sandbox-{self.name}", daemon=True
+        )
+        self._thread.start()
+        log.info("sandbox.instance_started", instance=self.name, url=self.url)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._thread is None:  # never served: nothing to shut down but the socket
+            self._server.server_close()
+            return
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        log.info("sandbox.instance_stopped", instance=self.name)
+
+    # ---- seeding --------------------------------------------------------------------------
+
+    def create_account(
+        self,
+        username: str,
+        *,
+        display_name: str = "",
+        note: str = "",
+        bot: bool = False,
+        group: bool = False,
+        fields: Iterable[tuple[str, str]] = (),
+        indexable: bool = False,
+        locked: bool = False,
+        created_at: datetime | None = None,
+        language: str | None = None,
+        chosen_languages: Sequence[str] | None = None,
+    ) -> SeededAccount:
+        """A local account plus a token with every scope."""
+        with self.lock:
+            profile: dict[str, object] = {
+                "display_name": display_name,
+                "note": note,
+                "bot": bot,
+                "group": group,
+                "fields": tuple(fields),
+                "indexable": indexable,
+                "locked": locked,
+                "language": language,
+                "chosen_languages": tuple(chosen_languages) if chosen_languages else None,
+            }
+            if created_at is not None:
+                profile["created_at"] = created_at
+            acc = self.state.create_account(username, **profile)
+            token = self.state.create_token(acc, ALL_SCOPES)
+            return SeededAccount(
+                acc.id, acc.username, f"{acc.username}@{self.domain}", acc.uri, acc.url, token.value
+            )
+
+    def create_token(self, account: SeededAccount, scopes: Iterable[str] = ALL_SCOPES) -> str:
+        with self.lock:
+            return self.state.create_token(self.state.accounts[account.id], scopes).value
+
+    def create_app_token(self, scopes: Iterable[str] = ("read",)) -> str:
+        """A client-credentials token: an app without a user."""
+        with self.lock:
+            return self.state.create_token(None, scopes).value
+
+    def log_in(self, account: SeededAccount | None) -> None:
+        """Make ``/oauth/authorize`` auto-approve for this account (None: nobody logged in)."""
+        with self.lock:
+            self.state.logged_in = None if account is None else self.state.accounts[account.id]
+
+    def authorize(
+        self,
+        account: SeededAccount,
+        client_id: str,
+        scopes: Iterable[str] = ("read",),
+        redirect_uri: str = "urn:ietf:wg:oauth:2.0:oob",
+    ) -> str:
+        """An authorization code, as if ``account`` had approved the app in the browser."""
+        with self.lock:
+            app = self.state.apps[client_id]
+            return self.state.create_code(app, self.state.accounts[account.id], scopes, redirect_uri)
+
+    # ---- settings -------------------------------------------------------------------------
+
+    def set_hashtag_feeds(self, *, local: str | None = None, remote: str | None = None) -> None:
+        """``timelines_access.hashtag_feeds``: each ``public``, ``authenticated`` or ``disabled``."""
+        with self.lock:
+            for key, value in (("local", local), ("remote", remote)):
+                if value is not None:
+                    if value not in FEED_ACCESS:
+                        raise ValueError(f"hashtag feed access must be one of {FEED_ACCESS}")
+                    self.state.hashtag_feeds[key] = value
+
+    def set_chosen_languages(self, account: SeededAccount, languages: Sequence[str] | None) -> None:
+        """The account's language filter: its public/hashtag streams drop other languages."""
+        with self.lock:
+            self.state.accounts[account.id].chosen_languages = tuple(languages) if languages else None
+
+    def set_notification_policy(self, account: SeededAccount, **policy: str) -> None:
+        with self.lock:
+            current = self.state.policy(self.state.accounts[account.id])
+            for name, value in policy.items():
+                if value not in POLICY_VALUES or not hasattr(current, name):
+                    raise ValueError(f"bad notification policy {name}={value}")
+                setattr(current, name, value)
+
+    def follow(self, follower: SeededAccount, acct: str) -> None:
+        """``follower`` follows ``acct`` (``user`` or ``user@domain``) as the API would."""
+        with self.lock:
+            target = self.state.find_account(acct)
+            if target is None:
+                raise KeyError(acct)
+            self.state.follow(self.state.accounts[follower.id], target)
+
+    def post(self, author: SeededAccount, text: str, **options: object) -> str:
+        """Post a status as ``author`` (keyword options as the API); returns its id."""
+        with self.lock:
+            return self.state.post_status(self.state.accounts[author.id], text, **options).id  # type: ignore[arg-type]
+
+    # ---- fault switches -------------------------------------------------------------------
+
+    def revoke_token(self, token: str) -> None:
+        """401 on REST and streams from now on; open streams of this token are closed."""
+        with self.lock:
+            self.state.revoke(token)
+
+    def drop_streams(self) -> None:
+        """Cut every open stream now (no chunked terminator, as a dropped connection)."""
+        self.hub.drop_all()
+
+    def stall_streams(self, stalled: bool = True) -> None:
+        """Keep streams open but send nothing, heartbeats included, until cleared."""
+        if stalled:
+            self.hub.stalled.set()
+        else:
+            self.hub.stalled.clear()
+
+    def send_malformed(self, raw: bytes = DEFAULT_MALFORMED) -> None:
+        """Write ``raw`` bytes (by default a frame with broken JSON) on every open stream."""
+        self.hub.inject(raw)
+
+    def fail_next(self, count: int = 1, *, status: int = 503, path_prefix: str = "") -> None:
+        self.faults.fail_next(count, status=status, path_prefix=path_prefix)
+
+    def set_latency(self, seconds: float) -> None:
+        self.faults.set_latency(seconds)
+
+    def open_streams(self) -> int:
+        return len(self.hub.subscriptions())
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.faults.requests
+
+
+class Fediverse:
+    """Several instances that federate with each other, all on loopback."""
+
+    def __init__(
+        self,
+        names: Sequence[str] = ("home", "remote"),
+        *,
+        heartbeat: float = 15.0,
+        rate_limits: RateLimits | None = None,
+        instance_rate_limits: dict[str, RateLimits] | None = None,
+        port_base: int | None = None,
+    ) -> None:
+        if len(set(names)) != len(names) or not names:
+            raise ValueError("instance names must be unique and not empty")
+        self.lock = threading.RLock()
+        self.network = Network()
+        self.instances: dict[str, Instance] = {}
+        per_instance = instance_rate_limits or {}
+        for index, name in enumerate(names):
+            instance = Instance(
+                name,
+                self.network,
+                self.lock,
+                heartbeat=heartbeat,
+                rate_limits=per_instance.get(name, rate_limits or RateLimits()),
+                port=0 if port_base is None else port_base + index,
+            )
+            self.instances[name] = instance
+            self.network.add(instance.state)
+        self._started = False
+
+    def __getitem__(self, name: str) -> Instance:
+        return self.instances[name]
+
+    def __iter__(self) -> Iterator[Instance]:
+        return iter(self.instances.values())
+
+    def start(self) -> Fediverse:
+        if not self._started:
+            for instance in self:
+                instance.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            for instance in self:
+                instance.stop()
+            self._started = False
+
+    def __enter__(self) -> Fediverse:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def partition(self, a: str, b: str) -> None:
+        """Stop push federation between two instances (fetch by URL still works)."""
+        with self.lock:
+            self.network.partition(self[a].domain, self[b].domain)
+
+    def heal(self, a: str, b: str) -> None:
+        with self.lock:
+            self.network.heal(self[a].domain, self[b].domain)

@@ -1,0 +1,170 @@
+"""The records one sandbox instance keeps: accounts, statuses, notifications, apps and tokens.
+
+Value types handed to callers (``SeededAccount``) are frozen. The server-side records are
+deliberately mutable dataclasses: they are the in-memory database, changed only under the
+``Fediverse`` lock by ``relay.sandbox.state``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+ALL_SCOPES = ("read", "write", "follow", "push")
+POLICY_VALUES = ("accept", "filter", "drop")
+FEED_ACCESS = ("public", "authenticated", "disabled")
+
+
+class SnowflakeIds:
+    """Mastodon-like numeric ids: milliseconds shifted left 16 bits plus a sequence, increasing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    def next(self) -> str:
+        with self._lock:
+            candidate = int(time.time() * 1000) << 16
+            self._last = max(candidate, self._last + 1)
+            return str(self._last)
+
+
+SNOWFLAKES = SnowflakeIds()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Mastodon's timestamp format: ``2026-08-01T13:53:54.008Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def scope_allows(granted: frozenset[str], *needed: str) -> bool:
+    """True if any of ``needed`` (e.g. ``read:statuses``) is covered by the granted scopes."""
+    return any(n in granted or n.split(":")[0] in granted for n in needed)
+
+
+@dataclass(frozen=True, slots=True)
+class SeededAccount:
+    """A local account created from Python, with a token that holds every scope."""
+
+    id: str
+    username: str
+    acct: str
+    uri: str
+    url: str
+    token: str
+
+
+@dataclass(eq=False)
+class Account:
+    """An account known to one instance: local (``domain`` None) or a copy of a peer's account."""
+
+    id: str
+    username: str
+    domain: str | None
+    uri: str
+    url: str
+    display_name: str = ""
+    note: str = ""
+    bot: bool = False
+    group: bool = False
+    locked: bool = False
+    indexable: bool = False
+    fields: tuple[tuple[str, str], ...] = ()
+    created_at: datetime = field(default_factory=utcnow)
+    language: str | None = None
+    chosen_languages: tuple[str, ...] | None = None
+
+    @property
+    def acct(self) -> str:
+        return self.username if self.domain is None else f"{self.username}@{self.domain}"
+
+
+@dataclass(eq=False)
+class Status:
+    """A status (or a reblog wrapper when ``reblog`` is set) as stored on one instance."""
+
+    id: str
+    uri: str
+    url: str
+    account: Account
+    text: str
+    content: str
+    visibility: str
+    created_at: datetime
+    local: bool
+    spoiler_text: str = ""
+    sensitive: bool = False
+    language: str | None = None
+    in_reply_to: Status | None = None
+    mentions: list[Account] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    reblog: Status | None = None
+    edited_at: datetime | None = None
+    application: str | None = None
+
+
+@dataclass(eq=False)
+class Notification:
+    id: int
+    type: str
+    recipient: Account
+    account: Account
+    status: Status | None
+    created_at: datetime = field(default_factory=utcnow)
+    filtered: bool = False
+
+
+@dataclass(eq=False)
+class App:
+    id: str
+    name: str
+    website: str | None
+    redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
+    client_id: str
+    client_secret: str
+
+
+@dataclass(eq=False)
+class Token:
+    value: str
+    app: App
+    account: Account | None
+    scopes: frozenset[str]
+    revoked: bool = False
+
+
+@dataclass(eq=False)
+class AuthCode:
+    code: str
+    app: App
+    account: Account
+    scopes: frozenset[str]
+    redirect_uri: str
+
+
+@dataclass
+class NotificationPolicy:
+    """Mastodon 4.3+ notification policy (``/api/v2/notifications/policy``)."""
+
+    for_not_following: str = "accept"
+    for_not_followers: str = "accept"
+    for_new_accounts: str = "accept"
+    for_private_mentions: str = "filter"
+    for_limited_accounts: str = "filter"
+
+
+@dataclass
+class Conversation:
+    id: int
+    owner: Account
+    participants: list[Account]
+    last_status: Status
+    unread: bool = True

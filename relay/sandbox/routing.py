@@ -1,0 +1,129 @@
+"""Request/response values and the route table shared by the sandbox's API modules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from relay.sandbox.model import Account, Token
+from relay.sandbox.state import InstanceState, SandboxError
+
+TRUE_VALUES = {"1", "true", "True", "on", "yes"}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, list[str]]
+    state: InstanceState
+    token: Token | None
+    args: dict[str, str] = field(default_factory=dict)
+
+    def params(self, name: str) -> list[str]:
+        for source in (self.form, self.query):
+            for key in (name, f"{name}[]"):
+                if key in source:
+                    return source[key]
+        return []
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        values = self.params(name)
+        return values[0] if values else default
+
+    def flag(self, name: str) -> bool:
+        return self.param(name, "") in TRUE_VALUES
+
+    @property
+    def account(self) -> Account:
+        if self.token is None or self.token.account is None:
+            raise SandboxError(422, "This method requires an authenticated user")
+        return self.token.account
+
+    @property
+    def viewer(self) -> Account | None:
+        return None if self.token is None else self.token.account
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # JSON-able, or str/bytes with content_type set
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    auth: str  # "none" | "optional" | "app" | "user"
+    scopes: tuple[str, ...]
+    budget: str | None  # extra rate budget, e.g. "unreblog_delete"
+
+
+ROUTES: list[Route] = []
+
+
+def route(
+    method: str,
+    path: str,
+    *,
+    auth: str = "optional",
+    scopes: tuple[str, ...] = (),
+    budget: str | None = None,
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        ROUTES.append(Route(method, re.compile(path + r"/?\Z"), handler, auth, scopes, budget))
+        return handler
+
+    return register
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(status=status, body=body)
+
+
+def error(status: int, message: str) -> Response:
+    return Response(status=status, body={"error": message})
+
+
+def page(
+    request: Request,
+    items: list[Any],
+    key: Callable[[Any], int],
+    default_limit: int = 20,
+    max_limit: int = 40,
+) -> tuple[list[Any], dict[str, str]]:
+    """Mastodon paging over ``items``: newest first; ``min_id`` pages forward from the oldest."""
+    try:
+        limit = min(max(int(request.param("limit") or default_limit), 1), max_limit)
+        max_id, since_id, min_id = (
+            int(request.param(n) or 0) or None for n in ("max_id", "since_id", "min_id")
+        )
+    except ValueError as exc:
+        raise SandboxError(422, "Invalid paging parameters") from exc
+    ordered = sorted(items, key=key)
+    if max_id is not None:
+        ordered = [i for i in ordered if key(i) < max_id]
+    if since_id is not None:
+        ordered = [i for i in ordered if key(i) > since_id]
+    # min_id pages forward: the oldest ``limit`` after it; otherwise the newest ``limit``.
+    chosen = [i for i in ordered if key(i) > min_id][:limit] if min_id else ordered[-limit:]
+    chosen.reverse()
+    headers: dict[str, str] = {}
+    if chosen:
+        base = request.state.url + request.path
+        keep = {k: v[0] for k, v in request.query.items() if k not in ("max_id", "since_id", "min_id")}
+        next_q = urlencode({**keep, "max_id": key(chosen[-1])})
+        prev_q = urlencode({**keep, "min_id": key(chosen[0])})
+        headers["Link"] = f'<{base}?{next_q}>; rel="next", <{base}?{prev_q}>; rel="prev"'
+    return chosen, headers

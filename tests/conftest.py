@@ -1,0 +1,68 @@
+"""Shared fixtures: a running sandbox fediverse and a tap that reads SSE streams byte for byte."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from mastodon import Mastodon
+
+from relay.sandbox import Fediverse, Instance, SeededAccount
+from relay.sandbox.testing import StreamTap
+
+HEARTBEAT = 0.2  # seconds; short so heartbeat tests stay fast
+
+
+@pytest.fixture
+def fediverse() -> Iterator[Fediverse]:
+    """Three federating instances (home, remote, third) with short heartbeats."""
+    with Fediverse(["home", "remote", "third"], heartbeat=HEARTBEAT) as fed:
+        yield fed
+
+
+@pytest.fixture
+def home(fediverse: Fediverse) -> Instance:
+    return fediverse["home"]
+
+
+@pytest.fixture
+def remote(fediverse: Fediverse) -> Instance:
+    return fediverse["remote"]
+
+
+@pytest.fixture
+def alice(home: Instance) -> SeededAccount:
+    """A local account on home (the relay's side in most tests)."""
+    return home.create_account("alice", display_name="Alice")
+
+
+@pytest.fixture
+def bob(remote: Instance) -> SeededAccount:
+    """A local account on remote."""
+    return remote.create_account("bob", display_name="Bob")
+
+
+@pytest.fixture
+def client() -> Callable[[Instance, SeededAccount | str], Mastodon]:
+    """Make a Mastodon.py client for an instance and an account (or a raw token)."""
+
+    def make(instance: Instance, who: SeededAccount | str) -> Mastodon:
+        token = who if isinstance(who, str) else who.token
+        return Mastodon(access_token=token, api_base_url=instance.url)
+
+    return make
+
+
+@pytest.fixture
+def tap() -> Iterator[Callable[..., StreamTap]]:
+    """Open SSE streams that are closed when the test ends."""
+    taps: list[StreamTap] = []
+
+    def open_tap(instance: Instance, path: str, token: str | None = None) -> StreamTap:
+        stream = StreamTap(instance.url + path, token)
+        taps.append(stream)
+        return stream
+
+    yield open_tap
+    for stream in taps:
+        stream.close()
