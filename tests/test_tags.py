@@ -1,0 +1,145 @@
+"""Hashtag normalisation as Mastodon's HashtagNormalizer does it, and hashtags found in HTML."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relay.tags import fold_text, hashtags_in_text, normalize_tag, parse_html, tags_in_html
+
+ascii_names = st.text(alphabet=string.ascii_letters + string.digits + "_", min_size=1, max_size=30)
+FOLDABLE = {
+    "a": "àáâãäåāăą",
+    "e": "èéêëēĕėęě",
+    "o": "òóôõöøōŏő",
+    "u": "ùúûüũūŭůűų",
+    "c": "çćĉċč",
+    "n": "ñńņňŋ",
+}
+
+
+def full_width(text: str) -> str:
+    """ASCII letters and digits turned into their full-width forms."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)
+
+
+class TestNormalizeTag:
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("TherapistsConnect", "therapistsconnect"),
+            ("＃ＴｈｅｒａｐｉｓｔｓＣｏｎｎｅｃｔ", "therapistsconnect"),
+            ("Café", "cafe"),
+            ("ŁódźPsychologia", "lodzpsychologia"),
+            ("日本語", "日本語"),
+            ("ΣΑΣ", "σασ"),
+            ("under_score", "under_score"),
+            ("mental-health", "mentalhealth"),
+            ("Straße", "straße"),
+            ("İstanbul", "istanbul"),
+            ("ﾃｽﾄ", "テスト"),
+        ],
+    )
+    def test_examples(self, raw: str, expected: str) -> None:
+        """Known names normalise the way Mastodon stores them (NFKC, lower case, ASCII fold, strip)."""
+        assert normalize_tag(raw) == expected
+
+    def test_thai_tone_marks_are_kept(self) -> None:
+        """The Thai marks U+0E47-U+0E4E that Mastodon allows explicitly survive normalisation."""
+        assert normalize_tag("ไม้เอก") == "ไม้เอก"
+
+    @given(st.text(max_size=40))
+    def test_idempotent(self, raw: str) -> None:
+        """Normalising a normalised name changes nothing."""
+        once = normalize_tag(raw)
+        assert normalize_tag(once) == once
+
+    @given(ascii_names)
+    def test_case_variants_match(self, name: str) -> None:
+        """Upper, lower and swapped case of a name normalise to the same tag."""
+        assert normalize_tag(name.upper()) == normalize_tag(name.lower()) == normalize_tag(name.swapcase())
+
+    @given(ascii_names)
+    def test_full_width_variants_match(self, name: str) -> None:
+        """Full-width forms of a name normalise to the same tag as the ASCII name."""
+        assert normalize_tag(full_width(name)) == normalize_tag(name)
+
+    @given(ascii_names, st.data())
+    def test_accents_fold(self, name: str, data: st.DataObject) -> None:
+        """Replacing letters by accented forms from Mastodon's folding table gives the same tag."""
+        accented = "".join(
+            data.draw(st.sampled_from(FOLDABLE[c.lower()])) if c.lower() in FOLDABLE else c for c in name
+        )
+        assert normalize_tag(accented) == normalize_tag(name)
+
+    @given(st.text(max_size=40))
+    def test_output_has_no_hash_space_or_punctuation(self, raw: str) -> None:
+        """A normalised name never contains '#', white space or ASCII punctuation other than '_'."""
+        out = normalize_tag(raw)
+        assert not any(c.isspace() or (c in string.punctuation and c != "_") for c in out)
+
+
+class TestHashtagsInText:
+    def test_after_space_or_start(self) -> None:
+        """A '#' counts at the start of the text or after white space, in either '#' form."""
+        assert hashtags_in_text("#One two ＃Three\n#Four") == {"one", "three", "four"}
+
+    def test_not_inside_words_or_urls(self) -> None:
+        """'#' inside a word, a URL fragment or right after another tag is no hashtag."""
+        assert hashtags_in_text("C#sharp https://x.example/page#frag #a#b") == {"a"}
+
+    def test_digits_only_is_no_tag(self) -> None:
+        """A number such as '#1' is not a hashtag, but digits joined by '_' are, as in Mastodon."""
+        assert hashtags_in_text("#1 #2024 #1_2") == {"1_2"}
+
+    def test_trailing_separator_is_dropped(self) -> None:
+        """A middle dot ending a tag is not part of it."""
+        assert hashtags_in_text("#tag· more") == {"tag"}
+
+
+class TestHtml:
+    def test_real_hashtag_link(self) -> None:
+        """Mastodon's rendered hashtag link gives its tag."""
+        html = (
+            '<p><a href="http://localhost:3000/tags/hoot" class="mention hashtag" rel="tag">'
+            "#<span>hoot</span></a> (hashtag toot)</p>"
+        )
+        assert tags_in_html(html) == {"hoot"}
+
+    def test_url_and_link_text_do_not_count(self) -> None:
+        """A hashtag only in a link's URL or inside an ordinary link's text is not on the post."""
+        html = (
+            '<p>see <a href="https://x.example/tags/TherapistsConnect#TherapistsConnect">'
+            "#TherapistsConnect page</a></p>"
+        )
+        assert tags_in_html(html) == frozenset()
+
+    def test_tag_inside_another_tags_text(self) -> None:
+        """In a hashtag link reading '#foo#bar', only foo is a tag."""
+        assert tags_in_html('<a class="hashtag" href="/tags/foo">#foo#bar</a>') == {"foo"}
+
+    def test_plain_text_tags_after_links_need_a_space(self) -> None:
+        """'#x' straight after a link's text is glued to it; after a space it counts."""
+        html = '<p><a href="https://e.example">e.example</a>#glued <a href="/">x</a> #free</p>'
+        assert tags_in_html(html) == {"free"}
+
+    def test_text_counts_and_entities(self) -> None:
+        """Plain text keeps paragraphs and line breaks, decodes entities, and counts mentions and links."""
+        html = (
+            '<p><span class="h-card"><a href="https://a.example/@bo" class="u-url mention">'
+            "@<span>bo</span></a>"
+            '</span> hi &amp; bye</p><p>one<br>two <a href="https://l.example/x">'
+            '<span class="invisible">https://</span>l.example/x</a></p>'
+        )
+        summary = parse_html(html)
+        assert summary.text == "@bo hi & bye\n\none\ntwo https://l.example/x"
+        assert (summary.mentions, summary.links) == (1, 1)
+
+
+class TestFoldText:
+    def test_case_accents_width(self) -> None:
+        """Folding removes case, accents, width and Latin letters like ł and ß."""
+        assert fold_text("Ｃａｆé ŁÓDŹ Straße") == "cafe lodz strasse"
