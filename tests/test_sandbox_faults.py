@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -115,9 +116,13 @@ class TestRequestFaults:
 
     def test_fail_next_with_429(self, home: Instance, alice: SeededAccount, client: Client) -> None:
         """An injected 429 reaches Mastodon.py as a rate-limit error."""
-        home.fail_next(1, status=429)
+        home.fail_next(1, status=429, reset_in=30)
         response = requests.get(f"{home.url}/api/v1/instance", timeout=5)
         assert (response.status_code, response.json()) == (429, {"error": "Too many requests"})
+        assert response.headers["X-RateLimit-Remaining"] == "0"
+        assert response.headers["X-RateLimit-Limit"] == "300"
+        reset = datetime.fromisoformat(response.headers["X-RateLimit-Reset"].replace("Z", "+00:00"))
+        assert 25 < (reset - datetime.now(UTC)).total_seconds() <= 30
 
     def test_latency_delays_every_response(self, home: Instance) -> None:
         """set_latency adds the given delay to each response until cleared."""

@@ -24,6 +24,7 @@ class _Injected:
     status: int
     remaining: int
     path_prefix: str
+    reset_in: float = 1.0  # for a 429: the X-RateLimit-Reset it announces, seconds from now
 
 
 class Faults:
@@ -33,10 +34,16 @@ class Faults:
         self.latency = 0.0
         self._requests: list[RecordedRequest] = []
 
-    def fail_next(self, count: int = 1, *, status: int = 503, path_prefix: str = "") -> None:
-        """Answer the next ``count`` requests under ``path_prefix`` with ``status`` (5xx or 429)."""
+    def fail_next(
+        self, count: int = 1, *, status: int = 503, path_prefix: str = "", reset_in: float = 1.0
+    ) -> None:
+        """Answer the next ``count`` requests under ``path_prefix`` with ``status`` (5xx or 429).
+
+        A 429 carries the ``X-RateLimit-*`` headers as Mastodon's always do: nothing remaining,
+        and a reset ``reset_in`` seconds from now.
+        """
         with self._lock:
-            self._injected.append(_Injected(status, count, path_prefix))
+            self._injected.append(_Injected(status, count, path_prefix, reset_in))
 
     def set_latency(self, seconds: float) -> None:
         """Delay every response by ``seconds`` (0 to clear)."""
@@ -48,15 +55,15 @@ class Faults:
             self._injected.clear()
         self.latency = 0.0
 
-    def take_failure(self, path: str) -> int | None:
-        """The status to fail this request with, consuming one injected failure, or None."""
+    def take_failure(self, path: str) -> tuple[int, float] | None:
+        """(status, reset_in) to fail this request with, consuming one injected failure, or None."""
         with self._lock:
             for item in self._injected:
                 if path.startswith(item.path_prefix) and item.remaining > 0:
                     item.remaining -= 1
                     if item.remaining == 0:
                         self._injected.remove(item)
-                    return item.status
+                    return item.status, item.reset_in
         return None
 
     def record(self, request: RecordedRequest) -> None:

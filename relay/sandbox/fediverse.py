@@ -208,8 +208,10 @@ class Instance:
         """Write ``raw`` bytes (by default a frame with broken JSON) on every open stream."""
         self.hub.inject(raw)
 
-    def fail_next(self, count: int = 1, *, status: int = 503, path_prefix: str = "") -> None:
-        self.faults.fail_next(count, status=status, path_prefix=path_prefix)
+    def fail_next(
+        self, count: int = 1, *, status: int = 503, path_prefix: str = "", reset_in: float = 1.0
+    ) -> None:
+        self.faults.fail_next(count, status=status, path_prefix=path_prefix, reset_in=reset_in)
 
     def set_latency(self, seconds: float) -> None:
         self.faults.set_latency(seconds)

@@ -13,6 +13,7 @@ import re
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -153,7 +154,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
             time.sleep(server.faults.latency)
         injected = server.faults.take_failure(path)
         if injected is not None:
-            self._send(error(injected, REASONS.get(injected, "Injected failure")))
+            status, reset_in = injected
+            headers = {}
+            if status == 429:
+                reset = datetime.now(UTC) + timedelta(seconds=reset_in)
+                headers = {
+                    "X-RateLimit-Limit": str(server.limiter.limits.api.limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                }
+            self._send(error(status, REASONS.get(status, "Injected failure")), headers)
             return
         if path.startswith(STREAM_PREFIX):
             self._stream(path, query, token_value)
