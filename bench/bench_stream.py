@@ -99,9 +99,7 @@ def json_only(w: Workload) -> int:
     return count
 
 
-def relay_parse(chunks: Callable[[Workload], Iterator[bytes] | list[bytes]]) -> Callable[
-    [Workload], int
-]:
+def relay_parse(chunks: Callable[[Workload], Iterator[bytes] | list[bytes]]) -> Callable[[Workload], int]:
     def run(w: Workload) -> int:
         return sum(1 for e in parse_stream(chunks(w)) if isinstance(e, StreamEvent))
 
@@ -155,8 +153,7 @@ def stages(n: int) -> list[Stage]:
     return [
         Stage("json.loads alone", json_only),
         Stage("relay parse_stream, one chunk per event", relay_parse(lambda w: w.writes)),
-        Stage("relay parse_stream, 64 KiB reads",
-              relay_parse(lambda w: reads_of(w.stream, READ_SIZE))),
+        Stage("relay parse_stream, 64 KiB reads", relay_parse(lambda w: reads_of(w.stream, READ_SIZE))),
         Stage("Mastodon.py 2.3 handle_stream, no casting", mastodon_py(cast=False), slow),
         Stage("Mastodon.py 2.3 handle_stream, typed", mastodon_py(cast=True), slow // 4),
     ]
@@ -186,15 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     status_json = recorded_status()
-    print(f"status: {len(status_json.encode())} bytes of JSON (from {CASSETTE}); "
-          f"{args.events} events, a heartbeat every {HEARTBEAT_EVERY}; best of {args.repeat}; "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"status: {len(status_json.encode())} bytes of JSON (from {CASSETTE}); "
+        f"{args.events} events, a heartbeat every {HEARTBEAT_EVERY}; best of {args.repeat}; "
+        f"Python {sys.version.split()[0]}"
+    )
     rates: dict[str, float] = {}
     for stage in stages(args.events):
         rate = measure(stage, status_json, args.events, args.repeat)
         rates[stage.name] = rate
-        print(f"  {stage.name:<44} {rate:>10,.0f} events/s  {1e6 / rate:>8.1f} us/event"
-              f"  (n={stage.events or args.events})")
+        print(
+            f"  {stage.name:<44} {rate:>10,.0f} events/s  {1e6 / rate:>8.1f} us/event"
+            f"  (n={stage.events or args.events})"
+        )
     ours = rates["relay parse_stream, one chunk per event"]
     for name in ("Mastodon.py 2.3 handle_stream, no casting", "Mastodon.py 2.3 handle_stream, typed"):
         print(f"  relay / {name}: {ours / rates[name]:.0f}x")

@@ -55,9 +55,7 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
     return event
 
 
-def configure_logging(
-    level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
-) -> None:
+def configure_logging(level: str = "info", *, json: bool | None = None, stream: TextIO | None = None) -> None:
     """Set up structlog once per process. `json=None` picks JSON unless `stream` is a terminal."""
     out = stream or sys.stderr
     if json is None:

@@ -33,15 +33,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE", help="statuses: a JSON array or JSON lines")
     parser.add_argument("-c", "--config", type=Path, help="relay.toml whose [rules] to use (default: none)")
     parser.add_argument(
-        "--hashtag", action="append", default=[], metavar="NAME",
+        "--hashtag",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="a watched hashtag (repeatable); required without --config, replaces its hashtags with it",
     )
     parser.add_argument(
-        "--mode", choices=MODES, default=None,
+        "--mode",
+        choices=MODES,
+        default=None,
         help="review: hold what passes; open: accept it (default: the configuration's, else review)",
     )
     parser.add_argument(
-        "--instance", default="", metavar="HOST",
+        "--instance",
+        default="",
+        metavar="HOST",
         help="the instance the file came from, for local accounts' domain (default: from account URLs)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per post, then a summary")
@@ -171,9 +178,7 @@ def print_table(rows: Sequence[Row], out: TextIO) -> None:
     width = max((len(row.post.author.acct) for row in rows), default=6)
     print(f"{'VERDICT':<7}  {'AUTHOR':<{width}}  REASONS", file=out)
     for row in rows:
-        reasons = "; ".join(
-            f"{r.rule} ({r.decision.value}): {r.detail}" for r in row.verdict.reasons
-        ) or "-"
+        reasons = "; ".join(f"{r.rule} ({r.decision.value}): {r.detail}" for r in row.verdict.reasons) or "-"
         print(f"{row.verdict.decision.value:<7}  {row.post.author.acct:<{width}}  {reasons}", file=out)
     summary = summarise(rows)
     print(f"\n{summary['posts']} posts", file=out)

@@ -135,14 +135,16 @@ def parse_rules(
     watched = _hashtags(hashtags, source)
     if mode not in MODES:
         raise ConfigError(
-            f"{source}: moderation.mode = {mode!r}: expected \"review\" or \"open\"",
+            f'{source}: moderation.mode = {mode!r}: expected "review" or "open"',
             fix='set moderation.mode = "review" (hold every post for a moderator) or "open"',
         )
     visibility = top.get_str_list("visibility", ("public",))
     for value in visibility:
         if value not in VISIBILITIES:
             raise top.error(
-                "visibility", 'a list of "public" and "unlisted"', found=value,
+                "visibility",
+                'a list of "public" and "unlisted"',
+                found=value,
                 fix='private and direct posts are never boosted: use ["public"] or ["public", "unlisted"]',
             )
     replies = top.get_str("replies", "skip", choices=REPLIES)
@@ -195,7 +197,9 @@ def _acct(value: str, name: str, table: Table) -> str:
     acct = value.strip().lstrip("@").lower()
     if not _ACCT_RE.fullmatch(acct):
         raise table.error(
-            name, "full handles user@domain", found=value,
+            name,
+            "full handles user@domain",
+            found=value,
             fix=f'write "user@example.social" in {table.key(name)}',
         )
     return acct
@@ -212,7 +216,7 @@ def _consent(table: Table) -> ConsentRules:
     refuse = table.get_str_list("refuse_tags", ("nobot", "nobots", "noboost", "noindex"))
     tags = {normalize_tag(tag.lstrip("#＃")) for tag in refuse}
     if "" in tags:
-        raise table.error("refuse_tags", "hashtag names such as \"nobot\"", found=list(refuse))
+        raise table.error("refuse_tags", 'hashtag names such as "nobot"', found=list(refuse))
     consent = ConsentRules(
         mode=table.get_str("mode", "opt-out", choices=CONSENT_MODES),
         refuse_tags=frozenset(tags),
@@ -235,19 +239,27 @@ def _blocks(table: Table, base_dir: Path) -> BlockRules:
             text = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise table.error(
-                "domain_block_file", "a readable domain-block file", found=file_name,
+                "domain_block_file",
+                "a readable domain-block file",
+                found=file_name,
                 fix=f"{path}: {exc.strerror}; export it from Mastodon (Moderation > Federation > Export)",
             ) from None
         try:
             suspended, silenced = parse_domain_blocks(text)
         except ValueError as exc:
-            raise table.error("domain_block_file", "a Mastodon domain-block CSV or one domain per line",
-                              found=file_name, fix=f"{path}: {exc}") from None
+            raise table.error(
+                "domain_block_file",
+                "a Mastodon domain-block CSV or one domain per line",
+                found=file_name,
+                fix=f"{path}: {exc}",
+            ) from None
         domains |= suspended
         limited |= silenced
     table.finish()
     return BlockRules(
-        accounts=accounts, domains=frozenset(domains), limited_domains=frozenset(limited - domains),
+        accounts=accounts,
+        domains=frozenset(domains),
+        limited_domains=frozenset(limited - domains),
         trusted=trusted,
     )
 
@@ -303,7 +315,9 @@ def _keywords(table: Table) -> KeywordRules:
                 compiled.append(re.compile(pattern, re.IGNORECASE))
             except re.error as exc:
                 raise table.error(
-                    name, "valid Python regular expressions", found=pattern,
+                    name,
+                    "valid Python regular expressions",
+                    found=pattern,
                     fix=f"{table.key(name)}[{index}]: {exc}; escape special characters with \\",
                 ) from None
         return tuple(compiled)

@@ -198,7 +198,8 @@ def check_blocks(post: Post, rules: Rules, history: History, now: datetime) -> I
         yield Reason("blocks.domains", Decision.REJECT, f"{post.author.domain} is blocked ({entry})")
     if history.domain_blocked is not None:
         yield Reason(
-            "blocks.domains", Decision.REJECT,
+            "blocks.domains",
+            Decision.REJECT,
             f"{post.author.domain} blocked by a moderator: {history.domain_blocked}",
         )
     limited = domain_matches(post.author.domain, rules.blocks.limited_domains)
@@ -248,7 +249,8 @@ def check_limits(post: Post, rules: Rules, history: History, now: datetime) -> I
         age = (now - created).days
         if age < limits.min_account_age_days:
             yield Reason(
-                "limits.min_account_age_days", Decision.HOLD,
+                "limits.min_account_age_days",
+                Decision.HOLD,
                 f"account is {age} days old, less than {limits.min_account_age_days}",
             )
     statuses = post.author.statuses_count
@@ -260,7 +262,8 @@ def check_limits(post: Post, rules: Rules, history: History, now: datetime) -> I
     cap = limits.max_boosts_per_author_24h
     if cap and history.boosts_last_24h >= cap:
         yield Reason(
-            "limits.max_boosts_per_author_24h", Decision.REJECT,
+            "limits.max_boosts_per_author_24h",
+            Decision.REJECT,
             f"already {history.boosts_last_24h} boosts of this author in 24 h (at most {cap})",
         )
 
@@ -281,7 +284,8 @@ def check_content(post: Post, rules: Rules, history: History, now: datetime) -> 
         yield Reason("languages", Decision.REJECT, f"language {post.language!r} is not one of {allowed}")
     if not post.complete:
         yield Reason(
-            "complete", Decision.HOLD,
+            "complete",
+            Decision.HOLD,
             f"seen only in a {post.tags_from} feed: author profile, replies and language unknown",
         )
 

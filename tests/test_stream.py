@@ -307,7 +307,12 @@ class TestReading:
         _, recorder = start()
         recorder.wait(lambda r: len(r.events) >= 6)
         assert recorder.names() == [
-            "update", "notification", "update", "notification", "status.update", "delete",
+            "update",
+            "notification",
+            "update",
+            "notification",
+            "status.update",
+            "delete",
         ]
         assert recorder.events[0].data["id"] == "117024236332527350"
         assert recorder.events[1].data["type"] == "mention"
@@ -336,9 +341,7 @@ class TestReading:
 
     def test_heartbeats_keep_a_quiet_stream_alive(self, server: SSEServer, start: Any) -> None:
         """Heartbeats (no events) for longer than the read timeout do not cause a reconnect."""
-        server.play(
-            Script(chunks=[GREETING, *[HEARTBEAT] * 8, sse("update", status("7"))], pace=0.1)
-        )
+        server.play(Script(chunks=[GREETING, *[HEARTBEAT] * 8, sse("update", status("7"))], pace=0.1))
         running, recorder = start(read_timeout=0.4)
         recorder.wait(lambda r: len(r.events) == 1)
         assert running.reader.status.connects == 1
@@ -432,8 +435,10 @@ class TestCredentials:
         self, server: SSEServer, start: Any
     ) -> None:
         """Without fatal_auth a 401 shows in the status and is retried after auth_retry_delay."""
-        server.play(Script(code=401, body=b'{"error":"revoked"}'),
-                    Script(chunks=[GREETING, sse("update", status("6"))]))
+        server.play(
+            Script(code=401, body=b'{"error":"revoked"}'),
+            Script(chunks=[GREETING, sse("update", status("6"))]),
+        )
         running, recorder = start(fatal_auth=False, auth_retry_delay=0.4)
         wait_until(lambda: running.reader.status.last_error is not None)
         assert running.reader.status.last_error == "http_401: revoked"
@@ -476,13 +481,17 @@ class TestRobustness:
         self, server: SSEServer, start: Any, logs: list[dict[str, Any]]
     ) -> None:
         """Non-JSON data and a wrong shape are logged and skipped; broken UTF-8 is replaced."""
-        server.play(Script(chunks=[
-            GREETING,
-            b"event: update\ndata: {not json\n\n",
-            sse("notification", [1, 2]),
-            b"event: update\ndata: {\"id\": \"\xff\xfe\"}\n\n",
-            sse("update", status("8")),
-        ]))
+        server.play(
+            Script(
+                chunks=[
+                    GREETING,
+                    b"event: update\ndata: {not json\n\n",
+                    sse("notification", [1, 2]),
+                    b'event: update\ndata: {"id": "\xff\xfe"}\n\n',
+                    sse("update", status("8")),
+                ]
+            )
+        )
         running, recorder = start()
         recorder.wait(lambda r: len(r.events) == 2)
         assert [e.data["id"] for e in recorder.events] == ["\ufffd\ufffd", "8"]
@@ -548,15 +557,27 @@ def test_token_never_appears_in_logs_or_errors(
     [error] = running.error
     assert TOKEN not in str(error)
     assert TOKEN not in repr(logs)
-    assert {"stream.connecting", "stream.connected", "stream.disconnected", "stream.backoff",
-            "stream.auth_failed"} <= {entry["event"] for entry in logs}
-    assert all(entry["url"] == server.url + "/api/v1/streaming/hashtag"
-               for entry in events_named(logs, "stream.connecting"))
+    assert {
+        "stream.connecting",
+        "stream.connected",
+        "stream.disconnected",
+        "stream.backoff",
+        "stream.auth_failed",
+    } <= {entry["event"] for entry in logs}
+    assert all(
+        entry["url"] == server.url + "/api/v1/streaming/hashtag"
+        for entry in events_named(logs, "stream.connecting")
+    )
 
 
 def test_token_in_params_is_refused(stop: threading.Event) -> None:
     """A token passed as a query parameter is refused, since the URL would end up in logs."""
     with pytest.raises(ValueError, match="token="):
-        StreamReader(name="x", url="http://127.0.0.1:1/", params={"access_token": TOKEN},
-                     token=None, on_event=lambda e: None, stop=stop)
-
+        StreamReader(
+            name="x",
+            url="http://127.0.0.1:1/",
+            params={"access_token": TOKEN},
+            token=None,
+            on_event=lambda e: None,
+            stop=stop,
+        )

@@ -40,7 +40,12 @@ class TestParseStream:
         """The recorded user stream gives its six events, with the greeting and comments skipped."""
         events = list(parse_stream([USER]))
         assert [e.name for e in events] == [
-            "update", "notification", "update", "notification", "status.update", "delete",
+            "update",
+            "notification",
+            "update",
+            "notification",
+            "status.update",
+            "delete",
         ]
         assert all(isinstance(e, StreamEvent) for e in events)
         assert events[-1] == StreamEvent("delete", "117024236332527350")
@@ -83,9 +88,7 @@ class TestParseStream:
         """A multi-byte character cut between two chunks arrives whole."""
         data = 'event: update\ndata: {"id": "é🦣"}\n\n'.encode()
         cut = data.index("🦣".encode()) + 2
-        assert list(parse_stream([data[:cut], data[cut:]])) == [
-            StreamEvent("update", {"id": "é🦣"})
-        ]
+        assert list(parse_stream([data[:cut], data[cut:]])) == [StreamEvent("update", {"id": "é🦣"})]
 
 
 class TestDecodeEvent:

@@ -80,9 +80,14 @@ def reading(fed: Fediverse, relay_account: SeededAccount) -> Iterator[tuple[Runn
     stop = threading.Event()
     recorder = Recorder()
     reader = StreamReader(
-        name="home:hashtag", url=fed["home"].url + "/api/v1/streaming/hashtag",
-        params={"tag": TAG}, token=relay_account.token, on_event=recorder.on_event,
-        on_connect=recorder.on_connect, stop=stop, read_timeout=1.0,
+        name="home:hashtag",
+        url=fed["home"].url + "/api/v1/streaming/hashtag",
+        params={"tag": TAG},
+        token=relay_account.token,
+        on_event=recorder.on_event,
+        on_connect=recorder.on_connect,
+        stop=stop,
+        read_timeout=1.0,
         backoff=Backoff(initial=0.01, maximum=0.05),
     )
     running = Running(reader, threading.Thread(daemon=True))

@@ -41,8 +41,15 @@ log = structlog.get_logger("relay.sources.stream")
 _ID_EVENTS = frozenset({"delete", "announcement.delete"})
 _EMPTY_EVENTS = frozenset({"filters_changed", "notifications_merged"})
 _OBJECT_EVENTS = frozenset(
-    {"update", "status.update", "notification", "conversation", "announcement",
-     "announcement.reaction", "encrypted_message"}
+    {
+        "update",
+        "status.update",
+        "notification",
+        "conversation",
+        "announcement",
+        "announcement.reaction",
+        "encrypted_message",
+    }
 )
 _READ_SIZE = 65536
 _EXCERPT = 80
@@ -243,8 +250,11 @@ class StreamReader:
                         self._backoff.reset()
                     delay = max(self._backoff.next_delay(), outcome.retry_after)
                     log.info(
-                        "stream.backoff", stream=self.name, delay_s=round(delay, 3),
-                        attempt=self._backoff.attempt, reason=outcome.reason,
+                        "stream.backoff",
+                        stream=self.name,
+                        delay_s=round(delay, 3),
+                        attempt=self._backoff.attempt,
+                        reason=outcome.reason,
                     )
                 if self._stop.wait(delay):
                     break
@@ -260,11 +270,13 @@ class StreamReader:
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        log.info("stream.connecting", stream=self.name, attempt=self._backoff.attempt + 1,
-                 **self._where)
+        log.info("stream.connecting", stream=self.name, attempt=self._backoff.attempt + 1, **self._where)
         try:
             response = session.get(
-                self._url, params=self._params, headers=headers, stream=True,
+                self._url,
+                params=self._params,
+                headers=headers,
+                stream=True,
                 timeout=(self._connect_timeout, self._read_timeout),
             )
         except requests.RequestException as exc:
@@ -298,10 +310,16 @@ class StreamReader:
             connected_at = self._clock()
             with self._lock:
                 connects = self._status.connects + 1
-                self._status = _replace(self._status, {
-                    "connected": True, "connects": connects,
-                    "last_error": None, "fatal": False, "last_activity_at": connected_at,
-                })
+                self._status = _replace(
+                    self._status,
+                    {
+                        "connected": True,
+                        "connects": connects,
+                        "last_error": None,
+                        "fatal": False,
+                        "last_activity_at": connected_at,
+                    },
+                )
             log.info("stream.connected", stream=self.name, connects=connects)
             if self._on_connect is not None:
                 try:
@@ -313,8 +331,13 @@ class StreamReader:
                     events += 1
                     self._handle(item)
                 else:
-                    log.warning("stream.malformed_event", stream=self.name, event_name=item.name,
-                                reason=item.reason, excerpt=item.excerpt)
+                    log.warning(
+                        "stream.malformed_event",
+                        stream=self.name,
+                        event_name=item.name,
+                        reason=item.reason,
+                        excerpt=item.excerpt,
+                    )
                 if self._stop.is_set():
                     break
             with self._lock:
@@ -325,8 +348,7 @@ class StreamReader:
                 aborted = self._abort
             reason = "closed" if aborted or self._stop.is_set() else _describe(exc)
         up_s = 0.0 if connected_at is None else self._clock() - connected_at
-        return self._disconnected(reason, healthy=up_s >= self._healthy_after, up_s=up_s,
-                                  events=events)
+        return self._disconnected(reason, healthy=up_s >= self._healthy_after, up_s=up_s, events=events)
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
         """Bytes as they arrive (`read1` returns what one read got, chunked or not)."""
@@ -345,11 +367,11 @@ class StreamReader:
         try:
             self._on_event(event)
         except Exception:
-            log.exception("stream.handler_error", stream=self.name, handler="on_event",
-                          event_name=event.name)
+            log.exception("stream.handler_error", stream=self.name, handler="on_event", event_name=event.name)
 
-    def _disconnected(self, reason: str, *, healthy: bool = False, retry_after: float = 0.0,
-                      **context: Any) -> _Outcome:
+    def _disconnected(
+        self, reason: str, *, healthy: bool = False, retry_after: float = 0.0, **context: Any
+    ) -> _Outcome:
         self._update(connected=False, last_error=reason)
         log.info("stream.disconnected", stream=self.name, reason=reason, **context)
         return _Outcome(reason, healthy=healthy, retry_after=retry_after)
@@ -360,15 +382,20 @@ class StreamReader:
         detail = _error_detail(response)
         host = urlsplit(self._url).netloc
         self._update(connected=False, last_error=f"{reason}: {detail}", fatal=self._fatal_auth)
-        log.error("stream.auth_failed", stream=self.name, status=code, detail=detail,
-                  fatal=self._fatal_auth, retry_in_s=None if self._fatal_auth else
-                  self._auth_retry_delay, **self._where)
+        log.error(
+            "stream.auth_failed",
+            stream=self.name,
+            status=code,
+            detail=detail,
+            fatal=self._fatal_auth,
+            retry_in_s=None if self._fatal_auth else self._auth_retry_delay,
+            **self._where,
+        )
         if self._fatal_auth:
             raise CredentialsError(
-                f"stream {self.name!r} ({self._url}) refused the access token: HTTP {code}"
-                f" ({detail})",
-                fix=f"create a token with the 'read' scope for the relay's account on {host}"
-                " (since Mastodon 4.2 every stream needs one) and configure it for this instance",
+                f"stream {self.name!r} ({self._url}) refused the access token: HTTP {code} ({detail})",
+                fix=f"the token was revoked or lacks the 'read' scope (every stream needs it since"
+                f" Mastodon 4.2): run `relay login` for {host} again and restart",
             )
         return _Outcome(reason, auth_failed=True)
 
@@ -428,8 +455,11 @@ class Watchdog:
         return {r.name: self._is_fresh(r.status, now) for r in self._readers}
 
     def _is_fresh(self, status: StreamStatus, now: float) -> bool:
-        return (status.connected and status.last_activity_at is not None
-                and now - status.last_activity_at < self._stale_after)
+        return (
+            status.connected
+            and status.last_activity_at is not None
+            and now - status.last_activity_at < self._stale_after
+        )
 
     def check(self) -> list[str]:
         """One pass: close every stale reader (once per connection); return their names."""
@@ -445,8 +475,12 @@ class Watchdog:
             if self._closed_at_connect.get(reader.name) == status.connects:
                 continue  # already closed this connection; the reader is busy or stuck
             self._closed_at_connect[reader.name] = status.connects
-            log.warning("stream.stale", stream=reader.name, silent_s=round(silent_s, 3),
-                        stale_after_s=self._stale_after)
+            log.warning(
+                "stream.stale",
+                stream=reader.name,
+                silent_s=round(silent_s, 3),
+                stale_after_s=self._stale_after,
+            )
             reader.close()
             closed.append(reader.name)
         return closed
