@@ -25,11 +25,20 @@ def read_token(instance: InstanceConfig, *, environ: Mapping[str, str] | None = 
         return value
     if instance.token_file is None:
         return None
-    return read_token_file(instance.token_file)
+    return read_token_file(instance.token_file, environ=env)
 
 
-def read_token_file(path: Path) -> str:
-    """Read a token file, refusing one that group or others can read (with the chmod that fixes it)."""
+def read_token_file(path: Path, *, environ: Mapping[str, str] | None = None) -> str:
+    """Read a token file, refusing one that group or others can read (with the chmod that fixes it).
+
+    Under systemd with `LoadCredential=NAME:PATH`, the unit's (dynamic) user cannot read the
+    root-owned file itself: systemd hands a copy to the service in `$CREDENTIALS_DIRECTORY`, named
+    after the credential. A credential named like the token file is read from there instead.
+    """
+    env = os.environ if environ is None else environ
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / path.name).is_file():
+        path = Path(credentials) / path.name
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

@@ -55,6 +55,15 @@ class TestTokenFile:
         with pytest.raises(CredentialsError, match="is empty"):
             read_token_file(path)
 
+    def test_systemd_credential_is_read_instead(self, tmp_path: Path) -> None:
+        """With $CREDENTIALS_DIRECTORY, the credential named like the token file is read from there."""
+        unreadable = tmp_path / "etc" / "therapists.home.token"  # what root owns; not readable here
+        credentials = tmp_path / "credentials"
+        write_token_file(credentials / "therapists.home.token", "from-systemd")
+        os.chmod(credentials / "therapists.home.token", 0o400)  # as systemd creates it
+        token = read_token_file(unreadable, environ={"CREDENTIALS_DIRECTORY": str(credentials)})
+        assert token == "from-systemd"
+
 
 class TestReadToken:
     def test_environment_wins_over_file(self, tmp_path: Path) -> None:
