@@ -31,14 +31,14 @@ class Subcommand:
 SUBCOMMANDS = (
     Subcommand(
         "run",
-        None,
+        "relay.app",
         "run the relay: listen, screen, boost",
         "Listen to the watched hashtags on every configured instance, screen each post and boost "
         "the accepted ones from the home account, until SIGTERM or Ctrl-C.",
     ),
     Subcommand(
         "check",
-        None,
+        "relay.check",
         "verify a configuration before going live",
         "Check the configuration, the tokens, every source and the bot account, and print a checklist.",
     ),
@@ -77,13 +77,13 @@ SUBCOMMANDS = (
     ),
     Subcommand(
         "login",
-        None,
+        "relay.login",
         "get a token for an instance",
         "Register the relay with an instance, authorise it in a browser and write the token file (0600).",
     ),
     Subcommand(
         "status",
-        None,
+        "relay.status",
         "summarise a relay's health",
         "Print each source's state, the queue and the last day's verdicts from the database.",
     ),

@@ -69,6 +69,12 @@ class StreamsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    address: str | None = None  # "127.0.0.1:9464" serves Prometheus metrics there; None: off
+    allow_public: bool = False  # a non-loopback address needs this, deliberately
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # the relay.toml this came from
     hashtags: tuple[str, ...]  # as written (display form), without '#'
@@ -80,6 +86,7 @@ class Config:
     log_level: str
     booster: BoosterConfig = BoosterConfig()
     streams: StreamsConfig = StreamsConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
 
 def load_config(path: Path | str) -> Config:
@@ -138,6 +145,12 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
     log_table.finish()
     booster = _booster(top.table("booster"))
     streams = _streams(top.table("streams"))
+    metrics_table = top.table("metrics")
+    metrics = MetricsConfig(
+        address=metrics_table.get_str("address") or None,
+        allow_public=metrics_table.get_bool("allow_public", False),
+    )
+    metrics_table.finish()
     rules = parse_rules(
         doc.get("rules", {}), hashtags=hashtags, mode=mode, self_acct=None, base_dir=base, source=path.name
     )
@@ -154,6 +167,7 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         log_level=log_level,
         booster=booster,
         streams=streams,
+        metrics=metrics,
     )
 
 
@@ -172,7 +186,7 @@ def _streams(table: Table) -> StreamsConfig:
     default = StreamsConfig()
     result = StreamsConfig(
         read_timeout=table.get_float("read_timeout", default.read_timeout, minimum=0.1),
-        poll_interval=table.get_float("poll_interval", default.poll_interval, minimum=1.0),
+        poll_interval=table.get_float("poll_interval", default.poll_interval, minimum=0.1),
         first_start_max_posts=table.get_int(
             "first_start_max_posts", default.first_start_max_posts, minimum=0
         ),

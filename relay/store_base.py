@@ -55,6 +55,7 @@ class StoreBase:
         self.readonly = readonly
         self._now = now
         self._lock = threading.RLock()
+        self._depth = 0  # open write transactions of this store (0 or 1; nested calls join)
 
     @classmethod
     def open(
@@ -138,7 +139,11 @@ class StoreBase:
                 fix="this is a bug in the calling command: it must not write",
             )
         with self._lock, _translating(self.path):
+            if self._depth:  # inside `atomic()`: part of the enclosing transaction
+                yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -146,6 +151,18 @@ class StoreBase:
                 if self._conn.in_transaction:  # also when COMMIT itself failed
                     self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth -= 1
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Make every Store call inside one transaction: all of them happen, or none.
+
+        The pipeline decides on a post in one `atomic()` block (seen, screened, boost intent or
+        hold, cursor), so a crash at any moment leaves either all of it or none of it.
+        """
+        with self._writing():
+            yield
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,442 @@
+"""`relay run`: the wiring. Threads, one event queue, one store thread, one stop signal.
+
+    stream readers (one per instance and hashtag) ─┐
+    fetchers (catch-up on connect; polls)          ├─► queue ─► pipeline + booster (this thread)
+    RSS pollers                                    ─┘
+
+Only the main thread touches the database. SIGTERM or Ctrl-C sets the one stop event that every
+loop watches; the watchdog then closes every stream, threads end, and the store is closed with
+the journal consistent. A revoked home token ends the relay with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
+
+from relay import __version__, notify
+from relay.booster import Booster, BoosterSettings
+from relay.config import Config, InstanceConfig, load_config
+from relay.credentials import read_token
+from relay.errors import CredentialsError, RelayError
+from relay.log import configure_logging
+from relay.metrics import Metrics, MetricsServer, StreamSample
+from relay.pipeline import Deleted, Fatal, Item, Pipeline, Seen
+from relay.post import MalformedStatus, Post
+from relay.sources.poll import FeedPoller, TimelineFetcher
+from relay.sources.rest import FirstStart
+from relay.sources.stream import StreamEvent, StreamReader, Watchdog
+from relay.store import Store
+
+log = structlog.get_logger()
+
+USER_AGENT = f"relay/{__version__} (+https://pypi.org/project/hashtag-relay/)"
+REQUEST_TIMEOUT = 30.0
+BATCH = 200  # queue items handled before the booster gets a turn
+
+
+def make_api(url: str, token: str | None) -> Mastodon:
+    """A Mastodon.py client that raises on 429 (the relay keeps its own budgets)."""
+    return Mastodon(
+        access_token=token,
+        api_base_url=url,
+        ratelimit_method="throw",
+        request_timeout=REQUEST_TIMEOUT,
+        user_agent=USER_AGENT,
+    )
+
+
+def streaming_base(instance_v2: Any, url: str) -> str:
+    """The streaming server's http(s) base from `configuration.urls.streaming` (ws/wss)."""
+    streaming = (instance_v2.get("configuration") or {}).get("urls", {}).get("streaming") or url
+    for ws, http in (("wss://", "https://"), ("ws://", "http://")):
+        if streaming.startswith(ws):
+            streaming = http + streaming[len(ws) :]
+    return str(streaming).rstrip("/")
+
+
+@dataclasses.dataclass
+class Source:
+    """One watched instance as the running relay knows it."""
+
+    config: InstanceConfig
+    token: str | None
+    is_home: bool
+    host: str
+    readers: list[StreamReader] = dataclasses.field(default_factory=list)
+    fetcher: TimelineFetcher | None = None
+    poller: FeedPoller | None = None
+
+
+class Relay:
+    """The running relay. `run()` returns the exit code."""
+
+    def __init__(self, config: Config, *, stop: threading.Event | None = None) -> None:
+        self.config = config
+        self.stop = stop or threading.Event()
+        self.queue: queue.Queue[Item] = queue.Queue(maxsize=10_000)
+        self.threads: list[threading.Thread] = []
+        self.sources: list[Source] = []
+        self.ready = threading.Event()
+        self.metrics = Metrics(streams=self._stream_samples)
+        self._metrics_server: MetricsServer | None = None
+
+    def readers(self) -> list[StreamReader]:
+        return [r for s in self.sources for r in s.readers]
+
+    def _stream_samples(self) -> list[StreamSample]:
+        now = time.monotonic()
+        samples = []
+        for reader in self.readers():
+            status = reader.status
+            age = None if status.last_event_at is None else now - status.last_event_at
+            samples.append(StreamSample(reader.name, status.connected, age))
+        return samples
+
+    # -- start-up --------------------------------------------------------------------------------
+
+    def _connect_home(self) -> tuple[Mastodon, str, Any]:
+        home = self.config.home
+        token = read_token(home)
+        if token is None:
+            raise CredentialsError(
+                f"no token for the home instance {home.url}",
+                fix=f"set token_file in [home] (run `relay login --instance {home.url}`) or {home.token_env}",
+            )
+        api = make_api(home.url, token)
+        try:
+            me = api.account_verify_credentials()
+            instance = api.instance_v2()
+        except MastodonUnauthorizedError:
+            raise CredentialsError(
+                f"{home.host} refused the home token (revoked, or for another instance)",
+                fix=f"run `relay login --instance {home.url}` and restart",
+            ) from None
+        except MastodonError as exc:
+            raise RelayError(
+                f"cannot reach the home instance {home.url}: {type(exc).__name__}",
+                fix="check the URL and the network; systemd restarts the relay",
+            ) from None
+        self_acct = f"{me['username']}@{instance['domain']}".lower()
+        log.info("relay.home", acct=self_acct, instance=home.host, version=instance.get("version"))
+        return api, self_acct, instance
+
+    def _start_sources(self, home_api: Mastodon, home_instance: Any, pipeline: Pipeline) -> None:
+        cfg = self.config
+        streams = cfg.streams
+        first = FirstStart(
+            max_posts=streams.first_start_max_posts,
+            max_age=timedelta(hours=streams.first_start_max_age_hours),
+        )
+        home_token = read_token(cfg.home)
+        entries = [(cfg.home, home_token, True)] + [(s, read_token(s), False) for s in cfg.sources]
+        for instance_cfg, token, is_home in entries:
+            source = Source(instance_cfg, token, is_home, instance_cfg.host)
+            self.sources.append(source)
+            if token is not None:
+                self._start_streams(source, home_instance if is_home else None, pipeline, first)
+            else:
+                self._start_polling(source, pipeline, first)
+
+    def _start_streams(self, source: Source, instance: Any, pipeline: Pipeline, first: FirstStart) -> None:
+        cfg = self.config
+        url, token = source.config.url, source.token
+        if instance is None:
+            try:
+                instance = make_api(url, token).instance_v2()
+            except MastodonError as exc:
+                log.error("source.unreachable", source=source.host, error=type(exc).__name__)
+                instance = {}
+        base = streaming_base(instance, url)
+        fetcher = TimelineFetcher(
+            source=source.host,
+            make_api=lambda: make_api(url, token),
+            hashtags=cfg.hashtags,
+            cursors=pipeline.cursors,
+            emit=self._emit,
+            stop=self.stop,
+            first_start=first,
+        )
+        source.fetcher = fetcher
+        self._spawn(f"fetch {source.host}", fetcher.run)
+        for hashtag in cfg.hashtags:
+            reader = StreamReader(
+                name=f"{source.host}#{hashtag}",
+                url=f"{base}/api/v1/streaming/hashtag",
+                params={"tag": hashtag},
+                token=token,
+                on_event=self._stream_handler(source.host),
+                on_connect=fetcher.request,
+                stop=self.stop,
+                read_timeout=cfg.streams.read_timeout,
+                fatal_auth=source.is_home,
+                auth_retry_delay=300.0,
+            )
+            source.readers.append(reader)
+            self._spawn(reader.name, reader.run)
+
+    def _start_polling(self, source: Source, pipeline: Pipeline, first: FirstStart) -> None:
+        cfg = self.config
+        url = source.config.url
+        try:
+            access = make_api(url, None).instance_v2()["configuration"]["timelines_access"]["hashtag_feeds"]
+        except (MastodonError, KeyError, TypeError) as exc:
+            log.warning("source.no_timelines_access", source=source.host, error=type(exc).__name__)
+            access = {"local": "public", "remote": "public"}
+        if "public" in (access.get("local"), access.get("remote")):
+            local_only = access.get("remote") != "public"
+            fetcher = TimelineFetcher(
+                source=source.host,
+                make_api=lambda: make_api(url, None),
+                hashtags=cfg.hashtags,
+                cursors=pipeline.cursors,
+                emit=self._emit,
+                stop=self.stop,
+                interval=cfg.streams.poll_interval,
+                first_start=first,
+                via="poll",
+                local_only=local_only,
+            )
+            source.fetcher = fetcher
+            log.info("source.polling", source=source.host, local_only=local_only)
+            self._spawn(f"poll {source.host}", fetcher.run)
+            return
+        if access.get("local") == "disabled" and access.get("remote") == "disabled":
+            log.error(
+                "source.feed_disabled",
+                source=source.host,
+                fix="this instance disabled its hashtag feeds: ask its admins, or remove the source",
+            )
+        else:
+            log.warning("source.feed_authenticated", source=source.host, fix="add a token to stream it")
+        home = cfg.home
+        home_token = read_token(home)
+        poller = FeedPoller(
+            source=source.host,
+            base_url=url,
+            hashtags=cfg.hashtags,
+            make_home_api=lambda: make_api(home.url, home_token),
+            home_host=home.host,
+            emit=self._emit,
+            stop=self.stop,
+            interval=cfg.streams.poll_interval,
+        )
+        source.poller = poller
+        self._spawn(f"rss {source.host}", poller.run)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except RelayError as exc:
+                self._emit(Fatal(exc))
+            except Exception:
+                log.exception("relay.thread_crashed", thread=name)
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _emit(self, item: Item) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                log.warning("relay.queue_full", size=self.queue.qsize())
+
+    def _stream_handler(self, host: str) -> Callable[[StreamEvent], None]:
+        def on_event(event: StreamEvent) -> None:
+            if event.name in ("update", "status.update"):
+                try:
+                    post = Post.from_status(event.data, source=host)
+                except MalformedStatus as exc:
+                    log.warning("stream.malformed_status", source=host, event=event.name, error=str(exc))
+                    return
+                self._emit(Seen(post, via="stream", hashtag=None))
+            elif event.name == "delete":
+                self._emit(Deleted(host, str(event.data)))
+
+        return on_event
+
+    # -- the main loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        cfg = self.config
+        home_api, self_acct, home_instance = self._connect_home()
+        rules = dataclasses.replace(cfg.rules, self_acct=self_acct)
+        with Store.open(cfg.state) as store:
+            booster = Booster(
+                home_api,
+                store,
+                home_host=cfg.home.host,
+                settings=BoosterSettings(
+                    dry_run=cfg.booster.dry_run,
+                    max_boosts_per_hour=cfg.booster.max_boosts_per_hour,
+                    allow_unlisted="unlisted" in rules.visibility,
+                ),
+                on_boosted=lambda uri: _queue_boosted(store, uri),
+                metrics=self.metrics,
+            )
+            pipeline = Pipeline(
+                store,
+                rules,
+                home_host=cfg.home.host,
+                on_edit=cfg.booster.on_edit,
+                remember_local_id=booster.remember,
+                metrics=self.metrics,
+            )
+            for source_cfg in (cfg.home, *cfg.sources):
+                for hashtag in cfg.hashtags:
+                    cursor = store.get_cursor(source_cfg.host, hashtag)
+                    if cursor is not None:
+                        pipeline.cursors[(source_cfg.host, hashtag)] = cursor
+            self._start_sources(home_api, home_instance, pipeline)
+            watchdog = Watchdog(self.readers(), stop=self.stop, stale_after=cfg.streams.read_timeout)
+            self._spawn("watchdog", watchdog.run)
+            if cfg.metrics.address:
+                self._metrics_server = self.metrics.serve(
+                    cfg.metrics.address, allow_public=cfg.metrics.allow_public
+                )
+                log.info(
+                    "metrics.serving", address=f"{self._metrics_server.host}:{self._metrics_server.port}"
+                )
+            self.ready.set()
+            log.info(
+                "relay.started",
+                hashtags=list(cfg.hashtags),
+                sources=[s.host for s in self.sources],
+                mode=rules.mode,
+                dry_run=cfg.booster.dry_run,
+            )
+            try:
+                self._loop(pipeline, booster, store)
+            finally:
+                notify.stopping()
+                self.stop.set()
+                if self._metrics_server is not None:
+                    self._metrics_server.close()
+                deadline = time.monotonic() + 3.0
+                for thread in self.threads:
+                    thread.join(max(deadline - time.monotonic(), 0.0))
+                log.info("relay.stopped", pending=self.queue.qsize())
+        return 0
+
+    def _loop(self, pipeline: Pipeline, booster: Booster, store: Store) -> None:
+        wait: float | None = 0.0
+        health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
+        while not self.stop.is_set():
+            health.tick(time.monotonic(), store, self.metrics)
+            timeout = 0.5 if wait is None else min(max(wait, 0.01), 0.5)
+            try:
+                item = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            handled = 0
+            while item is not None and not self.stop.is_set():
+                self._handle(pipeline, item)
+                handled += 1
+                if handled >= BATCH:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            booster.paused = store.paused()
+            wait = booster.work()
+
+    def _handle(self, pipeline: Pipeline, item: Item) -> None:
+        if isinstance(item, Fatal):
+            raise item.error
+        try:
+            pipeline.handle(item)
+        except RelayError:
+            raise
+        except Exception:
+            # One bad item must never stop the relay: log it with its context and go on.
+            uri = item.post.uri if isinstance(item, Seen) else None
+            self.metrics.error("pipeline")
+            log.exception("pipeline.error", item=type(item).__name__, uri=uri)
+
+
+class Health:
+    """What the main loop reports to systemd: READY once the home streams are up, then WATCHDOG.
+
+    The watchdog is fed only while the relay is healthy: its loop turns (this runs in it) and some
+    stream is connected, or none has been down for longer than `grace` seconds. A relay that
+    cannot reach anything for that long is restarted by systemd (Restart=on-failure).
+    """
+
+    def __init__(
+        self, readers: list[StreamReader], *, watchdog_every: float | None, grace: float = 300.0
+    ) -> None:
+        self._readers = readers
+        self._every = watchdog_every
+        self._grace = grace
+        self._ready = False
+        self._last_beat = 0.0
+        self._last_connected = time.monotonic()
+        self._next_gauge = 0.0
+
+    def tick(self, now: float, store: Store, metrics: Metrics) -> None:
+        connected = [r for r in self._readers if r.status.connected]
+        if connected or not self._readers:
+            self._last_connected = now
+        if not self._ready and (len(connected) == len(self._readers) or now - self._last_connected > 30):
+            self._ready = True
+            notify.ready(f"{len(connected)} of {len(self._readers)} streams connected")
+            log.info("relay.ready", streams=len(connected))
+        healthy = now - self._last_connected < self._grace
+        if self._every is not None and healthy and now - self._last_beat >= self._every:
+            self._last_beat = now
+            notify.watchdog()
+        if now >= self._next_gauge:
+            self._next_gauge = now + 5.0
+            metrics.queue_depth(store.queue_length())
+
+
+def _queue_boosted(store: Store, uri: str) -> None:
+    item = store.queue_by_uri(uri)
+    if item is not None and item.state == "approved":
+        store.set_queue_state(item.short_id, "boosted", "relay")
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set the one stop event (the main loop notices within half a second)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("relay.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+# -- the `relay run` subcommand -----------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=Path("relay.toml"), help="relay.toml to run")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.log_level is None:
+        configure_logging(
+            config.log_level, json={"auto": None, "json": True, "console": False}[args.log_format]
+        )
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    return Relay(config, stop=stop).run()

@@ -1,0 +1,246 @@
+"""The booster: resolve a post on the home instance, reblog or unreblog it, crash-safely.
+
+The journal in the store is the to-do list. Accepting a post writes a boost *intent* (durably,
+before any call); the booster works through the open intents in order: resolve the post's local
+id on the home instance (`search_v2(uri, resolve=True)`, cached), reblog, record the outcome.
+A crash anywhere leaves the intent open, and the next start picks it up again. An intent left by
+an earlier process is first *reconciled*: the status's `reblogged` field says whether the reblog
+already happened, so nothing is boosted twice (the server's reblog is idempotent as well).
+
+Calls stay within budgets: the server's announced rate limit with a reserve (never a 429 under
+normal load; after one, wait until the reset), Mastodon's separate 30-per-30-minutes unreblog
+limit, and optional spacing of boosts. All of it runs on the relay's one store thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from mastodon import (
+    Mastodon,
+    MastodonAPIError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+
+from relay.budget import ServerBudget, WindowBudget
+from relay.errors import CredentialsError
+from relay.metrics import Metrics
+from relay.store import Store
+from relay.store_types import JournalEntry
+
+log = structlog.get_logger()
+
+UNREBLOG_LIMIT = (30, 30 * 60.0)  # Mastodon: 30 unreblogs (and deletes) per 30 minutes
+RETRY_DELAY = 30.0  # after a network error or 5xx
+
+
+@dataclass(frozen=True, slots=True)
+class BoosterSettings:
+    dry_run: bool = False
+    max_boosts_per_hour: int = 0  # 0: no spacing
+    allow_unlisted: bool = False  # the screen's visibility rule; private and direct never
+    reserve: int = 10  # requests of the server's budget kept for moderation replies and checks
+
+
+class PermanentFailure(Exception):
+    """This post can never be boosted (gone, not public, refused by the server)."""
+
+
+class Booster:
+    """Works through the journal's open intents against the home instance."""
+
+    def __init__(
+        self,
+        api: Mastodon,
+        store: Store,
+        *,
+        home_host: str,
+        settings: BoosterSettings = BoosterSettings(),
+        clock: Callable[[], float] = time.time,
+        on_boosted: Callable[[str], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._home = home_host
+        self._settings = settings
+        self._clock = clock
+        self._on_boosted = on_boosted
+        self._metrics = metrics or Metrics()
+        self.budget = ServerBudget(reserve=settings.reserve)
+        self.unreblog_budget = WindowBudget(*UNREBLOG_LIMIT)
+        spacing = 3600.0 / settings.max_boosts_per_hour if settings.max_boosts_per_hour else 0.0
+        self.spacing = WindowBudget(1 if spacing else 0, spacing)
+        self._local_ids: dict[str, str] = {}
+        self._retry_at: dict[int, float] = {}
+        # Intents open before this process started may have reached the server before a crash.
+        self._earlier = {e.id for e in store.unfinished_intents()}
+        self.paused = False
+
+    def remember(self, uri: str, local_id: str) -> None:
+        """The home instance's id for `uri`, learnt from its own stream (saves a search)."""
+        self._local_ids[uri] = local_id
+
+    # -- the work loop ---------------------------------------------------------------------------
+
+    def work(self) -> float | None:
+        """Do every open intent that may go now; return seconds until the next one may, or None."""
+        next_wait: float | None = None
+        for entry in self._store.unfinished_intents():
+            if entry.kind == "boost" and self.paused:
+                continue
+            wait = self._wait_for(entry)
+            if wait > 0:  # a later entry of the other kind may still go within its own budget
+                next_wait = wait if next_wait is None else min(next_wait, wait)
+                continue
+            self._do(entry)
+        return next_wait
+
+    def _wait_for(self, entry: JournalEntry) -> float:
+        now = self._clock()
+        waits = [self.budget.wait(now), self._retry_at.get(entry.id, now) - now]
+        if entry.kind == "boost":
+            waits.append(self.spacing.wait(now))
+        else:
+            waits.append(self.unreblog_budget.wait(now))
+        return max(waits)
+
+    def _do(self, entry: JournalEntry) -> None:
+        bound = log.bind(uri=entry.uri, kind=entry.kind)
+        started = self._clock()
+        try:
+            if entry.kind == "boost":
+                self._boost(entry, bound)
+            else:
+                self._unboost(entry, bound)
+        except PermanentFailure as exc:
+            self._metrics.error(f"{entry.kind}_refused")
+            bound.warning(f"{entry.kind}.refused", reason=str(exc))
+            if entry.kind == "boost":
+                self._store.boost_failed(entry.uri, str(exc))
+            else:
+                self._store.unboost_failed(entry.uri, str(exc))
+        except MastodonRatelimitError:
+            now = self._clock()
+            self.budget.hit_limit(now, self._api.ratelimit_reset)
+            self._metrics.error("rate_limited")
+            bound.warning("boost.rate_limited", retry_in_s=round(self.budget.wait(now), 1))
+        except MastodonUnauthorizedError as exc:
+            raise CredentialsError(
+                f"the home instance refused the booster's token ({exc.args[-1] if exc.args else exc})",
+                fix="the token was revoked or lacks write:statuses: run `relay login` again",
+            ) from None
+        except (MastodonNetworkError, MastodonServerError) as exc:
+            self._retry_at[entry.id] = self._clock() + RETRY_DELAY
+            self._metrics.error(f"{entry.kind}_retry")
+            bound.warning(f"{entry.kind}.retry", error=type(exc).__name__, retry_in_s=RETRY_DELAY)
+        else:
+            self._retry_at.pop(entry.id, None)
+            bound.info(f"{entry.kind}.done", took_ms=round((self._clock() - started) * 1000, 1))
+        finally:
+            self._observe_headers()
+
+    def _observe_headers(self) -> None:
+        api = self._api
+        remaining = getattr(api, "ratelimit_remaining", None)
+        self.budget.observe(
+            getattr(api, "ratelimit_limit", None), remaining, getattr(api, "ratelimit_reset", None)
+        )
+        if remaining is not None:
+            self._metrics.rate_budget(remaining)
+
+    # -- boost -----------------------------------------------------------------------------------
+
+    def _boost(self, entry: JournalEntry, bound: Any) -> None:
+        status = self._resolve(entry)
+        visibility = status.get("visibility")
+        allowed = ("public", "unlisted") if self._settings.allow_unlisted else ("public",)
+        if visibility not in allowed:
+            raise PermanentFailure(
+                f"visibility is {visibility}: only {' or '.join(allowed)} posts are boosted"
+            )
+        if self._settings.dry_run:
+            bound.info("boost.dry_run", would_reblog=str(status["id"]))
+            self._store.boost_failed(entry.uri, "dry run: not reblogged")
+            return
+        if self._left_by_earlier_run(entry) and status.get("reblogged"):
+            bound.info("boost.reconciled", local_id=str(status["id"]))
+            self._store.boost_done(entry.uri, None)
+        else:
+            self.spacing.spend(self._clock())
+            try:
+                reblog = self._api.status_reblog(status["id"])
+            except MastodonNotFoundError:
+                raise PermanentFailure("the post is gone from the home instance") from None
+            except MastodonAPIError as exc:
+                if _status_code(exc) in (403, 422):
+                    raise PermanentFailure(f"the home instance refused the reblog: {_message(exc)}") from None
+                raise
+            self._store.boost_done(entry.uri, str(reblog["id"]))
+        self._metrics.boosted()
+        if self._on_boosted is not None:
+            self._on_boosted(entry.uri)
+
+    def _resolve(self, entry: JournalEntry) -> dict[str, Any]:
+        """The post as the home instance knows it (with its local id, visibility, `reblogged`)."""
+        local_id = entry.local_id or self._local_ids.get(entry.uri)
+        if local_id is not None:
+            try:
+                return dict(self._api.status(local_id))
+            except MastodonNotFoundError:
+                pass  # the cached id is stale: resolve by uri
+        try:
+            result = self._api.search_v2(entry.uri, resolve=True, result_type="statuses")
+        except MastodonNotFoundError:
+            result = {"statuses": []}
+        statuses = [s for s in result.get("statuses", []) if s.get("uri") == entry.uri]
+        if not statuses:
+            raise PermanentFailure("the home instance cannot resolve the post (deleted or unreachable)")
+        status = dict(statuses[0])
+        self._local_ids[entry.uri] = str(status["id"])
+        return status
+
+    def _left_by_earlier_run(self, entry: JournalEntry) -> bool:
+        return entry.id in self._earlier
+
+    # -- unboost ---------------------------------------------------------------------------------
+
+    def _unboost(self, entry: JournalEntry, bound: Any) -> None:
+        if self._settings.dry_run:
+            bound.info("unboost.dry_run")
+            self._store.unboost_failed(entry.uri, "dry run: not unreblogged")
+            return
+        try:
+            status = self._resolve(entry)
+        except PermanentFailure:
+            # Gone from the home instance: Mastodon removed the reblog with the post.
+            self._store.unboost_done(entry.uri)
+            return
+        if not status.get("reblogged"):
+            self._store.unboost_done(entry.uri)
+            return
+        self.unreblog_budget.spend(self._clock())
+        with contextlib.suppress(MastodonNotFoundError):  # already gone is as good as undone
+            self._api.status_unreblog(status["id"])
+        self._store.unboost_done(entry.uri)
+        self._metrics.unboosted()
+
+
+def _status_code(exc: MastodonAPIError) -> int | None:
+    for arg in exc.args:
+        if isinstance(arg, int):
+            return arg
+    return None
+
+
+def _message(exc: MastodonAPIError) -> str:
+    return str(exc.args[-1]) if exc.args else str(exc)

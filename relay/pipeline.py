@@ -1,0 +1,229 @@
+"""The relay's core: what happens to each post that any source brings in.
+
+Sources (stream readers, catch-up, pollers) run in their own threads and put `Seen` and `Deleted`
+items on one queue; the pipeline, on the one store thread, takes them in order:
+
+    Seen ──► observe (dedupe by uri) ──► screen ──► accept: boost intent (the booster reblogs)
+                                                 ──► hold: review queue (moderators decide)
+                                                 ──► reject: reasons kept
+    Deleted ──► the uri is retracted: never boosted again; an open intent is cancelled
+
+An edit (`status.update`, or a newer version from a poll) is screened again; a boosted post that
+no longer passes is unboosted (or, with `on_edit = "hold"`, held for a moderator). Every decision
+is logged and written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from relay.dedupe import Arrival
+from relay.errors import RelayError
+from relay.metrics import Metrics
+from relay.post import Post
+from relay.rules import Rules
+from relay.screen import Decision, Verdict, screen
+from relay.store import Store
+
+log = structlog.get_logger()
+
+REVIEW_RULE = "mode"  # the reason review mode adds to a post that passed every rule
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A status that a source delivered: by stream, catch-up, poll or RSS."""
+
+    post: Post
+    via: str  # "stream" | "catch-up" | "poll" | "rss"
+    hashtag: str | None = None  # the watched hashtag whose feed brought it (moves that cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """A `delete` event: `source` no longer has its status `local_id`."""
+
+    source: str
+    local_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fatal:
+    """A source thread met an error that must end the relay (e.g. the home token was revoked)."""
+
+    error: RelayError
+
+
+Item = Seen | Deleted | Fatal
+
+
+def passes(verdict: Verdict) -> bool:
+    """True when nothing but review mode stands between the post and a boost."""
+    return all(r.decision is Decision.ACCEPT or r.rule == REVIEW_RULE for r in verdict.reasons)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class Pipeline:
+    """Turns queue items into store records, boost intents and held posts."""
+
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        *,
+        home_host: str,
+        on_edit: str = "unboost",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_hold: Callable[[str, Post, Verdict], None] | None = None,
+        remember_local_id: Callable[[str, str], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self._home = home_host
+        self._on_edit = on_edit
+        self._clock = clock
+        self._on_hold = on_hold
+        self._remember = remember_local_id
+        self.metrics = metrics or Metrics()
+        self.cursors: dict[tuple[str, str], str] = {}
+
+    def handle(self, item: Item) -> None:
+        """Take one item. Its store writes are one transaction: a crash keeps all or none."""
+        if isinstance(item, Fatal):
+            raise item.error
+        self._after_commit: list[Callable[[], None]] = []
+        with self.store.atomic():
+            if isinstance(item, Seen):
+                self._seen(item)
+            else:
+                self._deleted(item)
+        for action in self._after_commit:
+            action()
+
+    # -- a status arrives ------------------------------------------------------------------------
+
+    def _seen(self, item: Seen) -> None:
+        post, now, store = item.post, self._clock(), self.store
+        self.metrics.seen(post.source, item.via)
+        store.record_source_event(post.source, now)
+        from_feed = item.hashtag is not None and item.via != "rss" and post.id.isdigit()
+        if from_feed and store.set_cursor(post.source, str(item.hashtag), post.id, now):
+            key = (post.source, str(item.hashtag))
+            self._after_commit.append(lambda: self.cursors.__setitem__(key, post.id))
+        arrival = store.observe(
+            post.uri,
+            source=post.source,
+            acct=post.author.acct,
+            url=post.url,
+            edited_at=_iso(post.edited_at),
+            text_fingerprint=post.text_fingerprint,
+            local_id=post.id or None,
+            now=now,
+        )
+        if post.source == self._home and post.id and self._remember is not None:
+            self._remember(post.uri, post.id)
+        if arrival in (Arrival.DUPLICATE, Arrival.RETRACTED):
+            log.debug("post.duplicate", uri=post.uri, source=post.source, via=item.via, arrival=arrival.value)
+            return
+        history = store.history(post.author.acct, post.text_fingerprint, now, uri=post.uri)
+        verdict = screen(post, self.rules, history, now)
+        store.record_verdict(post.uri, verdict, now)
+        self.metrics.verdict(verdict.decision.value, [r.rule for r in verdict.reasons])
+        reasons = [f"{r.rule}: {r.detail}" for r in verdict.reasons if r.decision is not Decision.ACCEPT]
+        log.info(
+            "post.screened",
+            uri=post.uri,
+            acct=post.author.acct,
+            source=post.source,
+            via=item.via,
+            edit=arrival is Arrival.RESCREEN,
+            decision=verdict.decision.value,
+            reasons=reasons,
+        )
+        store.audit(
+            f"screen.{verdict.decision.value}",
+            actor="relay",
+            uri=post.uri,
+            target=post.author.acct,
+            detail="; ".join(reasons) or None,
+            now=now,
+        )
+        if arrival is Arrival.SCREEN:
+            self._first_decision(post, verdict)
+        else:
+            self._edited(post, verdict)
+
+    def _first_decision(self, post: Post, verdict: Verdict) -> None:
+        if verdict.decision is Decision.ACCEPT:
+            self._intend_boost(post)
+        elif verdict.decision is Decision.HOLD:
+            self._hold(post, verdict)
+
+    def _intend_boost(self, post: Post) -> None:
+        local_id = post.id if post.source == self._home and post.id else None
+        self.store.boost_intent(post.uri, local_id, self._clock())
+
+    def _hold(self, post: Post, verdict: Verdict) -> None:
+        short_id = self.store.hold(post.uri, verdict, self._clock())
+        on_hold = self._on_hold
+        if on_hold is not None:
+            self._after_commit.append(lambda: on_hold(short_id, post, verdict))
+
+    def _edited(self, post: Post, verdict: Verdict) -> None:
+        store, uri = self.store, post.uri
+        if store.is_boosted(uri):
+            if passes(verdict):
+                return
+            if self._on_edit == "hold" and verdict.decision is Decision.HOLD:
+                self._hold(post, verdict)
+                log.info("post.edit_held", uri=uri)
+            else:
+                store.unboost_intent(uri, post.id if post.source == self._home else None, self._clock())
+                self._move_queue(uri, "retracted", "edited: no longer passes")
+                log.info("post.edit_unboost", uri=uri)
+            return
+        if any(e.uri == uri and e.kind == "boost" for e in store.unfinished_intents()):
+            if not passes(verdict):
+                store.boost_failed(uri, "edited before the boost: no longer passes", self._clock())
+                log.info("post.edit_cancelled", uri=uri)
+            return
+        item = store.queue_by_uri(uri)
+        if verdict.decision is Decision.ACCEPT:
+            if item is None or item.state in ("held", "rejected", "expired"):
+                self._intend_boost(post)
+        elif verdict.decision is Decision.HOLD and (item is None or item.state == "held"):
+            self._hold(post, verdict)
+
+    def _move_queue(self, uri: str, state: str, reason: str) -> None:
+        item = self.store.queue_by_uri(uri)
+        if item is not None and item.state == "boosted":
+            self.store.set_queue_state(item.short_id, state, "relay", reason, self._clock())
+
+    # -- a status is deleted ---------------------------------------------------------------------
+
+    def _deleted(self, item: Deleted) -> None:
+        store, now = self.store, self._clock()
+        uri = store.uri_for_local_id(item.source, item.local_id)
+        if uri is None:
+            log.debug("post.delete_unknown", source=item.source, local_id=item.local_id)
+            return
+        if store.is_retracted(uri):
+            return
+        if store.is_boosted(uri):
+            # Mastodon removes the reblogs of a deleted post itself: record it, call nothing.
+            store.unboost_intent(uri, None, now)
+            store.unboost_done(uri, now)
+            self._move_queue(uri, "retracted", "deleted by its author")
+        elif any(e.uri == uri and e.kind == "boost" for e in store.unfinished_intents()):
+            store.boost_failed(uri, "deleted by its author before the boost", now)
+        store.mark_retracted(uri, "deleted by its author", now)
+        self.metrics.retracted()
+        log.info("post.retracted", uri=uri, source=item.source, reason="deleted")

@@ -1,0 +1,211 @@
+"""REST fetchers: catch-up after each stream (re)connect, and polling where no stream is open.
+
+A `TimelineFetcher` is one thread per instance with its own Mastodon.py client (Mastodon.py's
+clients are not thread-safe). It fetches every watched hashtag's timeline from the stored cursor
+whenever it is asked to (`request()`, called on each stream connect) and, for a source without a
+token, every `interval` seconds. A 429 makes it wait until the reset, then go on: nothing posted
+during an outage is missed.
+
+A `FeedPoller` reads `/tags/NAME.rss` with feedparser where the instance keeps its tag timeline
+closed to anonymous readers. An RSS item lacks most of what screening needs, so each new item is
+resolved through the home instance (`search_v2(url, resolve=True)`) and screened as the home
+instance sees it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import feedparser
+import requests
+import structlog
+from mastodon import Mastodon, MastodonError, MastodonNetworkError
+
+from relay.pipeline import Item, Seen
+from relay.post import MalformedStatus, Post
+from relay.sources.rest import FirstStart, RateLimited, as_json, catch_up
+
+log = structlog.get_logger()
+
+Emit = Callable[[Item], None]
+
+
+class TimelineFetcher:
+    """Fetches the hashtag timelines of one instance on request and, optionally, periodically."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        make_api: Callable[[], Mastodon],
+        hashtags: Sequence[str],
+        cursors: Mapping[tuple[str, str], str],
+        emit: Emit,
+        stop: threading.Event,
+        interval: float | None = None,
+        first_start: FirstStart = FirstStart(),
+        via: str = "catch-up",
+        local_only: bool = False,
+    ) -> None:
+        self.source = source
+        self._make_api = make_api
+        self._hashtags = tuple(hashtags)
+        self._cursors = cursors
+        self._emit = emit
+        self._stop = stop
+        self._interval = interval
+        self._first_start = first_start
+        self._via = via
+        self._local_only = local_only
+        self._wake = threading.Event()
+        self.last_run_at: float | None = None
+        self.last_error: str | None = None
+
+    def request(self) -> None:
+        """Fetch as soon as possible (thread-safe; several requests collapse into one run)."""
+        self._wake.set()
+
+    def run(self) -> None:
+        api = self._make_api()
+        if self._interval is not None:
+            self._wake.set()  # a poller starts with a fetch
+        while not self._stop.is_set():
+            woke = self._wake.wait(self._interval if self._interval is not None else 1.0)
+            if self._stop.is_set():
+                return
+            if not woke and self._interval is None:
+                continue
+            self._wake.clear()
+            self._fetch_all(api)
+
+    def _fetch_all(self, api: Mastodon) -> None:
+        for hashtag in self._hashtags:
+            while not self._stop.is_set():
+                try:
+                    count = self._fetch(api, hashtag)
+                except RateLimited as limited:
+                    wait = max((limited.reset_at or time.time() + 60) - time.time(), 1.0)
+                    log.warning(
+                        "fetch.rate_limited", source=self.source, hashtag=hashtag, wait_s=round(wait, 1)
+                    )
+                    if self._stop.wait(wait):
+                        return
+                    continue
+                except (MastodonError, requests.RequestException) as exc:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    level = "warning" if isinstance(exc, MastodonNetworkError) else "error"
+                    getattr(log, level)(
+                        "fetch.failed", source=self.source, hashtag=hashtag, error=self.last_error
+                    )
+                    break
+                self.last_error = None
+                self.last_run_at = time.time()
+                log.info("fetch.done", source=self.source, hashtag=hashtag, via=self._via, statuses=count)
+                break
+
+    def _fetch(self, api: Mastodon, hashtag: str) -> int:
+        cursor = self._cursors.get((self.source, hashtag))
+        count = 0
+        statuses = catch_up(
+            api,
+            hashtag,
+            cursor,
+            now=datetime.now(UTC),
+            first_start=self._first_start,
+            stop=self._stop,
+            local=self._local_only,
+        )
+        for status in statuses:
+            try:
+                post = Post.from_status(status, source=self.source)
+            except MalformedStatus as exc:
+                log.warning("fetch.malformed_status", source=self.source, error=str(exc))
+                continue
+            self._emit(Seen(post, via=self._via, hashtag=hashtag))
+            count += 1
+        return count
+
+
+class FeedPoller:
+    """Polls `/tags/NAME.rss` of an instance and resolves each new item through the home instance."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        base_url: str,
+        hashtags: Sequence[str],
+        make_home_api: Callable[[], Mastodon],
+        home_host: str,
+        emit: Emit,
+        stop: threading.Event,
+        interval: float,
+        timeout: float = 30.0,
+    ) -> None:
+        self.source = source
+        self._base = base_url
+        self._hashtags = tuple(hashtags)
+        self._make_home_api = make_home_api
+        self._home = home_host
+        self._emit = emit
+        self._stop = stop
+        self._interval = interval
+        self._timeout = timeout
+        self._seen: set[str] = set()
+        self.last_error: str | None = None
+        self.last_run_at: float | None = None
+
+    def run(self) -> None:
+        home = self._make_home_api()
+        session = requests.Session()
+        try:
+            while not self._stop.is_set():
+                for hashtag in self._hashtags:
+                    self._poll(session, home, hashtag)
+                if self._stop.wait(self._interval):
+                    return
+        finally:
+            session.close()
+
+    def _poll(self, session: requests.Session, home: Mastodon, hashtag: str) -> None:
+        url = f"{self._base}/tags/{hashtag}.rss"
+        try:
+            response = session.get(url, timeout=self._timeout)
+        except requests.RequestException as exc:
+            self.last_error = f"{type(exc).__name__}"
+            log.warning("rss.failed", source=self.source, url=url, error=self.last_error)
+            return
+        if response.status_code != 200:
+            self.last_error = f"HTTP {response.status_code}"
+            log.error("rss.unavailable", source=self.source, url=url, status=response.status_code)
+            return
+        feed = feedparser.parse(response.content)
+        new = 0
+        for entry in reversed(feed.entries):  # the feed is newest first
+            link = entry.get("link")
+            if not link or link in self._seen:
+                continue
+            self._seen.add(link)
+            try:
+                Post.from_rss_entry(entry, source=self.source)  # validates the item
+                post = self._resolve(home, link)
+            except (MalformedStatus, MastodonError) as exc:
+                log.warning("rss.item_skipped", source=self.source, link=link, error=str(exc))
+                continue
+            if post is not None:
+                self._emit(Seen(post, via="rss", hashtag=hashtag))
+                new += 1
+        self.last_error = None
+        self.last_run_at = time.time()
+        log.info("rss.done", source=self.source, hashtag=hashtag, new=new)
+
+    def _resolve(self, home: Mastodon, link: str) -> Post | None:
+        result = home.search_v2(link, resolve=True, result_type="statuses")
+        statuses = result.get("statuses") or []
+        if not statuses:
+            log.warning("rss.unresolved", source=self.source, link=link)
+            return None
+        return Post.from_status(as_json(statuses[0]), source=self._home)

@@ -1,0 +1,126 @@
+"""REST reads of a hashtag timeline: catch-up from a cursor, and the first look back at start.
+
+Mastodon.py does the HTTP. Its results are typed entities (datetimes instead of strings); `as_json`
+turns one back into the wire JSON that `relay.post.Post.from_status` reads, so that statuses from
+streams, catch-up and polls cross the same edge.
+
+Paging follows Mastodon's `min_id` semantics: the page just after `min_id`, newest first, so the
+next page starts at the newest id of this one. Pages are yielded oldest first, so a caller that
+advances its cursor after each status never skips one after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from mastodon import Mastodon, MastodonRatelimitError
+
+log = structlog.get_logger()
+
+PAGE_LIMIT = 40  # Mastodon's maximum for timelines
+
+
+def as_json(entity: Any) -> dict[str, Any]:
+    """A Mastodon.py entity as the plain JSON dict the server sent (datetimes back to ISO text)."""
+
+    def default(value: object) -> str:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        raise TypeError(f"cannot serialise {type(value).__name__}")
+
+    result: dict[str, Any] = json.loads(json.dumps(entity, default=default))
+    return result
+
+
+def id_key(status_id: str) -> tuple[int, str]:
+    """Sort key for Mastodon ids: numeric strings of varying length, compared as numbers."""
+    return (len(status_id), status_id) if status_id.isdigit() else (0, status_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstStart:
+    """How far back the very first start (no stored cursor) looks."""
+
+    max_posts: int = 40
+    max_age: timedelta = timedelta(hours=24)
+
+
+class RateLimited(Exception):
+    """The instance said 429; `reset_at` (epoch seconds) is when the budget comes back."""
+
+    def __init__(self, reset_at: float | None) -> None:
+        super().__init__("rate limited")
+        self.reset_at = reset_at
+
+
+def _page(api: Mastodon, hashtag: str, **params: Any) -> list[dict[str, Any]]:
+    try:
+        page = api.timeline_hashtag(hashtag, limit=PAGE_LIMIT, **params)
+    except MastodonRatelimitError:
+        raise RateLimited(api.ratelimit_reset) from None
+    return [as_json(s) for s in page]
+
+
+def catch_up(
+    api: Mastodon,
+    hashtag: str,
+    cursor: str | None,
+    *,
+    now: datetime,
+    first_start: FirstStart = FirstStart(),
+    stop: threading.Event | None = None,
+    max_pages: int = 50,
+    local: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Every status on `hashtag` newer than `cursor`, oldest first, as wire JSON dicts.
+
+    Without a cursor (the very first start) it yields at most `first_start.max_posts` statuses no
+    older than `first_start.max_age`. `max_pages` bounds one catch-up so that a huge backlog is
+    taken in slices within the paging rate limit; the caller's cursor resumes it next time.
+    Raises `RateLimited` when the instance answers 429.
+    """
+    if cursor is None:
+        yield from _first_look(api, hashtag, now=now, first_start=first_start, local=local)
+        return
+    min_id = cursor
+    for _ in range(max_pages):
+        if stop is not None and stop.is_set():
+            return
+        page = _page(api, hashtag, min_id=min_id, local=local)
+        if not page:
+            return
+        page.sort(key=lambda s: id_key(str(s["id"])))
+        yield from page
+        min_id = str(page[-1]["id"])
+        if len(page) < PAGE_LIMIT:
+            return
+
+
+def _first_look(
+    api: Mastodon, hashtag: str, *, now: datetime, first_start: FirstStart, local: bool
+) -> Iterator[dict[str, Any]]:
+    oldest_allowed = now - first_start.max_age
+    collected: list[dict[str, Any]] = []
+    max_id: str | None = None
+    while len(collected) < first_start.max_posts:
+        page = _page(api, hashtag, local=local, **({"max_id": max_id} if max_id else {}))
+        if not page:
+            break
+        fresh = [s for s in page if _created(s) >= oldest_allowed]
+        collected.extend(fresh)
+        if len(fresh) < len(page) or len(page) < PAGE_LIMIT:
+            break
+        max_id = min((str(s["id"]) for s in page), key=id_key)
+    collected.sort(key=lambda s: id_key(str(s["id"])))
+    yield from collected[-first_start.max_posts :]
+
+
+def _created(status: dict[str, Any]) -> datetime:
+    created = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
+    return created if created.tzinfo else created.replace(tzinfo=UTC)

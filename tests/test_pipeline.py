@@ -1,0 +1,185 @@
+"""The pipeline over a real SQLite store, with the real recorded `#hoot` status as input."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from statusgen import HOME, hoot
+
+from relay.pipeline import Deleted, Pipeline, Seen, passes
+from relay.post import Post
+from relay.rules import Rules, default_rules
+from relay.screen import Decision, Reason, Verdict
+from relay.store import Store
+
+NOW = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store whose clock stands at NOW."""
+    with Store.open(tmp_path / "relay.sqlite3", now=lambda: NOW) as opened:
+        yield opened
+
+
+def rules(mode: str = "open", **changes: Any) -> Rules:
+    import dataclasses
+
+    return dataclasses.replace(default_rules(["hoot"], mode=mode), **changes)
+
+
+def pipeline(store: Store, mode: str = "open", **kwargs: Any) -> Pipeline:
+    return Pipeline(store, rules(mode), home_host=HOME, clock=lambda: NOW, **kwargs)
+
+
+def status(
+    text: str = "<p>Hello <a href='x' class='mention hashtag'>#<span>hoot</span></a></p>", **changes: Any
+) -> dict:
+    data = copy.deepcopy(hoot())
+    data["content"] = text
+    data.update(changes)
+    return data
+
+
+def seen(data: dict[str, Any], source: str = HOME, via: str = "stream", hashtag: str | None = None) -> Seen:
+    return Seen(Post.from_status(data, source=source), via=via, hashtag=hashtag)
+
+
+class TestDecisions:
+    def test_accepted_post_gets_one_boost_intent(self, store: Store) -> None:
+        """An accepted post from the home stream becomes an open boost intent with its local id."""
+        data = status()
+        pipeline(store).handle(seen(data))
+        [intent] = store.unfinished_intents()
+        assert (intent.uri, intent.kind, intent.local_id) == (data["uri"], "boost", data["id"])
+
+    def test_post_from_elsewhere_is_resolved_later(self, store: Store) -> None:
+        """A post seen on another instance gets an intent without a local id (the booster resolves it)."""
+        pipeline(store).handle(seen(status(), source="other.example"))
+        [intent] = store.unfinished_intents()
+        assert intent.local_id is None
+
+    def test_review_mode_holds_with_a_short_id(self, store: Store) -> None:
+        """In review mode a passing post is held, announced once, and not boosted."""
+        held: list[str] = []
+        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        data = status()
+        p.handle(seen(data))
+        assert held == ["h1"]
+        assert store.queue_item("h1").uri == data["uri"]
+        assert store.unfinished_intents() == []
+
+    def test_rejected_post_keeps_its_reasons(self, store: Store) -> None:
+        """A reply is rejected with the replies rule recorded, and nothing is boosted."""
+        data = status(in_reply_to_id="1", in_reply_to_account_id="2")
+        pipeline(store).handle(seen(data))
+        verdict = store.verdict_for(data["uri"])
+        assert verdict is not None
+        assert verdict.decision is Decision.REJECT
+        assert [r.rule for r in verdict.reasons] == ["replies"]
+        assert store.unfinished_intents() == []
+
+    def test_same_post_from_three_sources_is_screened_once(self, store: Store) -> None:
+        """Arrivals from several sources and paths dedupe on the uri."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        p.handle(seen(dict(data, id="999"), source="a.example", via="poll", hashtag="hoot"))
+        p.handle(seen(dict(data, id="555"), source="b.example", via="catch-up", hashtag="hoot"))
+        assert store.screened_count(data["uri"]) == 1
+        assert len(store.unfinished_intents()) == 1
+        assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1, "b.example": 1}
+
+    def test_catch_up_moves_the_cursor_after_commit(self, store: Store) -> None:
+        """A status fetched for a hashtag moves that source's cursor, in the store and in memory."""
+        p = pipeline(store)
+        p.handle(seen(status(id="117024236408130890"), source="a.example", via="catch-up", hashtag="hoot"))
+        assert store.get_cursor("a.example", "hoot") == "117024236408130890"
+        assert p.cursors[("a.example", "hoot")] == "117024236408130890"
+
+
+class TestEditsAndDeletes:
+    def boosted(self, store: Store, p: Pipeline, data: dict) -> None:
+        p.handle(seen(data))
+        store.boost_done(data["uri"], "r1")
+
+    def test_edit_that_no_longer_passes_unboosts(self, store: Store) -> None:
+        """A boosted post edited to add a rejected keyword gets an unboost intent."""
+        import dataclasses
+
+        p = pipeline(store)
+        p.rules = dataclasses.replace(
+            p.rules, keywords=dataclasses.replace(p.rules.keywords, reject=("casino",))
+        )
+        data = status()
+        self.boosted(store, p, data)
+        edited = status("<p>Casino! #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")
+        p.handle(seen(edited, via="stream"))
+        [intent] = store.unfinished_intents()
+        assert (intent.kind, intent.uri) == ("unboost", data["uri"])
+
+    def test_edit_that_still_passes_changes_nothing(self, store: Store) -> None:
+        """A harmless edit of a boosted post is screened again and stays boosted."""
+        p = pipeline(store)
+        data = status()
+        self.boosted(store, p, data)
+        p.handle(seen(status("<p>Hello again #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
+        assert store.screened_count(data["uri"]) == 2
+        assert store.unfinished_intents() == []
+        assert store.is_boosted(data["uri"])
+
+    def test_delete_retracts_and_a_stale_copy_is_ignored(self, store: Store) -> None:
+        """A delete event retracts the post; the same post from another source later is not boosted."""
+        p = pipeline(store)
+        data = status()
+        self.boosted(store, p, data)
+        p.handle(Deleted(HOME, data["id"]))
+        assert store.is_retracted(data["uri"])
+        assert not store.is_boosted(data["uri"])
+        p.handle(seen(dict(data, id="777"), source="late.example"))
+        assert store.unfinished_intents() == []
+
+    def test_delete_before_the_boost_cancels_the_intent(self, store: Store) -> None:
+        """A post deleted while its boost waits is never boosted."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        p.handle(Deleted(HOME, data["id"]))
+        assert store.unfinished_intents() == []
+        assert [e.state for e in store.journal(data["uri"])] == ["failed"]
+
+
+class TestAtomicity:
+    def test_a_failure_mid_decision_leaves_nothing_behind(self, store: Store) -> None:
+        """If deciding on a post fails half-way, neither the sighting nor the verdict is kept."""
+        p = pipeline(store)
+        data = status()
+        store.mark_retracted("unrelated", "x")  # a committed write before, to show it survives
+        broken = Seen(Post.from_status(data, source=HOME), via="stream")
+        original = store.boost_intent
+
+        def failing_intent(*args: Any, **kwargs: Any) -> int:
+            raise RuntimeError("crash between verdict and intent")
+
+        store.boost_intent = failing_intent  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            p.handle(broken)
+        store.boost_intent = original  # type: ignore[method-assign]
+        assert store.verdict_for(data["uri"]) is None
+        assert store.sightings(data["uri"]) == {}
+        p.handle(broken)  # the same post again: screened as new, boosted
+        assert len(store.unfinished_intents()) == 1
+
+
+def test_passes_ignores_only_review_mode() -> None:
+    """Review mode's own hold does not count against a post; any other hold or reject does."""
+    mode = Reason("mode", Decision.HOLD, "review")
+    other = Reason("keywords.hold", Decision.HOLD, "word")
+    assert passes(Verdict(Decision.HOLD, (mode,)))
+    assert passes(Verdict(Decision.ACCEPT))
+    assert not passes(Verdict(Decision.HOLD, (mode, other)))

@@ -1,0 +1,96 @@
+"""`relay run` as a systemd service: READY and WATCHDOG on the notify socket, metrics, SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from mastodon import Mastodon
+from prometheus_client.parser import text_string_to_metric_families
+from relayproc import HASHTAG, RelayProcess, wait_for
+
+from relay.sandbox import Fediverse, SeededAccount
+from relay.store import Store
+
+
+@pytest.fixture
+def fed() -> Iterator[Fediverse]:
+    """Home and remote instances with quick heartbeats."""
+    with Fediverse(["home", "remote"], heartbeat=0.5) as fediverse:
+        yield fediverse
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    yield sock
+    sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def received(sock: socket.socket, seen: list[str]) -> list[str]:
+    with contextlib.suppress(TimeoutError):
+        seen.extend(sock.recv(4096).decode().splitlines())
+    return seen
+
+
+def scrape(port: int) -> dict[str, float]:
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            values[f"{sample.name}{{{labels}}}"] = sample.value
+    return values
+
+
+def test_ready_watchdog_metrics_and_sigterm(
+    tmp_path: Path, fed: Fediverse, notify_socket: socket.socket
+) -> None:
+    """READY and WATCHDOG reach the notify socket, metrics count a boost, SIGTERM exits 0 fast."""
+    bot: SeededAccount = fed["home"].create_account("relaybot", bot=True)
+    bob = fed["remote"].create_account("bob")
+    port = free_port()
+    relay = RelayProcess(tmp_path, fed, bot, extra=f'[metrics]\naddress = "127.0.0.1:{port}"\n')
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "400000"}
+    relay.start(env=env)
+    try:
+        messages: list[str] = []
+        wait_for(lambda: "READY=1" in received(notify_socket, messages), what="READY=1")
+        wait_for(lambda: "WATCHDOG=1" in received(notify_socket, messages), what="WATCHDOG=1")
+        status = Mastodon(access_token=bob.token, api_base_url=fed["remote"].url).status_post(
+            f"Hello #{HASHTAG}"
+        )
+        relay.wait_boosted(status["uri"])
+        metrics = wait_for(
+            lambda: (m := scrape(port)).get("relay_boosts_total{}") == 1.0 and m, what="the boost counted"
+        )
+        assert metrics[f"relay_posts_seen_total{{source={fed['home'].domain},via=stream}}"] >= 1
+        assert metrics[f"relay_stream_connected{{stream={fed['home'].domain}#{HASHTAG}}}"] == 1.0
+        assert metrics["relay_verdicts_total{decision=accept,rule=none}"] == 1.0
+        assert bot.token not in relay.log_text()
+        started = time.monotonic()
+        assert relay.stop(signal.SIGTERM, timeout=5) == 0
+        stopped_in = time.monotonic() - started
+        wait_for(lambda: "STOPPING=1" in received(notify_socket, messages), what="STOPPING=1")
+        print(f"SIGTERM to exit: {stopped_in:.3f} s")
+        with Store.open(relay.state, readonly=True) as store:
+            assert store.unfinished_intents() == []
+            assert store.is_boosted(status["uri"])
+    finally:
+        if relay.process is not None and relay.process.poll() is None:
+            relay.kill()
