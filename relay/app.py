@@ -37,7 +37,7 @@ from relay.pipeline import Deleted, Fatal, Item, Pipeline, Seen
 from relay.post import MalformedStatus, Post
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
-from relay.sources.stream import StreamEvent, StreamReader, Watchdog
+from relay.sources.stream import StreamEvent, StreamReader, Watchdog, streaming_base
 from relay.store import Store
 
 log = structlog.get_logger()
@@ -56,15 +56,6 @@ def make_api(url: str, token: str | None) -> Mastodon:
         request_timeout=REQUEST_TIMEOUT,
         user_agent=USER_AGENT,
     )
-
-
-def streaming_base(instance_v2: Any, url: str) -> str:
-    """The streaming server's http(s) base from `configuration.urls.streaming` (ws/wss)."""
-    streaming = (instance_v2.get("configuration") or {}).get("urls", {}).get("streaming") or url
-    for ws, http in (("wss://", "https://"), ("ws://", "http://")):
-        if streaming.startswith(ws):
-            streaming = http + streaming[len(ws) :]
-    return str(streaming).rstrip("/")
 
 
 @dataclasses.dataclass

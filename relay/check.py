@@ -28,6 +28,7 @@ from relay import __version__
 from relay.config import Config, InstanceConfig, load_config
 from relay.credentials import read_token
 from relay.errors import ConfigError, CredentialsError, RelayError
+from relay.sources.stream import streaming_base
 from relay.store import Store
 
 REQUEST_TIMEOUT = 10.0  # seconds, for every request check makes
@@ -462,10 +463,7 @@ def gather_instance(http: _Http, url: str, host: str) -> InstanceFacts:
     except (requests.RequestException, ValueError) as exc:
         return InstanceFacts(host=host, error=http.describe(exc))
     conf = info.get("configuration") or {}
-    streaming = (conf.get("urls") or {}).get("streaming") or url
-    for ws, plain in (("wss://", "https://"), ("ws://", "http://")):
-        if streaming.startswith(ws):
-            streaming = plain + streaming.removeprefix(ws)
+    streaming = streaming_base(info, url)
     streaming_error = None
     try:
         response = http.session.get(f"{streaming.rstrip('/')}/api/v1/streaming/health", timeout=http.timeout)

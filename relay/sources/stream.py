@@ -493,3 +493,12 @@ class Watchdog:
         finally:
             for reader in self._readers:
                 reader.close()
+
+
+def streaming_base(instance_v2: Mapping[str, Any], url: str) -> str:
+    """The streaming server's http(s) base from `configuration.urls.streaming` (ws/wss)."""
+    streaming = (instance_v2.get("configuration") or {}).get("urls", {}).get("streaming") or url
+    for ws, http in (("wss://", "https://"), ("ws://", "http://")):
+        if streaming.startswith(ws):
+            streaming = http + streaming[len(ws) :]
+    return str(streaming).rstrip("/")
