@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from relay.config import HOME_TOKEN_ENV, is_loopback, load_config
+from relay.config import (
+    HOME_TOKEN_ENV,
+    BoosterConfig,
+    MetricsConfig,
+    StreamsConfig,
+    is_loopback,
+    load_config,
+)
 from relay.errors import ConfigError
+from relay.rules import default_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +53,12 @@ class TestExample:
         assert config.moderation.moderators == ("alice@therapists.example",)
         assert config.moderation.mode == "review"
         assert config.state == ROOT / "relay.sqlite3"
+        assert config.rules == default_rules(["TherapistsConnect"], mode="review")
+        assert (config.booster, config.streams, config.metrics) == (
+            BoosterConfig(),
+            StreamsConfig(),
+            MetricsConfig(),
+        )
 
     def test_minimal_config_gets_defaults(self, tmp_path: Path) -> None:
         """Only hashtags and the home URL are required; the rest has safe defaults."""
@@ -143,6 +157,57 @@ class TestErrors:
         """`[sources]` instead of `[[sources]]` gets the double-bracket fix."""
         err = error_for(tmp_path, MINIMAL + '[sources]\nurl = "https://m.example"\n')
         assert "[[sources]]" in err.message
+
+
+class TestModerationKeys:
+    def test_defaults(self, tmp_path: Path) -> None:
+        """Without the keys the bot follows its moderators, digests after 60 s, expires after 7 days."""
+        moderation = load_config(write(tmp_path, MINIMAL)).moderation
+        assert moderation.dm_policy == "follow"
+        assert moderation.digest_interval == 60.0
+        assert moderation.hold_expiry_days == 7.0
+        assert moderation.refusal_interval == 86400.0
+
+    def test_documented_values_are_the_defaults(self) -> None:
+        """relay.toml documents each [moderation] key with its default value."""
+        moderation = load_config(ROOT / "relay.toml").moderation
+        assert (moderation.dm_policy, moderation.digest_interval) == ("follow", 60.0)
+        assert (moderation.hold_expiry_days, moderation.refusal_interval) == (7.0, 86400.0)
+
+    def test_values_are_read(self, tmp_path: Path) -> None:
+        """Each key is read, integers accepted where a number of seconds or days is expected."""
+        text = MINIMAL + (
+            '[moderation]\ndm_policy = "accept"\ndigest_interval = 0.5\n'
+            "hold_expiry_days = 2\nrefusal_interval = 30\n"
+        )
+        moderation = load_config(write(tmp_path, text)).moderation
+        assert moderation.dm_policy == "accept"
+        assert moderation.digest_interval == 0.5
+        assert moderation.hold_expiry_days == 2.0
+        assert moderation.refusal_interval == 30.0
+
+    def test_unknown_dm_policy(self, tmp_path: Path) -> None:
+        """dm_policy accepts only follow, accept or leave, and says so."""
+        err = error_for(tmp_path, MINIMAL + '[moderation]\ndm_policy = "open"\n')
+        assert err.message == (
+            'relay.toml: moderation.dm_policy = \'open\': expected "follow" or "accept" or "leave"'
+        )
+
+    def test_negative_interval_is_refused(self, tmp_path: Path) -> None:
+        """A negative digest interval names the key and the minimum."""
+        err = error_for(tmp_path, MINIMAL + "[moderation]\ndigest_interval = -1\n")
+        assert "moderation.digest_interval = -1" in err.message
+        assert "at least 0" in err.message
+
+    def test_zero_expiry_is_refused(self, tmp_path: Path) -> None:
+        """Held posts need some time for review: hold_expiry_days = 0 is refused."""
+        err = error_for(tmp_path, MINIMAL + "[moderation]\nhold_expiry_days = 0\n")
+        assert "moderation.hold_expiry_days" in err.message
+
+    def test_interval_must_be_a_number(self, tmp_path: Path) -> None:
+        """A quoted number is a type error naming the key."""
+        err = error_for(tmp_path, MINIMAL + '[moderation]\nrefusal_interval = "1h"\n')
+        assert "moderation.refusal_interval = '1h'" in err.message
 
 
 def test_is_loopback() -> None:

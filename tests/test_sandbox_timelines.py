@@ -117,6 +117,18 @@ class TestRss:
         assert first.findtext("pubDate")
         assert [c.text for c in first.findall("category")] == ["relay"]
 
+    def test_rss_ignores_authenticated_but_honours_disabled(
+        self, home: Instance, alice: SeededAccount, five_posts: list[str]
+    ) -> None:
+        """A feed reader cannot sign in: RSS serves an `authenticated` feed, nothing of a `disabled` one."""
+        home.set_hashtag_feeds(local="authenticated", remote="authenticated")
+        assert requests.get(f"{home.url}/api/v1/timelines/tag/relay", timeout=5).status_code == 422
+        items = ET.fromstring(requests.get(f"{home.url}/tags/relay.rss", timeout=5).text).iter("item")  # noqa: S314
+        assert len(list(items)) == 5
+        home.set_hashtag_feeds(local="disabled", remote="disabled")
+        items = ET.fromstring(requests.get(f"{home.url}/tags/relay.rss", timeout=5).text).iter("item")  # noqa: S314
+        assert list(items) == []
+
 
 class TestText:
     def test_mentions_and_hashtags_render_like_mastodon(

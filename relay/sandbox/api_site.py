@@ -158,7 +158,7 @@ def tag_rss(request: Request) -> Response:
     from relay.sandbox.api_rest import tagged
 
     state, tag = request.state, request.args["tag"]
-    statuses = sorted(tagged(request, tag), key=lambda s: int(s.id), reverse=True)[:20]
+    statuses = sorted(tagged(request, tag, rss=True), key=lambda s: int(s.id), reverse=True)[:20]
     items = []
     for st in statuses:
         categories = "".join(f"<category>{escape(t.lower())}</category>" for t in st.tags)
