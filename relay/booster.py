@@ -99,10 +99,13 @@ class Booster:
             if entry.kind == "boost" and self.paused:
                 continue
             wait = self._wait_for(entry)
-            if wait > 0:  # a later entry of the other kind may still go within its own budget
-                next_wait = wait if next_wait is None else min(next_wait, wait)
-                continue
-            self._do(entry)
+            if wait <= 0:
+                self._do(entry)
+                if entry.id not in self._retry_at and self.budget.wait(self._clock()) <= 0:
+                    continue  # done, or closed for good
+                wait = self._wait_for(entry)  # a retry or the rate limit holds it back
+            # a later entry of the other kind may still go within its own budget
+            next_wait = wait if next_wait is None else min(next_wait, wait)
         return next_wait
 
     def _wait_for(self, entry: JournalEntry) -> float:
@@ -118,10 +121,7 @@ class Booster:
         bound = log.bind(uri=entry.uri, kind=entry.kind)
         started = self._clock()
         try:
-            if entry.kind == "boost":
-                self._boost(entry, bound)
-            else:
-                self._unboost(entry, bound)
+            done = self._boost(entry, bound) if entry.kind == "boost" else self._unboost(entry, bound)
         except PermanentFailure as exc:
             self._metrics.error(f"{entry.kind}_refused")
             bound.warning(f"{entry.kind}.refused", reason=str(exc))
@@ -145,7 +145,8 @@ class Booster:
             bound.warning(f"{entry.kind}.retry", error=type(exc).__name__, retry_in_s=RETRY_DELAY)
         else:
             self._retry_at.pop(entry.id, None)
-            bound.info(f"{entry.kind}.done", took_ms=round((self._clock() - started) * 1000, 1))
+            if done:  # not after a dry run, which logged what it would have done
+                bound.info(f"{entry.kind}.done", took_ms=round((self._clock() - started) * 1000, 1))
         finally:
             self._observe_headers()
 
@@ -160,7 +161,8 @@ class Booster:
 
     # -- boost -----------------------------------------------------------------------------------
 
-    def _boost(self, entry: JournalEntry, bound: Any) -> None:
+    def _boost(self, entry: JournalEntry, bound: Any) -> bool:
+        """Reblog (or reconcile) the entry's post; False for a dry run, which calls nothing."""
         status = self._resolve(entry)
         visibility = status.get("visibility")
         allowed = ("public", "unlisted") if self._settings.allow_unlisted else ("public",)
@@ -171,7 +173,7 @@ class Booster:
         if self._settings.dry_run:
             bound.info("boost.dry_run", would_reblog=str(status["id"]))
             self._store.boost_failed(entry.uri, "dry run: not reblogged")
-            return
+            return False
         if self._left_by_earlier_run(entry) and status.get("reblogged"):
             bound.info("boost.reconciled", local_id=str(status["id"]))
             self._store.boost_done(entry.uri, None)
@@ -189,6 +191,7 @@ class Booster:
         self._metrics.boosted()
         if self._on_boosted is not None:
             self._on_boosted(entry.uri)
+        return True
 
     def _resolve(self, entry: JournalEntry) -> dict[str, Any]:
         """The post as the home instance knows it (with its local id, visibility, `reblogged`)."""
@@ -214,25 +217,27 @@ class Booster:
 
     # -- unboost ---------------------------------------------------------------------------------
 
-    def _unboost(self, entry: JournalEntry, bound: Any) -> None:
+    def _unboost(self, entry: JournalEntry, bound: Any) -> bool:
+        """Undo the reblog of the entry's post; False for a dry run, which calls nothing."""
         if self._settings.dry_run:
             bound.info("unboost.dry_run")
             self._store.unboost_failed(entry.uri, "dry run: not unreblogged")
-            return
+            return False
         try:
             status = self._resolve(entry)
         except PermanentFailure:
             # Gone from the home instance: Mastodon removed the reblog with the post.
             self._store.unboost_done(entry.uri)
-            return
+            return True
         if not status.get("reblogged"):
             self._store.unboost_done(entry.uri)
-            return
+            return True
         self.unreblog_budget.spend(self._clock())
         with contextlib.suppress(MastodonNotFoundError):  # already gone is as good as undone
             self._api.status_unreblog(status["id"])
         self._store.unboost_done(entry.uri)
         self._metrics.unboosted()
+        return True
 
 
 def _status_code(exc: MastodonAPIError) -> int | None:
