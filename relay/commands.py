@@ -23,6 +23,9 @@ The lines of a DM are read this way:
   resolves `in_reply_to_id`. `reject h12 spam link` rejects h12 for "spam link"; `reject spam
   link` in a reply rejects the replied-to post for "spam link".
 - at most `MAX_COMMANDS` lines are read per message.
+
+The values that commands name (`ShortId`, `PostUrl`, `Account`, `Domain`) and their parsing are in
+`relay.handles`, and importable from here as before.
 """
 
 from __future__ import annotations
@@ -32,51 +35,27 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
-from urllib.parse import urlsplit, urlunsplit
 
 from relay.errors import CommandError
+from relay.handles import MAX_URL as MAX_URL  # re-exported, as are the value types
+from relay.handles import (
+    PUNCT,
+    Account,
+    Domain,
+    PostUrl,
+    Ref,
+    ShortId,
+    Target,
+    maybe_ref,
+    parse_handle,
+    parse_ref,
+    parse_target,
+    show,
+)
 from relay.review import MASTODON_MAX_CHARS, pack_lines
 
 MAX_COMMANDS = 20
 MAX_REASON = 500
-MAX_URL = 2048
-
-
-# -- values -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ShortId:
-    """A review-queue item by its short id, in canonical form (`h42`)."""
-
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class PostUrl:
-    """A post by its URL (`https://example.social/@alice/1`), scheme and host in lower case."""
-
-    url: str
-
-
-Ref: TypeAlias = ShortId | PostUrl
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """An account as `user@domain`, lower case, without the leading '@'."""
-
-    handle: str
-
-
-@dataclass(frozen=True, slots=True)
-class Domain:
-    """A whole domain (and its subdomains), lower case, punycode."""
-
-    name: str
-
-
-Target: TypeAlias = Account | Domain
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -254,7 +233,7 @@ def declare(
 
     def no_args(args: list[str]) -> Command:
         if args:
-            raise CommandError(f"takes no arguments; got {_show(' '.join(args))}")
+            raise CommandError(f"takes no arguments; got {show(' '.join(args))}")
         return kind()
 
     _TABLE.append(Spec(usage.split()[0], kind, usage, help, parse or no_args, tuple(aliases), anyone))
@@ -284,7 +263,7 @@ def _help(args: list[str]) -> Command:
         return Help()
     spec = _BY_WORD.get(_word(" ".join(args)))
     if spec is None:
-        raise CommandError(f"knows no command {_show(' '.join(args))}")
+        raise CommandError(f"knows no command {show(' '.join(args))}")
     return Help(spec.name)
 
 
@@ -295,20 +274,20 @@ declare(Queue, "queue", "the posts waiting for review", aliases=("pending",))
 def _why(args: list[str]) -> Command:
     if len(args) > 1:
         raise CommandError("takes one post: an id like h42 or a URL")
-    return Why(_ref(args[0]) if args else None)
+    return Why(parse_ref(args[0]) if args else None)
 
 
 @command(Approve, "approve [ID…]", "approve held posts (no ID: the post you reply to)", aliases=("accept",))
 def _approve(args: list[str]) -> Command:
     tokens = [t for arg in args for t in arg.split(",") if t]
-    return Approve(tuple(dict.fromkeys(_ref(t) for t in tokens)))
+    return Approve(tuple(dict.fromkeys(parse_ref(t) for t in tokens)))
 
 
 @command(Reject, "reject [ID] [reason…]", "reject a held post (no ID: the post you reply to)")
 def _reject(args: list[str]) -> Command:
-    ref = _maybe_ref(args[0]) if args else None
+    ref = maybe_ref(args[0]) if args else None
     rest = args[1:] if ref else args
-    if rest and _maybe_ref(rest[0]) is not None:
+    if rest and maybe_ref(rest[0]) is not None:
         raise CommandError(f"takes one post at a time: `reject {_render_ref(ref)} [reason]`, then the next")
     return Reject(ref, _reason(rest))
 
@@ -317,7 +296,7 @@ def _reject(args: list[str]) -> Command:
 def _boost(args: list[str]) -> Command:
     if len(args) != 1:
         raise CommandError("takes one post URL")
-    ref = _ref(args[0])
+    ref = parse_ref(args[0])
     if not isinstance(ref, PostUrl):
         raise CommandError(f"takes a post URL; to boost held post {ref.id}, send `approve {ref.id}`")
     return Boost(ref.url)
@@ -325,29 +304,29 @@ def _boost(args: list[str]) -> Command:
 
 @command(Unboost, "unboost ID|URL", "undo a boost", aliases=("retract", "unreblog"))
 def _unboost(args: list[str]) -> Command:
-    return Unboost(_ref(_only(args, "one post: an id like h42 or a URL")))
+    return Unboost(parse_ref(_only(args, "one post: an id like h42 or a URL")))
 
 
 @command(Block, "block user@domain|domain [reason…]", "never boost them; retracts their boosts")
 def _block(args: list[str]) -> Command:
     if not args:
         raise CommandError("needs whom to block: user@domain or a domain")
-    return Block(_target(args[0]), _reason(args[1:]))
+    return Block(parse_target(args[0]), _reason(args[1:]))
 
 
 @command(Unblock, "unblock user@domain|domain", "lift a block")
 def _unblock(args: list[str]) -> Command:
-    return Unblock(_target(_only(args, "one account (user@domain) or domain")))
+    return Unblock(parse_target(_only(args, "one account (user@domain) or domain")))
 
 
 @command(Trust, "trust user@domain", "boost their posts without review")
 def _trust(args: list[str]) -> Command:
-    return Trust(_handle(_only(args, "one account: user@domain")))
+    return Trust(parse_handle(_only(args, "one account: user@domain")))
 
 
 @command(Untrust, "untrust user@domain", "review their posts again")
 def _untrust(args: list[str]) -> Command:
-    return Untrust(_handle(_only(args, "one account: user@domain")))
+    return Untrust(parse_handle(_only(args, "one account: user@domain")))
 
 
 declare(Pause, "pause", "stop boosting (posts still queue up)")
@@ -440,7 +419,6 @@ def parse_line(line: str, *, bot_handles: Iterable[str] = ()) -> Parsed | None:
 
 
 _INVISIBLE = str.maketrans("", "", "\u200b\u2060\ufeff")
-_PUNCT = ".,;:!?"
 
 
 def _parse_line(line: str, bot_mentions: frozenset[str]) -> Parsed | None:
@@ -473,7 +451,7 @@ def _word(text: str) -> str:
 
 
 def _mention_key(token: str) -> str:
-    return token.removeprefix("@").rstrip(_PUNCT).lower()
+    return token.removeprefix("@").rstrip(PUNCT).lower()
 
 
 def _bot_mentions(handles: Iterable[str]) -> frozenset[str]:
@@ -482,104 +460,6 @@ def _bot_mentions(handles: Iterable[str]) -> frozenset[str]:
         key = _mention_key(handle.strip())
         keys |= {key, key.partition("@")[0]} if key else set()
     return frozenset(keys)
-
-
-def _show(text: str) -> str:
-    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", text)
-    return repr(text if len(text) <= 40 else text[:39] + "…")
-
-
-# -- arguments --------------------------------------------------------------------------------------
-
-_ID = re.compile(r"#?h0*([0-9]{1,18})", re.IGNORECASE)
-_ID_LIKE = re.compile(r"#?h[0-9]+", re.IGNORECASE)
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_USER = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]{0,62}[a-z0-9_])?")
-_PORT = re.compile(r"[0-9]{1,5}")
-
-
-def _maybe_ref(token: str) -> Ref | None:
-    """A short id or URL; None for a word that is neither; CommandError for a broken id or URL."""
-    bare = token.rstrip(_PUNCT)
-    if m := _ID.fullmatch(bare):
-        return ShortId(f"h{int(m.group(1))}")
-    if _ID_LIKE.fullmatch(bare):
-        raise CommandError(f"got {_show(token)}, which is not a valid id (ids look like h42)")
-    if bare.lower().startswith(("http://", "https://", "<http://", "<https://")):
-        return PostUrl(_url(token))
-    return None
-
-
-def _ref(token: str) -> Ref:
-    ref = _maybe_ref(token)
-    if ref is None:
-        raise CommandError(f"takes an id like h42 or a post URL, not {_show(token)}")
-    return ref
-
-
-def _url(token: str) -> str:
-    text = token.removeprefix("<").rstrip(_PUNCT + ")]}>'\"")
-    bad = CommandError(f"got {_show(token)}, which is not a usable http(s) URL")
-    if len(text) > MAX_URL or re.search(r"[\x00-\x20\x7f-\x9f]", text):
-        raise bad
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        raise bad from None
-    if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
-        raise bad
-    host = _host(parts.netloc, any_port=True)
-    if host is None:
-        raise bad
-    return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=host))
-
-
-def _host(text: str, *, any_port: bool = False) -> str | None:
-    """`text` as a lower-case (punycode) host name with an optional port, or None if it isn't one."""
-    host, colon, port = text.lower().partition(":")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except (UnicodeError, ValueError):
-            return None
-    labels = host.split(".")
-    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        return None
-    ipv4 = len(labels) == 4 and all(label.isdigit() and int(label) <= 255 for label in labels)
-    loopback = host == "localhost" or host.endswith(".localhost") or (ipv4 and labels[0] == "127")
-    if not (host == "localhost" or len(labels) > 1) or (labels[-1].isdigit() and not ipv4):
-        return None
-    if colon:
-        if not (_PORT.fullmatch(port) and 0 < int(port) < 65536 and (loopback or any_port)):
-            return None
-        return f"{host}:{int(port)}"
-    return host
-
-
-def _handle(token: str) -> str:
-    text = token.strip().removeprefix("@").rstrip(_PUNCT).lower()
-    user, at, domain = text.rpartition("@")
-    if not at:
-        raise CommandError(
-            f"needs user@domain: {_show(text)} alone is ambiguous (the same name exists on many instances)"
-        )
-    host = _host(domain)
-    if not _USER.fullmatch(user) or host is None:
-        raise CommandError(f"got {_show(token)}, which is not an account like alice@example.social")
-    return f"{user}@{host}"
-
-
-def _target(token: str) -> Target:
-    text = token.strip().rstrip(_PUNCT)
-    if "@" in text.removeprefix("@"):
-        return Account(_handle(text))
-    host = _host(text.removeprefix("*."))
-    if host is None:
-        raise CommandError(
-            f"needs user@domain or a domain like example.social; {_show(text)} is neither"
-            " (a bare name is ambiguous across instances)"
-        )
-    return Domain(host)
 
 
 def _reason(words: list[str]) -> str | None:
