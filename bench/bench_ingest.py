@@ -1,0 +1,331 @@
+"""How fast does relay ingest statuses, end to end? Run: python bench/bench_ingest.py
+
+Feeds one SSE byte stream of N `update` events through the relay's ingest path, on one core, and
+measures each step next to two baselines on the same bytes, in the same run:
+
+  (a) json.loads alone          the JSON decoding alone: the floor for any reader
+  (b) Mastodon.py 2.3           StreamListener.handle_stream, typed (as shipped) and without its
+                                casting: the baseline
+  (c) parse                     relay's parse path, `relay.sources.stream.parse_stream`
+  (d) parse → Post              plus `Post.from_status`, as the stream handler in `relay.app` does
+  (e) full path, new posts      plus `Pipeline.handle(Seen(...))`: dedupe, screen, store, one SQLite
+                                transaction per post, in a real WAL file in a temporary directory
+  (f) full path, already seen   the same posts again from a second instance: dedupe says duplicate
+                                (what twenty instances delivering one post cost 19 times)
+
+Every event is the same recorded ~2 KB status (Mastodon 4.6.4) with its id, uri and url counted
+up, so that each is a distinct post, by one of `--authors` accounts (default 100; screening reads
+the author's history from the store, and one author with thousands of posts, `--authors 1`, is a
+different benchmark). The pipeline runs with `default_rules` and the relay's own logging at level
+info (rendered as JSON to /dev/null), so log calls cost what they cost in production. `--dir` puts
+the state file on another disk (the one the relay's will live on: the fsync of every commit is part
+of the cost).
+
+`--what-if` adds rows for the proposals in bench/README.md, measured without changing the relay;
+`--profile` then profiles (e) and (f): time per SQL statement, and cProfile of (f).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import cProfile
+import itertools
+import os
+import pstats
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import (
+    CASSETTE,
+    HEARTBEAT_EVERY,
+    Stage,
+    Workload,
+    build,
+    json_only,
+    mastodon_py,
+    measure,
+    recorded_status,
+    relay_events,
+    relay_parse,
+)
+
+from relay.log import configure_logging
+from relay.pipeline import Pipeline, Seen
+from relay.post import Post
+from relay.rules import default_rules
+from relay.screen import Decision
+from relay.store import Store
+
+HOME = "home.example"  # the relay's home instance: it delivers every post first
+OTHER = "other.example"  # a second instance delivering the same posts again
+HASHTAGS = ("therapistsconnect",)
+AIM = 10_000  # events/s on one core, from the issue
+BATCH = 100  # posts per transaction in the --what-if stages
+
+JSON, PARSE = "(a) json.loads alone", "(c) parse"
+MASTODON, MASTODON_UNTYPED = "(b) Mastodon.py 2.3, typed", "(b) Mastodon.py 2.3, no casting"
+POST, NEW, SEEN = "(d) parse → Post", "(e) full path, new posts", "(f) full path, already seen"
+
+
+def to_posts(w: Workload, source: str) -> Iterator[Post]:
+    """What the stream handler in `relay.app` makes of each `update` event from `source`."""
+    for event in relay_events(w.writes):
+        yield Post.from_status(event.data, source=source)
+
+
+def parse_to_post(w: Workload) -> int:
+    return sum(1 for _ in to_posts(w, HOME))
+
+
+def ingest(pipeline: Pipeline, w: Workload, source: str, *, batch: int = 1) -> int:
+    """The whole path: bytes → events → Posts → `Pipeline.handle`, one transaction per post (or,
+    for `--what-if`, per `batch` posts: `store.atomic()` around them joins their transactions)."""
+    count = 0
+    posts = to_posts(w, source)
+    while chunk := list(itertools.islice(posts, batch)):
+        with pipeline.store.atomic() if batch > 1 else contextlib.nullcontext():
+            for post in chunk:
+                pipeline.handle(Seen(post, via="stream"))
+        count += len(chunk)
+    return count
+
+
+@contextlib.contextmanager
+def pipeline_in(directory: str | None, *, synchronous: str | None = None) -> Iterator[Pipeline]:
+    """A pipeline over a new state file (WAL, migrated) in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="relay-bench-", dir=directory) as tmp:
+        store = Store.open(Path(tmp) / "state.sqlite3")
+        if synchronous is not None:  # --what-if only: the relay leaves SQLite's default (FULL)
+            store._conn.execute(f"PRAGMA synchronous = {synchronous}")
+        try:
+            yield Pipeline(store, default_rules(HASHTAGS), home_host=HOME)
+        finally:
+            store.close()
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """One timed pass of the full path: `workload` from `source` into `pipeline`."""
+
+    pipeline: Pipeline
+    workload: Workload
+    source: str
+    batch: int = 1
+
+    def __call__(self) -> int:
+        return ingest(self.pipeline, self.workload, self.source, batch=self.batch)
+
+
+Prepare = Callable[[Workload], contextlib.AbstractContextManager[Ingest]]
+
+
+def new_posts(directory: str | None, *, batch: int = 1) -> Prepare:
+    @contextlib.contextmanager
+    def prepare(w: Workload) -> Iterator[Ingest]:
+        with pipeline_in(directory) as pipeline:
+            yield Ingest(pipeline, w, HOME, batch)
+
+    return prepare
+
+
+def seen_posts(directory: str | None, *, batch: int = 1, synchronous: str | None = None) -> Prepare:
+    @contextlib.contextmanager
+    def prepare(w: Workload) -> Iterator[Ingest]:
+        with pipeline_in(directory, synchronous=synchronous) as pipeline:
+            ingest(pipeline, w, HOME)  # untimed: every post is stored and screened once
+            yield Ingest(pipeline, w, OTHER, batch)
+
+    return prepare
+
+
+def seen_cached(w: Workload) -> contextlib.AbstractContextManager[Callable[[], int]]:
+    """A lower bound for an in-memory cache of seen (uri, edited_at), asked before `Post` is made:
+    parse, look the key up in the event's JSON, and nothing else (no sighting counted)."""
+    cache = {_key(event.data) for event in relay_events(w.writes)}
+
+    def run() -> int:
+        hits = 0
+        for event in relay_events(w.writes):
+            if _key(event.data) in cache:
+                hits += 1
+        return hits
+
+    return contextlib.nullcontext(run)
+
+
+def _key(status: dict[str, Any]) -> tuple[str, str | None]:
+    """The dedupe key of a status as it came: (uri, edited_at) of the post, or of the boosted one."""
+    original = status.get("reblog") or status
+    return original["uri"], original.get("edited_at")
+
+
+def stages(n: int, directory: str | None, *, what_if: bool = False) -> list[Stage]:
+    slow = max(200, n // 20)  # Mastodon.py is two orders of magnitude slower
+    stored = max(500, n // 10)  # the full path writes a file: a tenth of the events suffice
+    measured = [
+        Stage(JSON, json_only),
+        Stage(MASTODON, mastodon_py(cast=True), slow // 4),
+        Stage(MASTODON_UNTYPED, mastodon_py(cast=False), slow),
+        Stage(PARSE, relay_parse(lambda w: w.writes)),
+        Stage(POST, parse_to_post),
+        Stage(NEW, events=stored, prepare=new_posts(directory)),
+        Stage(SEEN, events=stored, prepare=seen_posts(directory)),
+    ]
+    if what_if:  # the proposals in bench/README.md, measured without changing the relay
+        measured += [
+            Stage(
+                f"(e′) new, {BATCH} per transaction", events=stored, prepare=new_posts(directory, batch=BATCH)
+            ),
+            Stage(
+                f"(f′) seen, {BATCH} per transaction",
+                events=stored,
+                prepare=seen_posts(directory, batch=BATCH),
+            ),
+            Stage(
+                "(f′) seen, synchronous=NORMAL",
+                events=stored,
+                prepare=seen_posts(directory, synchronous="NORMAL"),
+            ),
+            Stage("(f′) seen, cache hit before Post", events=stored, prepare=seen_cached),
+        ]
+    return measured
+
+
+def first_verdict(w: Workload, directory: str | None) -> str:
+    """What the default rules decide for the benchmark's status (the path (e) takes)."""
+    with pipeline_in(directory) as pipeline:
+        post = next(to_posts(w, HOME))
+        pipeline.handle(Seen(post, via="stream"))
+        verdict = pipeline.store.verdict_for(post.uri)
+    assert verdict is not None
+    reasons = ", ".join(r.rule for r in verdict.reasons if r.decision is not Decision.ACCEPT)
+    return f"default rules: {verdict.decision.value} ({reasons})"
+
+
+def table(rates: dict[str, float], sizes: dict[str, int]) -> list[str]:
+    """One row per stage: rate, cost, cost relative to json.loads, speed relative to Mastodon.py."""
+    json_us, typed, untyped = 1e6 / rates[JSON], rates[MASTODON], rates[MASTODON_UNTYPED]
+    width = max(len(name) for name in rates)
+    lines = [
+        f"  {'stage':<{width}} {'events/s':>9} {'µs/event':>9} {'cost ÷ json.loads':>18}"
+        f" {'speed × Mastodon.py':>20} {'(no casting)':>13} {'n':>6}"
+    ]
+    for name, rate in rates.items():
+        us = 1e6 / rate
+        lines.append(
+            f"  {name:<{width}} {rate:>9,.0f} {us:>9.1f} {us / json_us:>17.2f}×"
+            f" {rate / typed:>19,.1f}× {rate / untyped:>12,.1f}× {sizes[name]:>6}"
+        )
+    return lines
+
+
+def summary(rates: dict[str, float]) -> list[str]:
+    parse_us, post_us = 1e6 / rates[PARSE], 1e6 / rates[POST]
+    new_us, seen_us = 1e6 / rates[NEW], 1e6 / rates[SEEN]
+    lines = [
+        f"  a post already seen costs {seen_us / parse_us:.1f}× parsing it and {seen_us / post_us:.1f}×"
+        f" parse → Post: {seen_us - post_us:.0f} µs of dedupe and store on top of {post_us:.0f} µs",
+        f"  a new post costs {new_us / parse_us:.1f}× parsing it: {new_us - post_us:.0f} µs of dedupe,"
+        f" screen and store on top of parse → Post",
+    ]
+    for name in (NEW, SEEN):
+        verdict = "met" if rates[name] >= AIM else "NOT met"
+        lines.append(f"  aim ≥ {AIM:,} events/s on one core, {name[4:]}: {rates[name]:,.0f} ({verdict})")
+    return lines
+
+
+class _TimedConnection:
+    """Stands in for the store's sqlite3 connection and adds up the time of each statement."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.took: collections.defaultdict[str, float] = collections.defaultdict(float)
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        began = time.perf_counter()
+        try:
+            return self.conn.execute(sql, *args)
+        finally:
+            self.took[" ".join(sql.split())[:72]] += time.perf_counter() - began
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def sql_profile(name: str, prepare: Prepare, w: Workload, top: int) -> None:
+    """The time of each SQL statement the store runs during one pass, per event."""
+    with prepare(w) as run:
+        store = run.pipeline.store
+        timed = _TimedConnection(store._conn)
+        store._conn = timed  # type: ignore[assignment]
+        try:
+            began = time.perf_counter()
+            run()
+            took = time.perf_counter() - began
+        finally:
+            store._conn = timed.conn
+    sql = sum(timed.took.values())
+    print(f"\n{name}: {1e6 * took / w.events:.0f} µs/event, {1e6 * sql / w.events:.0f} µs of it in SQL:")
+    for statement, seconds in sorted(timed.took.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {1e6 * seconds / w.events:7.1f} µs  {statement}")
+
+
+def profile(w: Workload, directory: str | None, top: int) -> None:
+    """Where the time of (e) and (f) goes: SQL statement by statement, then cProfile of (f)."""
+    sql_profile(NEW, new_posts(directory), w, top)
+    sql_profile(SEEN, seen_posts(directory), w, top)
+    with seen_posts(directory)(w) as run:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run()
+        profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+    print(f"\ncProfile of {SEEN} ({w.events} events), by cumulative time:")
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-n", "--events", type=int, default=20000, help="events in the stream (20000)")
+    parser.add_argument("-r", "--repeat", type=int, default=3, help="runs per stage; the best counts (3)")
+    parser.add_argument("--authors", type=int, default=100, help="accounts the posts come from (100)")
+    parser.add_argument("--dir", help="where to put the temporary state file (default: the system temp dir)")
+    parser.add_argument(
+        "--what-if", action="store_true", help="also measure the proposals for a cheap duplicate"
+    )
+    parser.add_argument("--profile", action="store_true", help="then cProfile the already-seen path")
+    parser.add_argument("--top", type=int, default=25, help="functions the profile lists (25)")
+    args = parser.parse_args(argv)
+
+    # The relay's logging, at the production level, rendered and written to nowhere.
+    configure_logging("info", json=True, stream=open(os.devnull, "w"))  # noqa: SIM115 (for the process)
+    status_json = recorded_status()
+    workload = build(status_json, args.events, distinct=True, authors=args.authors)
+    print(
+        f"status: {len(status_json.encode())} bytes of JSON (from {CASSETTE}); {args.events} distinct"
+        f" posts by {args.authors} accounts, a heartbeat every {HEARTBEAT_EVERY}; best of {args.repeat};"
+        f" Python {sys.version.split()[0]}; SQLite {sqlite3.sqlite_version};"
+        f" state file under {args.dir or tempfile.gettempdir()}; {first_verdict(workload, args.dir)}"
+    )
+    rates: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    for stage in stages(args.events, args.dir, what_if=args.what_if):
+        rates[stage.name] = measure(stage, workload, args.repeat)
+        sizes[stage.name] = min(stage.events or args.events, args.events)
+    print("\n".join(table(rates, sizes)))
+    print("\n".join(summary(rates)))
+    if args.profile:
+        profile(build(status_json, sizes[SEEN], distinct=True, authors=args.authors), args.dir, args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
