@@ -140,10 +140,17 @@ ALTER TABLE sightings ADD COLUMN local_id TEXT;
 CREATE INDEX sightings_local_id ON sightings (source, local_id);
 """
 
+_V4_RECENT_BOOSTS = """
+-- Recent done boosts, for the per-author 24-hour count that every screening asks for: without it
+-- the count walks every post the author ever had.
+CREATE INDEX journal_done_at ON journal (kind, state, finished_at);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
     _V3_LOCAL_IDS,
+    _V4_RECENT_BOOSTS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

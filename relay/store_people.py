@@ -200,7 +200,8 @@ class PeopleMixin(StoreBase):
         since = to_text(self._clock(now) - _DAY)
         with self._reading() as c:
             (boosts,) = c.execute(
-                "SELECT count(*) FROM journal j JOIN posts p ON p.uri = j.uri WHERE"
+                # CROSS JOIN keeps the recent boosts (journal_done_at) as the outer loop.
+                "SELECT count(*) FROM journal j CROSS JOIN posts p ON p.uri = j.uri WHERE"
                 " j.kind = 'boost' AND j.state = 'done' AND j.finished_at >= ? AND p.acct = ?",
                 (since, acct),
             ).fetchone()
