@@ -15,9 +15,11 @@ is logged and written to the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -27,6 +29,7 @@ from relay.metrics import Metrics
 from relay.post import Post
 from relay.rules import Rules
 from relay.screen import Decision, Verdict, screen
+from relay.seen import SeenCache
 from relay.store import Store
 
 log = structlog.get_logger()
@@ -44,6 +47,17 @@ class Seen:
 
 
 @dataclass(frozen=True, slots=True)
+class Sighting:
+    """A status whose uri and version the store already has (see `relay.seen`): only counted."""
+
+    source: str
+    uri: str
+    local_id: str | None
+    via: str
+    hashtag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Deleted:
     """A `delete` event: `source` no longer has its status `local_id`."""
 
@@ -58,7 +72,7 @@ class Fatal:
     error: RelayError
 
 
-Item = Seen | Deleted | Fatal
+Item = Seen | Sighting | Deleted | Fatal
 
 
 def passes(verdict: Verdict) -> bool:
@@ -94,30 +108,91 @@ class Pipeline:
         self._remember = remember_local_id
         self.metrics = metrics or Metrics()
         self.cursors: dict[tuple[str, str], str] = {}
+        self.seen = SeenCache()
+        self._after_commit: list[Callable[[], None]] = []
+        self._counts: Counter[str] = Counter()
+
+    def sighting(
+        self, status: Mapping[str, Any], *, source: str, via: str, hashtag: str | None = None
+    ) -> Sighting | None:
+        """For a source thread: a light `Sighting` if the store already has this status, else None.
+
+        Called before `Post.from_status`, so a duplicate costs a dict lookup, not a parse.
+        """
+        uri = self.seen.known(status)
+        if uri is None:
+            return None
+        original = status.get("reblog") or status
+        local_id = original.get("id")
+        return Sighting(source, uri, str(local_id) if local_id else None, via, hashtag)
 
     def handle(self, item: Item) -> None:
-        """Take one item. Its store writes are one transaction: a crash keeps all or none."""
-        if isinstance(item, Fatal):
-            raise item.error
-        self._after_commit: list[Callable[[], None]] = []
+        """Take one item (see `handle_batch`)."""
+        self.handle_batch([item])
+
+    def handle_batch(self, items: Sequence[Item]) -> None:
+        """Take several items in ONE transaction, each in its own savepoint.
+
+        One commit (one fsync) for a whole batch is what makes a busy relay cheap; a crash keeps
+        all of a batch or none of it (cursors included, so catch-up brings the lost part back).
+        An item that fails is rolled back alone, logged, and the batch goes on.
+        """
+        after: list[Callable[[], None]] = []
+        sightings: list[tuple[str, str, str | None]] = []
+        self._counts = Counter()
         with self.store.atomic():
-            if isinstance(item, Seen):
-                self._seen(item)
-            else:
-                self._deleted(item)
-        for action in self._after_commit:
+            for item in items:
+                if isinstance(item, Fatal):
+                    raise item.error
+                self._after_commit = []
+                if isinstance(item, Sighting):
+                    self._sighted(item, sightings)
+                    after.extend(self._after_commit)
+                    continue
+                try:
+                    with self.store.savepoint():
+                        if isinstance(item, Seen):
+                            self._seen(item)
+                        else:
+                            self._deleted(item)
+                except RelayError:
+                    raise
+                except Exception:
+                    # One bad item must never stop the relay: log it with its context and go on.
+                    self.metrics.error("pipeline")
+                    uri = item.post.uri if isinstance(item, Seen) else None
+                    log.exception("pipeline.error", item=type(item).__name__, uri=uri)
+                    continue
+                after.extend(self._after_commit)
+            if sightings:
+                self.store.record_sightings(sightings, self._clock())
+            if self._counts:
+                self.store.record_source_events(self._counts, self._clock())
+        for action in after:
             action()
+
+    def _sighted(self, item: Sighting, sightings: list[tuple[str, str, str | None]]) -> None:
+        self.metrics.seen(item.source, item.via)
+        self._counts[item.source] += 1
+        sightings.append((item.uri, item.source, item.local_id))
+        if item.source == self._home and item.local_id and self._remember is not None:
+            self._remember(item.uri, item.local_id)
+        if item.hashtag is not None and item.via != "rss" and item.local_id and item.local_id.isdigit():
+            self._move_cursor(item.source, item.hashtag, item.local_id)
+
+    def _move_cursor(self, source: str, hashtag: str, status_id: str) -> None:
+        if self.store.set_cursor(source, hashtag, status_id, self._clock()):
+            key = (source, hashtag)
+            self._after_commit.append(lambda: self.cursors.__setitem__(key, status_id))
 
     # -- a status arrives ------------------------------------------------------------------------
 
     def _seen(self, item: Seen) -> None:
         post, now, store = item.post, self._clock(), self.store
         self.metrics.seen(post.source, item.via)
-        store.record_source_event(post.source, now)
-        from_feed = item.hashtag is not None and item.via != "rss" and post.id.isdigit()
-        if from_feed and store.set_cursor(post.source, str(item.hashtag), post.id, now):
-            key = (post.source, str(item.hashtag))
-            self._after_commit.append(lambda: self.cursors.__setitem__(key, post.id))
+        self._counts[post.source] += 1
+        if item.hashtag is not None and item.via != "rss" and post.id.isdigit():
+            self._move_cursor(post.source, item.hashtag, post.id)
         arrival = store.observe(
             post.uri,
             source=post.source,
@@ -130,6 +205,10 @@ class Pipeline:
         )
         if post.source == self._home and post.id and self._remember is not None:
             self._remember(post.uri, post.id)
+        if arrival is Arrival.RETRACTED:
+            self._after_commit.append(lambda: self.seen.retract(post.uri))
+        elif arrival is not Arrival.DUPLICATE or post.edited_at is None:
+            self._after_commit.append(lambda: self.seen.remember(post.uri, post.edited_at))
         if arrival in (Arrival.DUPLICATE, Arrival.RETRACTED):
             log.debug("post.duplicate", uri=post.uri, source=post.source, via=item.via, arrival=arrival.value)
             return
@@ -225,5 +304,6 @@ class Pipeline:
         elif any(e.uri == uri and e.kind == "boost" for e in store.unfinished_intents()):
             store.boost_failed(uri, "deleted by its author before the boost", now)
         store.mark_retracted(uri, "deleted by its author", now)
+        self._after_commit.append(lambda: self.seen.retract(uri))
         self.metrics.retracted()
         log.info("post.retracted", uri=uri, source=item.source, reason="deleted")

@@ -19,6 +19,7 @@ Misuse raises `LookupError` (an unknown uri or queue id where one must exist) or
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -105,6 +106,24 @@ class Store(PeopleMixin):
                 (uri, source, at, at, local_id),
             )
         return arrival
+
+    def record_sightings(
+        self, sightings: Iterable[tuple[str, str, str | None]], now: datetime | None = None
+    ) -> None:
+        """Record known posts seen again: (uri, source, local_id) rows, in one statement.
+
+        The pipeline's fast path for duplicates: no dedupe decision is needed (the uri and its
+        version are known), only the source's own id for its later `delete` events.
+        """
+        at = self._at(now)
+        with self._writing() as c:
+            c.executemany(
+                "INSERT INTO sightings (uri, source, first_seen, last_seen, count, local_id)"
+                " SELECT ?, ?, ?, ?, 1, ? WHERE EXISTS (SELECT 1 FROM posts WHERE uri = ?)"
+                " ON CONFLICT (uri, source) DO UPDATE SET last_seen = excluded.last_seen,"
+                " count = count + 1, local_id = coalesce(excluded.local_id, local_id)",
+                [(uri, source, at, at, local_id, uri) for uri, source, local_id in sightings],
+            )
 
     def uri_for_local_id(self, source: str, local_id: str) -> str | None:
         """The uri of the post that `source` knows as `local_id` (for its `delete` events)."""

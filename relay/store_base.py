@@ -155,6 +155,19 @@ class StoreBase:
                 self._depth -= 1
 
     @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside `atomic()`: undo only this block's writes if it raises (the error propagates)."""
+        with self._writing() as c:
+            c.execute("SAVEPOINT item")
+            try:
+                yield
+            except BaseException:
+                c.execute("ROLLBACK TO item")
+                c.execute("RELEASE item")
+                raise
+            c.execute("RELEASE item")
+
+    @contextmanager
     def atomic(self) -> Iterator[None]:
         """Make every Store call inside one transaction: all of them happen, or none.
 

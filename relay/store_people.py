@@ -5,6 +5,7 @@ trust, settings (the `paused` flag), the author history screening needs, and sta
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from relay.screen import History
@@ -240,15 +241,18 @@ class PeopleMixin(StoreBase):
 
     def record_source_event(self, source: str, now: datetime | None = None) -> None:
         """Count one event delivered by `source` (for `relay status` and the watchdog)."""
-        when = self._clock(now)
-        at = to_text(when)
+        self.record_source_events({source: 1}, now)
+
+    def record_source_events(self, counts: Mapping[str, int], now: datetime | None = None) -> None:
+        """Count events by source, several at once (the pipeline counts a batch in memory)."""
+        at = to_text(self._clock(now))
         day = from_text(at).date().isoformat()
         with self._writing() as c:
-            c.execute(
-                "INSERT INTO source_days (source, day, count, last_seen) VALUES (?, ?, 1, ?)"
+            c.executemany(
+                "INSERT INTO source_days (source, day, count, last_seen) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (source, day)"
-                " DO UPDATE SET count = count + 1, last_seen = excluded.last_seen",
-                (source, day, at),
+                " DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen",
+                [(source, day, n, at) for source, n in counts.items() if n > 0],
             )
 
     def source_stats(self, now: datetime | None = None) -> list[SourceStats]:

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from statusgen import HOME, hoot
+from structlog.testing import capture_logs
 
 from relay.pipeline import Deleted, Pipeline, Seen, passes
 from relay.post import Post
 from relay.rules import Rules, default_rules
 from relay.screen import Decision, Reason, Verdict
+from relay.seen import SeenCache
 from relay.store import Store
 
 NOW = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
@@ -156,24 +158,68 @@ class TestEditsAndDeletes:
 
 class TestAtomicity:
     def test_a_failure_mid_decision_leaves_nothing_behind(self, store: Store) -> None:
-        """If deciding on a post fails half-way, neither the sighting nor the verdict is kept."""
+        """If deciding on a post fails half-way, that item is rolled back alone and logged."""
         p = pipeline(store)
         data = status()
-        store.mark_retracted("unrelated", "x")  # a committed write before, to show it survives
+        other = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
         broken = Seen(Post.from_status(data, source=HOME), via="stream")
         original = store.boost_intent
 
-        def failing_intent(*args: Any, **kwargs: Any) -> int:
-            raise RuntimeError("crash between verdict and intent")
+        def failing_intent(uri: str, *args: Any, **kwargs: Any) -> int:
+            if uri == data["uri"]:
+                raise RuntimeError("crash between verdict and intent")
+            return original(uri, *args, **kwargs)
 
         store.boost_intent = failing_intent  # type: ignore[method-assign]
-        with pytest.raises(RuntimeError):
-            p.handle(broken)
+        with capture_logs() as logs:
+            p.handle_batch([broken, seen(other)])
         store.boost_intent = original  # type: ignore[method-assign]
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
         assert store.verdict_for(data["uri"]) is None
         assert store.sightings(data["uri"]) == {}
+        assert [e.uri for e in store.unfinished_intents()] == [other["uri"]]  # the batch went on
         p.handle(broken)  # the same post again: screened as new, boosted
-        assert len(store.unfinished_intents()) == 1
+        assert len(store.unfinished_intents()) == 2
+
+
+class TestFastPath:
+    def test_known_post_becomes_a_light_sighting(self, store: Store) -> None:
+        """After a post is committed, the same status from another source is only a sighting."""
+        p = pipeline(store)
+        data = status()
+        assert p.sighting(data, source="a.example", via="stream") is None  # not known yet
+        p.handle(seen(data))
+        copy_elsewhere = dict(data, id="999")
+        sighting = p.sighting(copy_elsewhere, source="a.example", via="stream")
+        assert sighting is not None
+        p.handle(sighting)
+        assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1}
+        assert store.uri_for_local_id("a.example", "999") == data["uri"]
+        assert store.screened_count(data["uri"]) == 1
+
+    def test_an_edit_is_not_a_sighting(self, store: Store) -> None:
+        """A newer version of a known post takes the full path and is screened again."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        assert p.sighting(dict(data, edited_at="2026-08-01T13:00:00.000Z"), source=HOME, via="stream") is None
+
+    def test_a_retracted_post_is_a_sighting_and_never_boosted(self, store: Store) -> None:
+        """After a delete, any copy of the post is only counted."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        p.handle(Deleted(HOME, data["id"]))
+        assert p.sighting(dict(data, id="5"), source="late.example", via="poll") is not None
+
+    def test_the_cache_forgets_the_oldest(self) -> None:
+        """The seen cache is bounded: the oldest uris leave first."""
+        cache = SeenCache(size=2)
+        for uri in ("a", "b", "c"):
+            cache.remember(uri, None)
+        assert cache.known({"uri": "a"}) is None
+        assert cache.known({"uri": "c"}) == "c"
+        assert len(cache) == 2
 
 
 def test_passes_ignores_only_review_mode() -> None:

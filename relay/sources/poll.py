@@ -49,6 +49,7 @@ class TimelineFetcher:
         first_start: FirstStart = FirstStart(),
         via: str = "catch-up",
         local_only: bool = False,
+        sighting: Callable[..., Item | None] | None = None,
     ) -> None:
         self.source = source
         self._make_api = make_api
@@ -60,6 +61,7 @@ class TimelineFetcher:
         self._first_start = first_start
         self._via = via
         self._local_only = local_only
+        self._sighting = sighting  # the pipeline's fast path for statuses it already has
         self._wake = threading.Event()
         self.last_run_at: float | None = None
         self.last_error: str | None = None
@@ -119,6 +121,13 @@ class TimelineFetcher:
             local=self._local_only,
         )
         for status in statuses:
+            known = self._sighting and self._sighting(
+                status, source=self.source, via=self._via, hashtag=hashtag
+            )
+            if known:
+                self._emit(known)
+                count += 1
+                continue
             try:
                 post = Post.from_status(status, source=self.source)
             except MalformedStatus as exc:

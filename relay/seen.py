@@ -1,0 +1,75 @@
+"""The fast path for posts already seen: a bounded map of uri → version, checked before parsing.
+
+A busy hashtag watched on twenty instances arrives up to twenty times, and a stream reconnect or
+a poll repeats what was already delivered. Deciding such a duplicate needs no `Post`, no
+screening and no dedupe query: only "is this uri known, at this version?". The pipeline thread
+fills the map after each commit; source threads read it (a plain dict: single reads and writes
+are atomic under the GIL) and turn a known post into a light `Sighting` instead of a `Post`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+RETRACTED: Final = "retracted"
+_MISSING: Final = object()
+
+
+def version_of(edited_at: object) -> float | None:
+    """A comparable version: the edit time as a UTC timestamp, None for a never edited post."""
+    if edited_at is None:
+        return None
+    if isinstance(edited_at, datetime):
+        return edited_at.timestamp()
+    if isinstance(edited_at, str):
+        try:
+            return datetime.fromisoformat(edited_at.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return float("nan")  # never equal to anything: such a post takes the full path
+    return float("nan")
+
+
+class SeenCache:
+    """Which uris the store knows, at which version, for the most recent `size` posts."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._versions: dict[str, float | str | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def remember(self, uri: str, edited_at: datetime | None) -> None:
+        """The store has decided on `uri` at this version (call after the commit)."""
+        self._put(uri, version_of(edited_at))
+
+    def retract(self, uri: str) -> None:
+        """`uri` was deleted: every later copy is a duplicate."""
+        self._put(uri, RETRACTED)
+
+    def forget(self, uri: str) -> None:
+        self._versions.pop(uri, None)
+
+    def known(self, status: Mapping[str, Any]) -> str | None:
+        """The uri of a status (JSON) whose version the store already has, else None."""
+        original = status.get("reblog") or status
+        if not isinstance(original, Mapping):
+            return None
+        uri = original.get("uri")
+        if not isinstance(uri, str):
+            return None
+        stored = self._versions.get(uri, _MISSING)
+        if stored is _MISSING:
+            return None
+        if stored == RETRACTED or stored == version_of(original.get("edited_at")):
+            return uri
+        return None
+
+    def _put(self, uri: str, value: float | str | None) -> None:
+        versions = self._versions
+        versions.pop(uri, None)  # re-insert at the end: the oldest entries leave first
+        versions[uri] = value
+        while len(versions) > self._size:
+            del versions[next(iter(versions))]
