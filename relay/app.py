@@ -1,8 +1,9 @@
 """`relay run`: the wiring. Threads, one event queue, one store thread, one stop signal.
 
     stream readers (one per instance and hashtag) ─┐
-    fetchers (catch-up on connect; polls)          ├─► queue ─► pipeline + booster (this thread)
-    RSS pollers                                    ─┘
+    fetchers (catch-up on connect; polls)          │
+    RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
+    the bot's notification stream + mention catch-up┘           + moderation (DMs, holds, expiry)
 
 Only the main thread touches the database. SIGTERM or Ctrl-C sets the one stop event that every
 loop watches; the watchdog then closes every stream, threads end, and the store is closed with
@@ -33,8 +34,10 @@ from relay.credentials import read_token
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
 from relay.metrics import Metrics, MetricsServer, StreamSample
+from relay.moderation import MentionFetcher, Moderation
+from relay.moderation_guards import Mention, MentionsSeen
 from relay.pipeline import Deleted, Fatal, Item, Pipeline, Seen
-from relay.post import MalformedStatus, Post
+from relay.post import DirectMessage, MalformedStatus, Post
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
 from relay.sources.stream import StreamEvent, StreamReader, Watchdog, streaming_base
@@ -45,6 +48,8 @@ log = structlog.get_logger()
 USER_AGENT = f"relay/{__version__} (+https://pypi.org/project/hashtag-relay/)"
 REQUEST_TIMEOUT = 30.0
 BATCH = 200  # queue items handled before the booster gets a turn
+
+Work = Item | Mention | MentionsSeen  # what the threads put on the one queue
 
 
 def make_api(url: str, token: str | None) -> Mastodon:
@@ -77,15 +82,21 @@ class Relay:
     def __init__(self, config: Config, *, stop: threading.Event | None = None) -> None:
         self.config = config
         self.stop = stop or threading.Event()
-        self.queue: queue.Queue[Item] = queue.Queue(maxsize=10_000)
+        self.queue: queue.Queue[Work] = queue.Queue(maxsize=10_000)
         self.threads: list[threading.Thread] = []
         self.sources: list[Source] = []
+        self.mention_readers: list[StreamReader] = []  # the bot's own notification stream
+        self._me: dict[str, Any] = {}
         self.ready = threading.Event()
         self.metrics = Metrics(streams=self._stream_samples)
         self._metrics_server: MetricsServer | None = None
 
     def readers(self) -> list[StreamReader]:
-        return [r for s in self.sources for r in s.readers]
+        return [r for s in self.sources for r in s.readers] + self.mention_readers
+
+    def _stream_counts(self) -> tuple[int, int]:
+        readers = self.readers()
+        return sum(1 for r in readers if r.status.connected), len(readers)
 
     def _stream_samples(self) -> list[StreamSample]:
         now = time.monotonic()
@@ -121,6 +132,7 @@ class Relay:
                 fix="check the URL and the network; systemd restarts the relay",
             ) from None
         self_acct = f"{me['username']}@{instance['domain']}".lower()
+        self._me = dict(me)
         log.info("relay.home", acct=self_acct, instance=home.host, version=instance.get("version"))
         return api, self_acct, instance
 
@@ -227,6 +239,45 @@ class Relay:
         source.poller = poller
         self._spawn(f"rss {source.host}", poller.run)
 
+    def _start_mentions(self, instance: Any, moderation: Moderation) -> None:
+        """The bot's notification stream and its catch-up: mentions become `Mention` items."""
+        home = self.config.home
+        token = read_token(home)
+        domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
+        fetcher = MentionFetcher(
+            make_api=lambda: make_api(home.url, token),
+            cursor=moderation.cursor,
+            emit=self._emit,
+            stop=self.stop,
+            home=domain,
+        )
+        self._spawn("mentions", fetcher.run)
+
+        def on_event(event: StreamEvent) -> None:
+            data = event.data
+            if event.name != "notification" or not isinstance(data, dict) or data.get("type") != "mention":
+                return
+            try:
+                dm = DirectMessage.from_notification(data, home=domain)
+            except MalformedStatus as exc:
+                log.warning("stream.malformed_mention", error=str(exc))
+                return
+            self._emit(Mention(dm, via="stream"))
+
+        reader = StreamReader(
+            name=f"{home.host} notifications",
+            url=f"{streaming_base(instance, home.url)}/api/v1/streaming/user/notification",
+            params={},
+            token=token,
+            on_event=on_event,
+            on_connect=fetcher.request,
+            stop=self.stop,
+            read_timeout=self.config.streams.read_timeout,
+            fatal_auth=True,
+        )
+        self.mention_readers.append(reader)
+        self._spawn(reader.name, reader.run)
+
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:
             try:
@@ -240,7 +291,7 @@ class Relay:
         self.threads.append(thread)
         thread.start()
 
-    def _emit(self, item: Item) -> None:
+    def _emit(self, item: Work) -> None:
         while not self.stop.is_set():
             try:
                 self.queue.put(item, timeout=0.5)
@@ -278,23 +329,29 @@ class Relay:
                     max_boosts_per_hour=cfg.booster.max_boosts_per_hour,
                     allow_unlisted="unlisted" in rules.visibility,
                 ),
-                on_boosted=lambda uri: _queue_boosted(store, uri),
+                on_boosted=lambda uri: _on_boosted(store, moderation, uri),
                 metrics=self.metrics,
+            )
+            moderation = Moderation(
+                home_api, store, cfg, me=self._me, self_acct=self_acct, streams=self._stream_counts
             )
             pipeline = Pipeline(
                 store,
                 rules,
                 home_host=cfg.home.host,
                 on_edit=cfg.booster.on_edit,
+                on_hold=moderation.on_hold,
                 remember_local_id=booster.remember,
                 metrics=self.metrics,
             )
+            moderation.start()
             for source_cfg in (cfg.home, *cfg.sources):
                 for hashtag in cfg.hashtags:
                     cursor = store.get_cursor(source_cfg.host, hashtag)
                     if cursor is not None:
                         pipeline.cursors[(source_cfg.host, hashtag)] = cursor
             self._start_sources(home_api, home_instance, pipeline)
+            self._start_mentions(home_instance, moderation)
             watchdog = Watchdog(self.readers(), stop=self.stop, stale_after=cfg.streams.read_timeout)
             self._spawn("watchdog", watchdog.run)
             if cfg.metrics.address:
@@ -313,7 +370,7 @@ class Relay:
                 dry_run=cfg.booster.dry_run,
             )
             try:
-                self._loop(pipeline, booster, store)
+                self._loop(pipeline, booster, store, moderation)
             finally:
                 notify.stopping()
                 self.stop.set()
@@ -325,7 +382,7 @@ class Relay:
                 log.info("relay.stopped", pending=self.queue.qsize())
         return 0
 
-    def _loop(self, pipeline: Pipeline, booster: Booster, store: Store) -> None:
+    def _loop(self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation) -> None:
         wait: float | None = 0.0
         health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
         while not self.stop.is_set():
@@ -337,7 +394,7 @@ class Relay:
                 item = None
             handled = 0
             while item is not None and not self.stop.is_set():
-                self._handle(pipeline, item)
+                self._handle(pipeline, moderation, item)
                 handled += 1
                 if handled >= BATCH:
                     break
@@ -347,12 +404,25 @@ class Relay:
                     item = None
             booster.paused = store.paused()
             wait = booster.work()
+            self._tick(moderation)
 
-    def _handle(self, pipeline: Pipeline, item: Item) -> None:
+    def _tick(self, moderation: Moderation) -> None:
+        try:
+            moderation.tick()
+        except RelayError:
+            raise
+        except Exception:
+            self.metrics.error("moderation")
+            log.exception("moderation.error")
+
+    def _handle(self, pipeline: Pipeline, moderation: Moderation, item: Work) -> None:
         if isinstance(item, Fatal):
             raise item.error
         try:
-            pipeline.handle(item)
+            if isinstance(item, Mention | MentionsSeen):
+                moderation.handle(item)
+            else:
+                pipeline.handle(item)
         except RelayError:
             raise
         except Exception:
@@ -398,10 +468,11 @@ class Health:
             metrics.queue_depth(store.queue_length())
 
 
-def _queue_boosted(store: Store, uri: str) -> None:
+def _on_boosted(store: Store, moderation: Moderation, uri: str) -> None:
     item = store.queue_by_uri(uri)
     if item is not None and item.state == "approved":
         store.set_queue_state(item.short_id, "boosted", "relay")
+    moderation.on_boosted(uri)
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -44,7 +44,7 @@ SUBCOMMANDS = (
     ),
     Subcommand(
         "demo",
-        None,
+        "relay.demo.cli",
         "run the whole relay on a local sandbox fediverse",
         "Start a local sandbox fediverse, run the real relay against it and play a scripted scenario.",
     ),
@@ -65,13 +65,13 @@ SUBCOMMANDS = (
     ),
     Subcommand(
         "queue",
-        None,
+        "relay.queue_cli",
         "list posts held for review",
         "List the posts waiting for a moderator, oldest first.",
     ),
     Subcommand(
         "audit",
-        None,
+        "relay.audit_cli",
         "print the audit log",
         "Print every decision and moderator action, filtered by time, actor or post.",
     ),

@@ -47,10 +47,20 @@ class InstanceConfig:
         return urlsplit(self.url).netloc
 
 
+DM_POLICIES = ("follow", "accept", "leave")
+
+
 @dataclass(frozen=True, slots=True)
 class ModerationConfig:
     moderators: tuple[str, ...]  # full handles, lower case: user@domain
     mode: str  # "review" or "open"
+    # How the relay makes sure moderators' DMs reach the bot (Mastodon >= 4.3 filters private
+    # mentions from accounts the bot does not follow): "follow" the moderators, "accept" every
+    # private mention in the notification policy, or "leave" the account as it is.
+    dm_policy: str = "follow"
+    digest_interval: float = 60.0  # seconds: holds within this time of the last notice share one DM
+    hold_expiry_days: float = 7.0  # held posts nobody decides on become `expired` after this long
+    refusal_interval: float = 86400.0  # seconds between two refusals to the same non-moderator
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +146,7 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
     moderation_table = top.table("moderation")
     mode = moderation_table.get_str("mode", "review", choices=MODES)
     moderators = moderation_table.get_str_list("moderators", item=lambda h: h)
-    moderation = ModerationConfig(
-        moderators=tuple(_handle(moderation_table, h) for h in moderators), mode=mode
-    )
-    moderation_table.finish()
+    moderation = _moderation(moderation_table, mode, moderators)
     log_table = top.table("log")
     log_level = log_table.get_str("level", "info", choices=LOG_LEVELS)
     log_table.finish()
@@ -169,6 +176,20 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         streams=streams,
         metrics=metrics,
     )
+
+
+def _moderation(table: Table, mode: str, moderators: tuple[str, ...]) -> ModerationConfig:
+    default = ModerationConfig(moderators=(), mode=mode)
+    result = ModerationConfig(
+        moderators=tuple(_handle(table, h) for h in moderators),
+        mode=mode,
+        dm_policy=table.get_str("dm_policy", default.dm_policy, choices=DM_POLICIES),
+        digest_interval=table.get_float("digest_interval", default.digest_interval, minimum=0.0),
+        hold_expiry_days=table.get_float("hold_expiry_days", default.hold_expiry_days, minimum=0.001),
+        refusal_interval=table.get_float("refusal_interval", default.refusal_interval, minimum=0.0),
+    )
+    table.finish()
+    return result
 
 
 def _booster(table: Table) -> BoosterConfig:

@@ -49,6 +49,8 @@ class RelayProcess:
         streamed: tuple[tuple[str, SeededAccount], ...] = (),
         polled: tuple[str, ...] = (),
         mode: str = "open",
+        moderators: tuple[str, ...] = (),
+        moderation: str = "",
         extra: str = "",
         read_timeout: float = 5.0,
         poll_interval: float = 0.5,
@@ -74,6 +76,10 @@ class RelayProcess:
         for name in polled:
             lines += ["[[sources]]", f'url = "{fed[name].url}"']
         lines += ["[moderation]", f'mode = "{mode}"']
+        if moderators:
+            lines.append("moderators = [" + ", ".join(f'"{m}"' for m in moderators) + "]")
+        if moderation:
+            lines.append(moderation)
         lines += ["[streams]", f"read_timeout = {read_timeout}", f"poll_interval = {poll_interval}"]
         self.config.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None

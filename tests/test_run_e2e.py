@@ -114,7 +114,8 @@ class TestNothingLost:
             relay.wait_boosted(dropped["uri"])
             fed["home"].stall_streams(True)
             stalled = post(fed, "remote", bob, f"During a stall #{HASHTAG}")
-            relay.wait_log("stream.disconnected", reason="read_timeout")
+            home_stream = f"{fed['home'].domain}#{HASHTAG}"  # not the bot's notification stream
+            relay.wait_log("stream.disconnected", reason="read_timeout", stream=home_stream)
             fed["home"].stall_streams(False)
             relay.wait_boosted(stalled["uri"], timeout=20)
 
