@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import structlog
@@ -38,6 +37,7 @@ from relay.moderation import MentionFetcher, Moderation
 from relay.moderation_guards import Mention, MentionsSeen
 from relay.pipeline import Deleted, Fatal, Item, Pipeline, Seen
 from relay.post import DirectMessage, MalformedStatus, Post
+from relay.service import Health, install_signal_handlers
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
 from relay.sources.stream import StreamEvent, StreamReader, Watchdog, streaming_base
@@ -163,16 +163,7 @@ class Relay:
                 log.error("source.unreachable", source=source.host, error=type(exc).__name__)
                 instance = {}
         base = streaming_base(instance, url)
-        fetcher = TimelineFetcher(
-            source=source.host,
-            make_api=lambda: make_api(url, token),
-            hashtags=cfg.hashtags,
-            cursors=pipeline.cursors,
-            emit=self._emit,
-            stop=self.stop,
-            first_start=first,
-        )
-        source.fetcher = fetcher
+        fetcher = self._fetcher(source, pipeline, first)
         self._spawn(f"fetch {source.host}", fetcher.run)
         for hashtag in cfg.hashtags:
             reader = StreamReader(
@@ -180,7 +171,7 @@ class Relay:
                 url=f"{base}/api/v1/streaming/hashtag",
                 params={"tag": hashtag},
                 token=token,
-                on_event=self._stream_handler(source.host),
+                on_event=self._stream_handler(source.host, pipeline),
                 on_connect=fetcher.request,
                 stop=self.stop,
                 read_timeout=cfg.streams.read_timeout,
@@ -189,6 +180,24 @@ class Relay:
             )
             source.readers.append(reader)
             self._spawn(reader.name, reader.run)
+
+    def _fetcher(
+        self, source: Source, pipeline: Pipeline, first: FirstStart, **options: Any
+    ) -> TimelineFetcher:
+        """Catch-up (on each stream connect) or polling (every `interval`) of one instance's tags."""
+        url, token = source.config.url, source.token
+        source.fetcher = TimelineFetcher(
+            source=source.host,
+            make_api=lambda: make_api(url, token),
+            hashtags=self.config.hashtags,
+            cursors=pipeline.cursors,
+            emit=self._emit,
+            stop=self.stop,
+            first_start=first,
+            sighting=pipeline.sighting,
+            **options,
+        )
+        return source.fetcher
 
     def _start_polling(self, source: Source, pipeline: Pipeline, first: FirstStart) -> None:
         cfg = self.config
@@ -200,19 +209,9 @@ class Relay:
             access = {"local": "public", "remote": "public"}
         if "public" in (access.get("local"), access.get("remote")):
             local_only = access.get("remote") != "public"
-            fetcher = TimelineFetcher(
-                source=source.host,
-                make_api=lambda: make_api(url, None),
-                hashtags=cfg.hashtags,
-                cursors=pipeline.cursors,
-                emit=self._emit,
-                stop=self.stop,
-                interval=cfg.streams.poll_interval,
-                first_start=first,
-                via="poll",
-                local_only=local_only,
+            fetcher = self._fetcher(
+                source, pipeline, first, interval=cfg.streams.poll_interval, via="poll", local_only=local_only
             )
-            source.fetcher = fetcher
             log.info("source.polling", source=source.host, local_only=local_only)
             self._spawn(f"poll {source.host}", fetcher.run)
             return
@@ -299,9 +298,13 @@ class Relay:
             except queue.Full:
                 log.warning("relay.queue_full", size=self.queue.qsize())
 
-    def _stream_handler(self, host: str) -> Callable[[StreamEvent], None]:
+    def _stream_handler(self, host: str, pipeline: Pipeline) -> Callable[[StreamEvent], None]:
         def on_event(event: StreamEvent) -> None:
             if event.name in ("update", "status.update"):
+                known = pipeline.sighting(event.data, source=host, via="stream")
+                if known is not None:  # the fast path: a duplicate costs a lookup, not a parse
+                    self._emit(known)
+                    return
                 try:
                     post = Post.from_status(event.data, source=host)
                 except MalformedStatus as exc:
@@ -392,80 +395,47 @@ class Relay:
                 item = self.queue.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            handled = 0
-            while item is not None and not self.stop.is_set():
-                self._handle(pipeline, moderation, item)
-                handled += 1
-                if handled >= BATCH:
+            items: list[Work] = []
+            while item is not None:
+                items.append(item)
+                if len(items) >= BATCH:
                     break
                 try:
                     item = self.queue.get_nowait()
                 except queue.Empty:
                     item = None
+            self._handle(pipeline, moderation, items)
             booster.paused = store.paused()
             wait = booster.work()
-            self._tick(moderation)
+            self._guarded("moderation", moderation.tick)
 
-    def _tick(self, moderation: Moderation) -> None:
-        try:
-            moderation.tick()
-        except RelayError:
-            raise
-        except Exception:
-            self.metrics.error("moderation")
-            log.exception("moderation.error")
-
-    def _handle(self, pipeline: Pipeline, moderation: Moderation, item: Work) -> None:
-        if isinstance(item, Fatal):
-            raise item.error
-        try:
+    def _handle(self, pipeline: Pipeline, moderation: Moderation, items: list[Work]) -> None:
+        """Hand the drained items on in order: runs of posts as one batch, mentions one by one."""
+        run: list[Item] = []
+        for item in items:
             if isinstance(item, Mention | MentionsSeen):
-                moderation.handle(item)
+                if run:
+                    self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+                    run = []
+                self._guarded("moderation", functools.partial(moderation.handle, item))
             else:
-                pipeline.handle(item)
+                run.append(item)
+        if run:
+            self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+
+    def _guarded(self, kind: str, work: Callable[[], None]) -> None:
+        """Do one piece of work; anything but a RelayError is logged and the relay goes on.
+
+        The pipeline already isolates each post in a savepoint; what reaches here failed a whole
+        batch, which is rolled back and comes again through catch-up.
+        """
+        try:
+            work()
         except RelayError:
             raise
         except Exception:
-            # One bad item must never stop the relay: log it with its context and go on.
-            uri = item.post.uri if isinstance(item, Seen) else None
-            self.metrics.error("pipeline")
-            log.exception("pipeline.error", item=type(item).__name__, uri=uri)
-
-
-class Health:
-    """What the main loop reports to systemd: READY once the home streams are up, then WATCHDOG.
-
-    The watchdog is fed only while the relay is healthy: its loop turns (this runs in it) and some
-    stream is connected, or none has been down for longer than `grace` seconds. A relay that
-    cannot reach anything for that long is restarted by systemd (Restart=on-failure).
-    """
-
-    def __init__(
-        self, readers: list[StreamReader], *, watchdog_every: float | None, grace: float = 300.0
-    ) -> None:
-        self._readers = readers
-        self._every = watchdog_every
-        self._grace = grace
-        self._ready = False
-        self._last_beat = 0.0
-        self._last_connected = time.monotonic()
-        self._next_gauge = 0.0
-
-    def tick(self, now: float, store: Store, metrics: Metrics) -> None:
-        connected = [r for r in self._readers if r.status.connected]
-        if connected or not self._readers:
-            self._last_connected = now
-        if not self._ready and (len(connected) == len(self._readers) or now - self._last_connected > 30):
-            self._ready = True
-            notify.ready(f"{len(connected)} of {len(self._readers)} streams connected")
-            log.info("relay.ready", streams=len(connected))
-        healthy = now - self._last_connected < self._grace
-        if self._every is not None and healthy and now - self._last_beat >= self._every:
-            self._last_beat = now
-            notify.watchdog()
-        if now >= self._next_gauge:
-            self._next_gauge = now + 5.0
-            metrics.queue_depth(store.queue_length())
+            self.metrics.error(kind)
+            log.exception(f"{kind}.error")
 
 
 def _on_boosted(store: Store, moderation: Moderation, uri: str) -> None:
@@ -473,17 +443,6 @@ def _on_boosted(store: Store, moderation: Moderation, uri: str) -> None:
     if item is not None and item.state == "approved":
         store.set_queue_state(item.short_id, "boosted", "relay")
     moderation.on_boosted(uri)
-
-
-def install_signal_handlers(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT set the one stop event (the main loop notices within half a second)."""
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("relay.stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 # -- the `relay run` subcommand -----------------------------------------------------------------

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from relay.config import Config, load_config
+from relay.service import REPORT_EVERY as STALE_AFTER
+from relay.service import STREAMS_SETTING
 from relay.store import Store
 
 PAUSED = "PAUSED (a moderator sent `pause`; `resume` continues)"
@@ -28,6 +30,16 @@ class SourceLine:
     configured: bool
     last_event_age: float | None
     today: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLine:
+    """One stream as the running relay last reported it (every few seconds)."""
+
+    name: str
+    connected: bool
+    last_event_age: float | None  # seconds before the report; None: no event yet
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,8 @@ class Summary:
     reasons_24h: dict[str, int]  # rule → posts it gave a reason for
     sources: tuple[SourceLine, ...]
     open_intents: tuple[IntentLine, ...]
+    streams: tuple[StreamLine, ...] = ()
+    streams_reported_age: float | None = None  # seconds since the relay last reported; None: never
 
 
 def summarise(config: Config, store: Store, now: datetime) -> Summary:
@@ -72,7 +86,15 @@ def summarise(config: Config, store: Store, now: datetime) -> Summary:
         IntentLine(kind=e.kind, uri=e.uri, age=(now - e.created_at).total_seconds())
         for e in store.unfinished_intents()
     )
+    report = _stream_report(store.get_setting(STREAMS_SETTING))
+    streams = tuple(
+        StreamLine(str(r["name"]), bool(r["connected"]), r.get("last_event_age"), r.get("error"))
+        for r in report.get("streams", [])
+    )
+    reported = report.get("at")
     return Summary(
+        streams=streams,
+        streams_reported_age=None if reported is None else max(now.timestamp() - float(reported), 0.0),
         config=str(config.path),
         state=str(config.state),
         now=now.astimezone(UTC).isoformat(timespec="seconds"),
@@ -105,12 +127,38 @@ def render(summary: Summary) -> str:
         age = "never" if s.last_event_age is None else f"{format_age(s.last_event_age)} ago"
         note = "" if s.configured else "  (no longer configured)"
         lines.append(f"  {s.name:<{width}}  {age:>10}  {s.today:>6} today{note}")
+    if summary.streams_reported_age is None:
+        lines.append("streams: no report yet (the relay has not run with this database)")
+    else:
+        stale = summary.streams_reported_age > 2 * STALE_AFTER
+        note = "  (old: is the relay running?)" if stale else ""
+        lines.append(f"streams (reported {format_age(summary.streams_reported_age)} ago){note}")
+        width = max((len(t.name) for t in summary.streams), default=0)
+        for t in summary.streams:
+            state = "connected" if t.connected else "DISCONNECTED"
+            last = (
+                "no event yet"
+                if t.last_event_age is None
+                else f"last event {format_age(t.last_event_age)} ago"
+            )
+            error = f"  ({t.error})" if t.error and not t.connected else ""
+            lines.append(f"  {t.name:<{width}}  {state:<12}  {last}{error}")
     if summary.open_intents:
         lines.append(f"boost journal: {len(summary.open_intents)} open (reconciled at the next start)")
         lines += [f"  {i.kind:<7} {format_age(i.age):>6} ago  {i.uri}" for i in summary.open_intents]
     else:
         lines.append("boost journal: no open intents")
     return "\n".join(lines)
+
+
+def _stream_report(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
 
 
 def format_age(seconds: float) -> str:

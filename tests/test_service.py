@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,10 +60,22 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
+def relay_status(relay: RelayProcess) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "status", "-c", str(relay.config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout
+
+
 def test_ready_watchdog_metrics_and_sigterm(
     tmp_path: Path, fed: Fediverse, notify_socket: socket.socket
 ) -> None:
-    """READY and WATCHDOG reach the notify socket, metrics count a boost, SIGTERM exits 0 fast."""
+    """READY and WATCHDOG reach the notify socket, metrics and `relay status` show the running relay,
+    SIGTERM exits 0 fast."""
     bot: SeededAccount = fed["home"].create_account("relaybot", bot=True)
     bob = fed["remote"].create_account("bob")
     port = free_port()
@@ -83,6 +97,14 @@ def test_ready_watchdog_metrics_and_sigterm(
         assert metrics[f"relay_stream_connected{{stream={fed['home'].domain}#{HASHTAG}}}"] == 1.0
         assert metrics["relay_verdicts_total{decision=accept,rule=none}"] == 1.0
         assert bot.token not in relay.log_text()
+        stream = f"{fed['home'].domain}#{HASHTAG}"
+
+        def shows_connected() -> str | None:
+            out = relay_status(relay)
+            return out if f"{stream}  connected" in out else None
+
+        status_text = wait_for(shows_connected, what="relay status to show the stream connected")
+        assert "1 boosted" in status_text
         started = time.monotonic()
         assert relay.stop(signal.SIGTERM, timeout=5) == 0
         stopped_in = time.monotonic() - started

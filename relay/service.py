@@ -1,0 +1,92 @@
+"""How `relay run` behaves as a service: systemd readiness and watchdog, health, stop signals.
+
+`Health.tick()` runs on every turn of the main loop: it tells systemd READY once the streams are
+up, feeds the watchdog only while the relay is healthy, and every few seconds writes the streams'
+state into the database, where `relay status` (another process) reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from relay import notify
+from relay.metrics import Metrics
+from relay.sources.stream import StreamReader
+from relay.store import Store
+
+log = structlog.get_logger()
+
+STREAMS_SETTING = "relay.streams"  # JSON: the running relay's streams, for `relay status`
+REPORT_EVERY = 5.0  # seconds
+
+
+def stream_report(readers: list[StreamReader], now: float) -> dict[str, Any]:
+    """The streams' state as plain data, with the wall-clock time of the report."""
+    streams = []
+    for reader in readers:
+        status = reader.status
+        age = None if status.last_event_at is None else round(now - status.last_event_at, 1)
+        streams.append(
+            {
+                "name": reader.name,
+                "connected": status.connected,
+                "last_event_age": age,
+                "error": status.last_error,
+            }
+        )
+    return {"at": time.time(), "streams": streams}
+
+
+class Health:
+    """What the main loop reports to systemd: READY once the home streams are up, then WATCHDOG.
+
+    The watchdog is fed only while the relay is healthy: its loop turns (this runs in it) and some
+    stream is connected, or none has been down for longer than `grace` seconds. A relay that
+    cannot reach anything for that long is restarted by systemd (Restart=on-failure).
+    """
+
+    def __init__(
+        self, readers: list[StreamReader], *, watchdog_every: float | None, grace: float = 300.0
+    ) -> None:
+        self._readers = readers
+        self._every = watchdog_every
+        self._grace = grace
+        self._ready = False
+        self._last_beat = 0.0
+        self._last_connected = time.monotonic()
+        self._next_gauge = 0.0
+
+    def tick(self, now: float, store: Store, metrics: Metrics) -> None:
+        connected = [r for r in self._readers if r.status.connected]
+        if connected or not self._readers:
+            self._last_connected = now
+        if not self._ready and (len(connected) == len(self._readers) or now - self._last_connected > 30):
+            self._ready = True
+            notify.ready(f"{len(connected)} of {len(self._readers)} streams connected")
+            log.info("relay.ready", streams=len(connected))
+        healthy = now - self._last_connected < self._grace
+        if self._every is not None and healthy and now - self._last_beat >= self._every:
+            self._last_beat = now
+            notify.watchdog()
+        if now >= self._next_gauge:
+            self._next_gauge = now + REPORT_EVERY
+            metrics.queue_depth(store.queue_length())
+            store.set_setting(STREAMS_SETTING, json.dumps(stream_report(self._readers, now)))
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set the one stop event (the main loop notices within half a second)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("relay.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
