@@ -61,6 +61,7 @@ class ModerationConfig:
     digest_interval: float = 60.0  # seconds: holds within this time of the last notice share one DM
     hold_expiry_days: float = 7.0  # held posts nobody decides on become `expired` after this long
     refusal_interval: float = 86400.0  # seconds between two refusals to the same non-moderator
+    silence_alert_minutes: float = 0.0  # DM moderators after this long without events; 0: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,9 @@ def _moderation(table: Table, mode: str, moderators: tuple[str, ...]) -> Moderat
         digest_interval=table.get_float("digest_interval", default.digest_interval, minimum=0.0),
         hold_expiry_days=table.get_float("hold_expiry_days", default.hold_expiry_days, minimum=0.001),
         refusal_interval=table.get_float("refusal_interval", default.refusal_interval, minimum=0.0),
+        silence_alert_minutes=table.get_float(
+            "silence_alert_minutes", default.silence_alert_minutes, minimum=0.0
+        ),
     )
     table.finish()
     return result

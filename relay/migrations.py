@@ -146,11 +146,27 @@ _V4_RECENT_BOOSTS = """
 CREATE INDEX journal_done_at ON journal (kind, state, finished_at);
 """
 
+_V5_HANDLED_MENTIONS = """
+-- The bot's mentions already handled (status ids on the home instance), so that a stream and a
+-- catch-up delivering one twice never run its commands twice. Pruned after 30 days. Until v4
+-- each was a settings row `moderation.handled.<status id>`: they move here.
+CREATE TABLE handled_mentions (
+    status_id  TEXT PRIMARY KEY,
+    handled_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX handled_mentions_at ON handled_mentions (handled_at);
+INSERT INTO handled_mentions (status_id, handled_at)
+    SELECT substr(key, length('moderation.handled.') + 1), updated_at FROM settings
+    WHERE key GLOB 'moderation.handled.*';
+DELETE FROM settings WHERE key GLOB 'moderation.handled.*';
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
     _V3_LOCAL_IDS,
     _V4_RECENT_BOOSTS,
+    _V5_HANDLED_MENTIONS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

@@ -6,11 +6,16 @@
     pipeline holds a post ─► Moderation.on_hold ─► one hold DM, or a digest of several
 
 Everything runs on the relay's one store thread with the home client the booster already uses
-(Mastodon.py clients are not thread-safe); only `MentionFetcher` has its own client in its own
-thread. Who may do what is decided in `relay.moderation_guards` (pure); the commands act on the
-store and the booster's journal in `relay.moderation_actions`. Each mention is handled once: its
-status id is recorded in the same transaction as the command's effects, so neither a stream and
-a catch-up delivering it twice nor a restart runs a command again.
+(Mastodon.py clients are not thread-safe); only `relay.mentions.MentionFetcher` has its own
+client in its own thread. Who may do what is decided in `relay.moderation_guards` (pure); the
+commands act on the store and the booster's journal in `relay.moderation_actions`. Each mention
+is handled once: its status id is recorded in the same transaction as the command's effects, so
+neither a stream and a catch-up delivering it twice nor a restart runs a command again (handled
+ids are forgotten after 30 days, long after any second delivery).
+
+`tick()` also expires old holds and, with `[moderation] silence_alert_minutes`, tells the
+moderators when no source has delivered anything for that long, and when posts come again
+(decided in `relay.silence`).
 
 At start the moderators' accounts are looked up on the home instance (their account URIs are
 what a DM's sender must match) and, by `[moderation] dm_policy`, the bot follows them or its
@@ -20,7 +25,6 @@ the bot does not follow are otherwise filtered away where no stream shows them.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -30,7 +34,10 @@ import structlog
 from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRatelimitError
 
 from relay import commands as c
+from relay import silence
 from relay.config import Config
+from relay.dm import DirectMessage
+from relay.mentions import MentionFetcher
 from relay.moderation_actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation_guards import (
     ASK_FOR_DM,
@@ -45,20 +52,23 @@ from relay.moderation_guards import (
     replies,
     triage,
 )
-from relay.post import DirectMessage, MalformedStatus, Post
+from relay.post import MalformedStatus, Post
 from relay.review import HeldPost
 from relay.screen import Decision, Verdict
 from relay.sources.rest import as_json, id_key
 from relay.store import Store
 
+__all__ = ["MentionFetcher", "Moderation"]  # MentionFetcher lives in relay.mentions
+
 log = structlog.get_logger()
 
 CURSOR = "moderation.mentions_cursor"  # the newest mention notification the catch-up read
-HANDLED = "moderation.handled."  # + status id: that mention was handled (never run twice)
 DIGEST = "moderation.digest:"  # + status id of a digest DM (a reply to it can't name one post)
-EXPIRY_EVERY = 60.0  # seconds between two looks for expired holds
-FIRST_START_WINDOW = timedelta(minutes=15)  # the very first start handles mentions this recent
-PAGE = 40
+SILENCE = "moderation.silence"  # the silence of the sources the moderators were told of (relay.silence)
+EXPIRY_EVERY = 60.0  # seconds between two looks for expired holds (and old handled mentions)
+HANDLED_KEEP = timedelta(days=30)  # handled mentions are remembered this long: far past any replay
+SILENCE_EVERY = 10.0  # seconds between two looks for silent sources (at most: a quarter of the limit)
+SILENCE_RETRY = 60.0  # seconds before a silence alert that could not be sent is tried again
 
 
 class Moderation:
@@ -105,6 +115,8 @@ class Moderation:
         self._boosted: list[str] = []
         self._next_expiry = 0.0
         self._resolved_at: dict[str, float] = {}
+        self._started = now()  # the silence of the sources is counted from here at the latest
+        self._next_silence = 0.0
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -177,7 +189,7 @@ class Moderation:
                 self._advance(item.notification_id)
             return
         dm, store = item.dm, self.store
-        if store.get_setting(HANDLED + dm.status_id) is not None:
+        if store.is_mention_handled(dm.status_id):
             log.debug("dm.duplicate", status_id=dm.status_id, via=item.via)
             if item.via == "catch-up":
                 with store.atomic():
@@ -207,7 +219,7 @@ class Moderation:
         out = Outcome(lines=list(verdict.answers))
         helps: list[str] = []
         with store.atomic():
-            store.set_setting(HANDLED + dm.status_id, now.isoformat(), now)
+            store.mark_mention_handled(dm.status_id, now)
             if item.via == "catch-up":
                 self._advance(dm.notification_id)
             ctx = Context(dm.acct, verdict.moderator, now, reply_to, resolved)
@@ -287,15 +299,21 @@ class Moderation:
             self._boosted.append(uri)
 
     def tick(self) -> None:
-        """Send due announcements and confirmations; expire old holds (called by the main loop)."""
+        """Send due announcements, confirmations and silence alerts; expire old holds and forget
+        old handled mentions (called by the main loop)."""
         self._announce()
         self._confirm()
+        self._watch_silence()
         if self._clock() >= self._next_expiry:
             self._next_expiry = self._clock() + EXPIRY_EVERY
+            now = self._now()
             with self.store.atomic():
-                expired = expire(self.store, self._now(), self.expiry)
+                expired = expire(self.store, now, self.expiry)
+                forgotten = self.store.prune_handled_mentions(now - HANDLED_KEEP)
             if expired:
                 log.info("queue.expired", ids=expired)
+            if forgotten:
+                log.debug("dm.handled_pruned", mentions=forgotten)
 
     def _announce(self) -> None:
         batch = self.batcher.take(self._clock())
@@ -336,6 +354,30 @@ class Moderation:
             for text in replies(acct, lines):
                 self._send(text, in_reply_to=status_id)
 
+    def _watch_silence(self) -> None:
+        """DM the moderators once when no source delivered anything for `silence_alert_minutes`,
+        and once when events come again (see `relay.silence`)."""
+        minutes = self.config.silence_alert_minutes
+        if not minutes or self._clock() < self._next_silence:
+            return
+        self._next_silence = self._clock() + min(SILENCE_EVERY, minutes * 15)
+        now = self._now()
+        latest = max((s.last_seen for s in self.store.source_stats(now)), default=None)
+        told = silence.from_setting(self.store.get_setting(SILENCE))
+        limit = timedelta(minutes=minutes)
+        step = silence.watch(latest, started=self._started, now=now, limit=limit, told=told)
+        if step is None:
+            return
+        text = mention_prefix(self.moderators) + silence.message(step, minutes)
+        if self.moderators and self._send(text) is None:
+            self._next_silence = self._clock() + SILENCE_RETRY
+            return
+        self.store.set_setting(SILENCE, silence.to_setting(step), now)
+        if isinstance(step, silence.Silent):
+            log.warning("sources.silent", minutes=minutes, last_seen=latest and latest.isoformat())
+        else:
+            log.info("sources.resumed", last_seen=latest and latest.isoformat())
+
     def _name(self, uri: str) -> str:
         item = self.store.queue_by_uri(uri)
         return f"{item.short_id} ({item.url or uri})" if item is not None else uri
@@ -354,84 +396,6 @@ class Moderation:
             return None
         log.info("dm.sent", id=str(status["id"]), in_reply_to=in_reply_to, chars=len(text))
         return str(status["id"])
-
-
-class MentionFetcher:
-    """Reads the bot's mention notifications over REST after each (re)connect of its user stream,
-    so that DMs sent while the relay was down or the stream reconnecting are handled (once)."""
-
-    def __init__(
-        self,
-        *,
-        make_api: Callable[[], Mastodon],
-        cursor: Mapping[str, str],
-        emit: Callable[[Mention | MentionsSeen], None],
-        stop: threading.Event,
-        home: str,
-    ) -> None:
-        self._make_api = make_api
-        self._cursor = cursor
-        self._emit = emit
-        self._stop = stop
-        self._home = home
-        self._wake = threading.Event()
-
-    def request(self) -> None:
-        """Fetch as soon as possible (thread-safe)."""
-        self._wake.set()
-
-    def run(self) -> None:
-        api = self._make_api()
-        while not self._stop.is_set():
-            if not self._wake.wait(1.0):
-                continue
-            self._wake.clear()
-            try:
-                count = self._fetch(api)
-            except MastodonRatelimitError:
-                reset = api.ratelimit_reset or time.time() + 60
-                log.warning("mentions.rate_limited", wait_s=round(reset - time.time(), 1))
-                self._stop.wait(max(reset - time.time(), 1.0))
-                self._wake.set()
-                continue
-            except MastodonError as exc:
-                log.warning("mentions.fetch_failed", error=type(exc).__name__)
-                continue
-            log.info("mentions.fetched", mentions=count)
-
-    def _fetch(self, api: Mastodon) -> int:
-        cursor = self._cursor.get("mentions")
-        count = 0
-        if cursor is None:  # the very first start: only what was sent just now
-            page = [as_json(n) for n in api.notifications(types=["mention"], limit=PAGE)]
-            since = datetime.now(UTC) - FIRST_START_WINDOW
-            recent = [n for n in page if datetime.fromisoformat(n["created_at"]) >= since]
-            count = self._emit_all(recent)
-            newest = max((str(n["id"]) for n in page), key=id_key, default="0")
-            self._emit(MentionsSeen(newest))
-            return count
-        while not self._stop.is_set():
-            page = [as_json(n) for n in api.notifications(types=["mention"], min_id=cursor, limit=PAGE)]
-            if not page:
-                break
-            count += self._emit_all(page)
-            cursor = max((str(n["id"]) for n in page), key=id_key)
-            self._emit(MentionsSeen(cursor))
-            if len(page) < PAGE:
-                break
-        return count
-
-    def _emit_all(self, notifications: list[dict[str, Any]]) -> int:
-        count = 0
-        for note in sorted(notifications, key=lambda n: id_key(str(n["id"]))):
-            try:
-                dm = DirectMessage.from_notification(note, home=self._home)
-            except MalformedStatus as exc:
-                log.warning("mentions.malformed", error=str(exc))
-                continue
-            self._emit(Mention(dm, via="catch-up"))
-            count += 1
-        return count
 
 
 def _refs(cmd: c.Command) -> tuple[c.Ref, ...]:

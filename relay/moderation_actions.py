@@ -376,8 +376,8 @@ class Actions:
             if item.acct and covers(norm_acct(item.acct)):
                 withdrawn += self._move(item, Event.RETRACT, ctx, reason) is None
         for entry in store.unfinished_intents():
-            acct = self._author_of(entry.uri)
-            if entry.kind == "boost" and acct is not None and covers(acct):
+            acct = store.author_of(entry.uri) if entry.kind == "boost" else None
+            if acct is not None and covers(acct):
                 withdrawn += self._cancel_boost(entry.uri, reason)
                 approved = store.queue_by_uri(entry.uri)
                 if approved is not None and approved.state == "approved":
@@ -401,16 +401,6 @@ class Actions:
             self.store.boost_failed(uri, reason)
             return True
         return False
-
-    def _author_of(self, uri: str) -> str | None:
-        """The author of `uri`: from the review queue, else from the audit row of its decision."""
-        item = self.store.queue_by_uri(uri)
-        if item is not None and item.acct:
-            return norm_acct(item.acct)
-        for row in self.store.audit_rows(uri=uri):
-            if row.target and (row.action.startswith("screen.") or row.action == "moderator.boost"):
-                return norm_acct(row.target)
-        return None
 
 
 def expire(store: Store, now: datetime, max_age: timedelta) -> list[str]:

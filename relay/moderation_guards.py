@@ -1,6 +1,6 @@
 """PURE decisions of the moderation channel: who may command, what runs, and what the bot answers.
 
-A mention of the bot arrives as a `Mention` queue item carrying a `relay.post.DirectMessage`.
+A mention of the bot arrives as a `Mention` queue item carrying a `relay.dm.DirectMessage`.
 `triage(dm, who, bot_handles=...)` applies the guards in order, the way Sopel runs
 `require_privmsg` and `require_admin` before a handler, and returns a `Triage`: the commands to
 run, the answers to send without running anything, and whether a refusal or a "send it as a DM"
@@ -40,7 +40,7 @@ from relay.commands import (
     parse,
     requires_moderator,
 )
-from relay.post import DirectMessage
+from relay.dm import DirectMessage
 from relay.review import MASTODON_MAX_CHARS, HeldPost, digest_notice, hold_notice, pack_lines, quiet
 
 REFUSAL = (

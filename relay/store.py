@@ -183,6 +183,11 @@ class Store(PeopleMixin):
         """True once `mark_retracted(uri)` was called."""
         return self._one("SELECT retracted_at FROM posts WHERE uri = ?", (uri,)) is not None
 
+    def author_of(self, uri: str) -> str | None:
+        """The `user@domain` who wrote `uri` (None: never observed, or only a bare tombstone)."""
+        acct = self._one("SELECT acct FROM posts WHERE uri = ?", (uri,))
+        return None if acct is None else str(acct)
+
     # -- cursors -------------------------------------------------------------------------------
 
     def get_cursor(self, source: str, hashtag: str) -> str | None:

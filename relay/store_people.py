@@ -1,5 +1,6 @@
 """The part of `relay.store.Store` about people and operations: the audit log, consent, blocks,
-trust, settings (the `paused` flag), the author history screening needs, and statistics.
+trust, settings (the `paused` flag), the bot's handled mentions, the author history screening
+needs, and statistics.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _DOMAIN_COVERS = "(target = :domain OR substr(:domain, -(length(target) + 1)) = 
 
 
 class PeopleMixin(StoreBase):
-    """Audit log, consent, blocks, trust, settings, history and statistics (see `Store`)."""
+    """Audit log, consent, blocks, trust, settings, handled mentions, history, statistics (see `Store`)."""
 
     # -- audit log -----------------------------------------------------------------------------
 
@@ -186,6 +187,29 @@ class PeopleMixin(StoreBase):
             " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (key, value, at),
         )
+
+    # -- handled mentions -----------------------------------------------------------------------
+
+    def mark_mention_handled(self, status_id: str, now: datetime | None = None) -> None:
+        """Record that the bot's mention `status_id` was handled (call it in the same transaction
+        as the commands' effects, so that it is never handled twice nor lost)."""
+        at = self._at(now)
+        with self._writing() as c:
+            c.execute(
+                "INSERT INTO handled_mentions (status_id, handled_at) VALUES (?, ?)"
+                " ON CONFLICT (status_id) DO NOTHING",
+                (status_id, at),
+            )
+
+    def is_mention_handled(self, status_id: str) -> bool:
+        """True once `mark_mention_handled(status_id)` was called (and not pruned since)."""
+        return self._one("SELECT 1 FROM handled_mentions WHERE status_id = ?", (status_id,)) is not None
+
+    def prune_handled_mentions(self, before: datetime) -> int:
+        """Forget the mentions handled before `before`; return how many were forgotten."""
+        with self._writing() as c:
+            cur = c.execute("DELETE FROM handled_mentions WHERE handled_at < ?", (to_text(before),))
+        return cur.rowcount
 
     # -- what screening needs ------------------------------------------------------------------
 

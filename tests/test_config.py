@@ -204,6 +204,21 @@ class TestModerationKeys:
         err = error_for(tmp_path, MINIMAL + "[moderation]\nhold_expiry_days = 0\n")
         assert "moderation.hold_expiry_days" in err.message
 
+    def test_silence_alert_is_off_unless_set(self, tmp_path: Path) -> None:
+        """silence_alert_minutes defaults to 0 (off), as relay.toml documents; a fraction is kept."""
+        assert load_config(write(tmp_path, MINIMAL)).moderation.silence_alert_minutes == 0.0
+        assert load_config(ROOT / "relay.toml").moderation.silence_alert_minutes == 0.0
+        text = MINIMAL + "[moderation]\nsilence_alert_minutes = 0.02\n"
+        assert load_config(write(tmp_path, text)).moderation.silence_alert_minutes == 0.02
+        text = MINIMAL + "[moderation]\nsilence_alert_minutes = 45\n"
+        assert load_config(write(tmp_path, text)).moderation.silence_alert_minutes == 45.0
+
+    def test_negative_silence_alert_is_refused(self, tmp_path: Path) -> None:
+        """A negative silence_alert_minutes names the key and the minimum."""
+        err = error_for(tmp_path, MINIMAL + "[moderation]\nsilence_alert_minutes = -5\n")
+        assert "moderation.silence_alert_minutes = -5" in err.message
+        assert "at least 0" in err.message
+
     def test_interval_must_be_a_number(self, tmp_path: Path) -> None:
         """A quoted number is a type error naming the key."""
         err = error_for(tmp_path, MINIMAL + '[moderation]\nrefusal_interval = "1h"\n')

@@ -1,5 +1,6 @@
 """The moderation channel without a network: DirectMessage from real Mastodon 4.6 notifications,
-the guards, what is answered, hold announcements, and the commands run against a real store."""
+the guards, what is answered, hold announcements, the commands run against a real store, and
+`tick` (silence alerts, forgetting old handled mentions) with a recording home instance."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from mastodon import MastodonNetworkError
 
 from relay import commands as c
+from relay.config import parse_config
+from relay.moderation import Moderation
 from relay.moderation_actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation_guards import (
     ASK_FOR_DM,
@@ -315,6 +319,23 @@ class TestActions:
         assert [i.short_id for i in store.pending()] == ["h3"]
         assert store.history("bob@x.example", "", NOW, uri="u").account_blocked == "spam"
 
+    def test_block_cancels_boosts_not_yet_done_by_the_posts_author(self, store: Store) -> None:
+        """Blocking bob cancels the open boost of his approved post and of his accepted post."""
+        run(store, c.Approve((c.ShortId("h1"),)))
+        accepted = "https://x.example/statuses/5"  # screened and accepted: never in the queue
+        store.observe(
+            accepted, source="x.example", acct="Bob@X.example", url=None, edited_at=None, text_fingerprint="5"
+        )
+        store.boost_intent(accepted, None, NOW)
+        out = run(store, c.Block(c.Account("bob@x.example"), None))
+        assert out.lines == [
+            "Blocked bob@x.example. Undoing 1 boost; withdrew 3 posts waiting to be boosted."
+        ]
+        assert [(e.kind, e.uri) for e in store.unfinished_intents()] == [
+            ("unboost", "https://x.example/statuses/4")
+        ]
+        assert store.queue_item("h1").state == "retracted"  # type: ignore[union-attr]
+
     def test_domain_block_covers_subdomains(self, store: Store) -> None:
         """A domain block withdraws posts from that domain only."""
         out = run(store, c.Block(c.Domain("y.example"), None))
@@ -374,3 +395,112 @@ class TestActions:
             store.audit_rows(uri="https://x.example/statuses/3")[-1].detail == "nobody decided within 2 days"
         )
         assert [i.short_id for i in store.pending()] == ["h1"]
+
+
+class RecordingHome:
+    """The home instance as `Moderation.tick` uses it: records each DM the bot posts, or refuses."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.down = False
+
+    def status_post(self, text: str, *, visibility: str, in_reply_to_id: str | None = None) -> dict[str, Any]:
+        if self.down:
+            raise MastodonNetworkError("connection refused")
+        assert visibility == "direct"
+        self.sent.append(text)
+        return {"id": str(len(self.sent))}
+
+
+class Clock:
+    """Both of the moderation channel's clocks (monotonic seconds and UTC time), moved together."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.now = NOW
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+        self.now += timedelta(seconds=seconds)
+
+
+MODERATORS = ("mira@home.example", "remi@remote.example")
+
+
+def channel(store: Store, home: RecordingHome, clock: Clock, tmp_path: Path, **moderation: Any) -> Moderation:
+    """A moderation channel for two moderators on `home`, on `clock` (no start-up lookups)."""
+    doc = {
+        "hashtags": ["TherapistsConnect"],
+        "home": {"url": "https://home.example"},
+        "moderation": {"moderators": list(MODERATORS), **moderation},
+    }
+    config = parse_config(doc, path=tmp_path / "relay.toml")
+    return Moderation(
+        home,  # type: ignore[arg-type]
+        store,
+        config,
+        me={"uri": "https://home.example/users/relaybot"},
+        self_acct="relaybot@home.example",
+        clock=lambda: clock.seconds,
+        now=lambda: clock.now,
+    )
+
+
+class TestTick:
+    def test_silence_is_told_once_and_its_end_once(self, store: Store, tmp_path: Path) -> None:
+        """After `silence_alert_minutes` without events both moderators get one DM, again after a
+        restart none, and one more when events come again."""
+        home, clock = RecordingHome(), Clock()
+        store.record_source_event("x.example", NOW)
+        moderation = channel(store, home, clock, tmp_path, silence_alert_minutes=1)
+        clock.advance(59)
+        moderation.tick()
+        assert home.sent == []
+        for wait in (1, 60, 3600):
+            clock.advance(wait)
+            moderation.tick()
+        assert home.sent == [
+            "@mira@home.example @remi@remote.example The relay has seen no post from any source for"
+            " 1 minute: streams may be down; `relay status` on the server says more."
+        ]
+        restarted = channel(store, home, clock, tmp_path, silence_alert_minutes=1)
+        clock.advance(120)
+        restarted.tick()
+        assert len(home.sent) == 1
+        store.record_source_event("x.example", clock.now)
+        clock.advance(10)
+        restarted.tick()
+        assert len(home.sent) == 2
+        assert home.sent[1].endswith("Posts are arriving again: the relay sees new posts from its sources.")
+
+    def test_an_alert_that_could_not_be_sent_is_tried_again_later(self, store: Store, tmp_path: Path) -> None:
+        """While the home instance refuses the DM nothing is recorded; a minute later it goes out."""
+        home, clock = RecordingHome(), Clock()
+        moderation = channel(store, home, clock, tmp_path, silence_alert_minutes=0.5)
+        home.down = True
+        clock.advance(30)
+        moderation.tick()
+        home.down = False
+        clock.advance(30)
+        moderation.tick()
+        assert home.sent == []
+        clock.advance(30)
+        moderation.tick()
+        assert len(home.sent) == 1
+        assert "for 0.5 minutes" in home.sent[0]
+
+    def test_no_alert_when_it_is_off(self, store: Store, tmp_path: Path) -> None:
+        """With the default silence_alert_minutes = 0 a silent relay sends nothing."""
+        home, clock = RecordingHome(), Clock()
+        moderation = channel(store, home, clock, tmp_path)
+        clock.advance(86400)
+        moderation.tick()
+        assert home.sent == []
+
+    def test_handled_mentions_are_forgotten_after_30_days(self, store: Store, tmp_path: Path) -> None:
+        """`tick` prunes the record of mentions handled more than 30 days ago, and keeps newer ones."""
+        store.mark_mention_handled("1001", NOW - timedelta(days=31))
+        store.mark_mention_handled("1002", NOW - timedelta(days=29))
+        channel(store, RecordingHome(), Clock(), tmp_path).tick()
+        assert not store.is_mention_handled("1001")
+        assert store.is_mention_handled("1002")

@@ -419,3 +419,23 @@ def test_restart_handles_missed_dms_once(tmp_path: Path) -> None:
         assert [(r.actor, r.target) for r in approvals] == [(w.remi.acct, one)]
         answers = [t for t in w.remi.replies(approve) if "Approved" in t]
         assert answers == [f"@remi Approved {one}: boosting it."]
+
+
+def test_silence_is_told_once_and_so_is_its_end(tmp_path: Path) -> None:
+    """With `silence_alert_minutes` set, moderators get one DM when no source has delivered a post
+    for that long, and one more when posts arrive again."""
+    with Fediverse(["home", "remote"], heartbeat=0.5) as fed:
+        w = make_world(tmp_path, fed, moderation="silence_alert_minutes = 0.02")  # 1.2 s
+        with w.relay:
+            silent = w.mira.wait_dm("has seen no post from any source for 0.02 minutes")
+            assert "`relay status` on the server" in silent["text"]
+            w.remi.wait_dm("has seen no post from any source")
+            w.person("remote", "oli").post(f"Back at the practice #{HASHTAG}")
+            resumed = w.mira.wait_dm("Posts are arriving again")
+            told = [
+                s["id"]
+                for s in w.mira.from_bot()
+                if "seen no post" in s["text"] and int(s["id"]) < int(resumed["id"])
+            ]
+            assert told == [silent["id"]]
+            w.relay.wait_log("sources.resumed")

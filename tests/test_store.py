@@ -93,6 +93,17 @@ class TestSeenPosts:
         assert observe(store) is Arrival.RETRACTED
         assert [r.action for r in store.audit_rows(uri=URI)] == ["post.retracted"]
 
+    def test_author_is_the_observed_account_in_lower_case(self, store: Store) -> None:
+        """`author_of` gives the stored user@domain; None for an unknown uri or a bare tombstone."""
+        observe(store, acct="@Alice@Social.Example")
+        assert store.author_of(URI) == "alice@social.example"
+        assert store.author_of("https://social.example/unknown") is None
+        tombstone = "https://social.example/users/bob/statuses/2"
+        store.mark_retracted(tombstone, "deleted by author")
+        assert store.author_of(tombstone) is None
+        observe(store, tombstone, acct="bob@social.example")  # a stale copy fills in the author
+        assert store.author_of(tombstone) == "bob@social.example"
+
     def test_local_ids_find_the_uri_per_source(self, store: Store) -> None:
         """A delete event's id (local to its source) leads back to the post's uri."""
         store.observe(
@@ -310,3 +321,36 @@ class TestBoostJournal:
         assert store.boost_count(T0, "alice@a.example") == 2
         assert store.boost_count(T0 + timedelta(minutes=1), "alice@a.example") == 1
         assert store.boost_count(T0) == 3
+
+
+class TestHandledMentions:
+    def test_a_handled_mention_is_remembered_once(self, store: Store) -> None:
+        """A mention marked handled is known as handled; marking it again changes nothing."""
+        assert not store.is_mention_handled("1001")
+        store.mark_mention_handled("1001", T0)
+        store.mark_mention_handled("1001", T0 + timedelta(days=40))  # a second delivery: no new date
+        assert store.is_mention_handled("1001")
+        assert not store.is_mention_handled("1002")
+        assert store.prune_handled_mentions(T0 + timedelta(days=30)) == 1
+
+    def test_pruning_forgets_only_mentions_handled_before_the_cut(self, store: Store) -> None:
+        """`prune_handled_mentions(before)` forgets older mentions and keeps the rest."""
+        for day in range(5):
+            store.mark_mention_handled(str(2000 + day), T0 + timedelta(days=day))
+        assert store.prune_handled_mentions(T0 + timedelta(days=3)) == 3
+        assert [store.is_mention_handled(str(2000 + day)) for day in range(5)] == [False] * 3 + [True] * 2
+        assert store.prune_handled_mentions(T0 + timedelta(days=3)) == 0
+
+    def test_marking_is_part_of_the_enclosing_transaction(self, store: Store) -> None:
+        """Inside `atomic()`, a failure after the mark undoes the mark with everything else."""
+
+        def handle_and_fail() -> None:
+            with store.atomic():
+                store.mark_mention_handled("3001", T0)
+                store.set_paused(True, "mira@home.example", T0)
+                raise RuntimeError("the command failed")
+
+        with pytest.raises(RuntimeError, match="the command failed"):
+            handle_and_fail()
+        assert not store.is_mention_handled("3001")
+        assert not store.paused()

@@ -69,6 +69,32 @@ def test_older_schema_is_migrated_and_keeps_data(tmp_path: Path, start: int) -> 
         assert store.consent("alice@a.example") == "opt-out"
 
 
+def test_handled_mentions_move_out_of_settings(tmp_path: Path) -> None:
+    """Migration 5 moves v4's `moderation.handled.<id>` settings rows into their table, dates kept."""
+    path = tmp_path / "state.db"
+    conn = open_raw(path)
+    try:
+        migrations.apply(conn, upto=4)
+        earlier = "2026-11-20T10:00:00.000001+00:00"
+        for key, value, at in [
+            ("moderation.handled.1001", earlier, earlier),  # as v4's relay wrote them
+            ("moderation.handled.1002", T0.isoformat(), T0.isoformat(timespec="microseconds")),
+            ("moderation.mentions_cursor", "77", earlier),
+            ("paused", "1", earlier),
+        ]:
+            conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)", (key, value, at))
+    finally:
+        conn.close()
+    with Store.open(path) as store:
+        assert store.is_mention_handled("1001")
+        assert store.is_mention_handled("1002")
+        assert store.get_setting("moderation.mentions_cursor") == "77"
+        assert store.paused()
+        assert store.get_setting("moderation.handled.1001") is None
+        assert store.prune_handled_mentions(T0) == 1  # the older one, by its recorded date
+        assert store.is_mention_handled("1002")
+
+
 def test_migrations_are_each_applied_once(tmp_path: Path) -> None:
     """Reopening an up-to-date file applies nothing."""
     path = tmp_path / "state.db"

@@ -1,0 +1,160 @@
+"""Reading Mastodon JSON, shared by `relay.post` (Post) and `relay.dm` (DirectMessage). Pure.
+
+`MalformedStatus` for anything missing or mis-typed; the typed field readers (`get_field`,
+`get_optional`, `get_datetime`, ...), each naming the field in its error; and the account that
+wrote a status, as an `Author` with a full `user@domain` handle (`read_author`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from relay.tags import hashtags_in_text, parse_html
+
+__all__ = [
+    "VISIBILITIES",
+    "Author",
+    "MalformedStatus",
+    "get_datetime",
+    "get_field",
+    "get_optional",
+    "get_optional_id",
+    "get_required_datetime",
+    "read_author",
+    "source_domain",
+]
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+
+class MalformedStatus(ValueError):
+    """A status (or RSS item) lacks a field the relay needs, or has it in the wrong shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """The account that wrote a post, as far as the source told us."""
+
+    acct: str  # user@domain, lower-case domain
+    id: str = ""  # local to the source instance
+    username: str = ""
+    display_name: str = ""
+    note_text: str = ""  # the bio as plain text
+    fields: tuple[tuple[str, str], ...] = ()  # profile fields (name, value as plain text)
+    profile_tags: frozenset[str] = frozenset()  # normalised hashtags in the bio and the fields
+    bot: bool = False
+    group: bool = False
+    locked: bool = False
+    created_at: datetime | None = None
+    statuses_count: int | None = None
+    indexable: bool | None = None  # None: the server did not say (older Mastodon, other software)
+    noindex: bool | None = None
+    uri: str = ""
+    url: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.acct.rpartition("@")[2]
+
+
+def source_domain(source: str) -> str:
+    """The host[:port] of `source` (a host or a URL), lower case; "" when it names none."""
+    if "://" in source:
+        return urlsplit(source).netloc.lower()
+    host = source.strip().lower()
+    return host if re.fullmatch(r"[a-z0-9.-]+(?::\d+)?", host) else ""
+
+
+def get_field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    """`data[name]`, which must be there, not null, and of `kind` (a bool is no int here)."""
+    if name not in data or data[name] is None:
+        raise MalformedStatus(f"status is missing field {name!r}")
+    value = data[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise MalformedStatus(f"status field {name!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def get_optional(data: Mapping[str, Any], name: str, kind: type) -> Any:
+    """`data[name]` if present and not null (then of `kind`), else None."""
+    return None if data.get(name) is None else get_field(data, name, kind)
+
+
+def get_optional_id(data: Mapping[str, Any], name: str) -> str | None:
+    """An optional id (a string, or a number from older servers) as a string."""
+    value = get_optional(data, name, (str, int))  # type: ignore[arg-type]
+    return None if value is None else str(value)
+
+
+def get_datetime(data: Mapping[str, Any], name: str, *, required: bool = False) -> datetime | None:
+    """An ISO 8601 date, timezone-aware (UTC when it names no zone); None when absent and optional."""
+    value = get_field(data, name, str) if required else get_optional(data, name, str)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedStatus(f"status field {name!r} is not an ISO 8601 date: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def get_required_datetime(data: Mapping[str, Any], name: str) -> datetime:
+    """`get_datetime(..., required=True)`, typed as never None."""
+    value = get_datetime(data, name, required=True)
+    assert value is not None  # required=True raises instead of returning None
+    return value
+
+
+def read_author(account: Mapping[str, Any], source: str) -> Author:
+    """The `Author` of Mastodon account JSON seen on instance `source` (a host or URL).
+
+    Mastodon writes local accounts without a domain: they get `source`'s, or else the host of the
+    account's URL. Errors name the account field ("account is missing field 'acct'").
+    """
+    try:
+        acct = get_field(account, "acct", str).strip().lstrip("@")
+        url = get_optional(account, "url", str) or ""
+        uri = get_optional(account, "uri", str) or ""
+        if "@" in acct:
+            user, _, domain = acct.partition("@")
+        else:
+            user = acct
+            domain = source_domain(source) or urlsplit(url).netloc or urlsplit(uri).netloc
+            if not domain:
+                raise MalformedStatus(f"account {acct!r} is local but the instance domain is unknown")
+        note = parse_html(get_optional(account, "note", str) or "")
+        fields = []
+        tags = set(note.tags)
+        for item in get_optional(account, "fields", list) or ():
+            if not isinstance(item, Mapping):
+                raise MalformedStatus("account field 'fields' must be a list of objects")
+            value = parse_html(str(item.get("value") or ""))
+            name = str(item.get("name") or "")
+            fields.append((name, value.text))
+            tags |= value.tags | hashtags_in_text(name)
+        statuses = get_optional(account, "statuses_count", int)
+        return Author(
+            acct=f"{user}@{domain.lower()}",
+            id=str(get_optional(account, "id", (str, int)) or ""),  # type: ignore[arg-type]
+            username=get_optional(account, "username", str) or user,
+            display_name=get_optional(account, "display_name", str) or "",
+            note_text=note.text,
+            fields=tuple(fields),
+            profile_tags=frozenset(tags),
+            bot=bool(get_optional(account, "bot", bool)),
+            group=bool(get_optional(account, "group", bool)),
+            locked=bool(get_optional(account, "locked", bool)),
+            created_at=get_datetime(account, "created_at"),
+            statuses_count=statuses,
+            indexable=get_optional(account, "indexable", bool),
+            noindex=get_optional(account, "noindex", bool),
+            uri=uri,
+            url=url,
+        )
+    except MalformedStatus as exc:
+        raise MalformedStatus(str(exc).replace("status", "account", 1)) from None
