@@ -47,6 +47,9 @@ def notify(*lines: str, environ: Mapping[str, str] | None = None) -> bool:
     message = "\n".join(line.replace("\n", " ") for line in lines).encode("utf-8")
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            # Never block the relay's main loop: a listener that does not read (its queue is
+            # full) loses this message instead, as a watchdog ping that is late anyway.
+            sock.setblocking(False)
             sock.sendto(message, address)
     except OSError as exc:
         log.warning("notify.failed", error=str(exc), message=lines[0].split("=")[0] if lines else "")

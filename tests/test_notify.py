@@ -92,6 +92,13 @@ class TestWithoutSystemd:
         monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone"))
         assert notify.watchdog() is False
 
+    def test_a_listener_that_does_not_read_never_blocks_the_caller(self, listener: Listener) -> None:
+        """When the listener's queue is full the ping is dropped (False) instead of blocking the loop."""
+        results = [notify.watchdog() for _ in range(200)]  # far more than a datagram queue holds
+        assert results[0] is True
+        assert results[-1] is False
+        assert listener.receive() == ["WATCHDOG=1"]
+
 
 class TestWatchdogInterval:
     def test_half_of_watchdog_usec(self) -> None:
