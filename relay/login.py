@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -84,17 +86,15 @@ def log_in(
     stdout: TextIO,
 ) -> str:
     """Run the code flow, write `token_file` (0600) and return the account's handle."""
-    try:
+    with _asking(
+        instance,
+        RelayError,
+        "refused to register the relay as an app",
+        fix="check that the URL is a Mastodon-compatible instance that accepts new apps",
+    ):
         client_id, client_secret = _app_credentials(instance, app_file(token_file))
         app = _client(instance, client_id=client_id, client_secret=client_secret)
         url = app.auth_request_url(scopes=list(SCOPES), redirect_uris=OOB, allow_http=instance.allow_http)
-    except MastodonNetworkError as exc:
-        raise _unreachable(instance, exc) from None
-    except MastodonError as exc:
-        raise RelayError(
-            f"{instance.host} refused to register the relay as an app: {_short(exc)}",
-            fix="check that the URL is a Mastodon-compatible instance that accepts new apps",
-        ) from None
     if code is None:
         print(
             "1. Open this page in a browser where the bot account is logged in, and authorise:", file=stdout
@@ -110,31 +110,27 @@ def log_in(
             f" --token-file {token_file} --code CODE`"
             f" (the app registration is kept in {app_file(token_file)})",
         )
-    try:
-        token = app.log_in(code=code, scopes=list(SCOPES), redirect_uri=OOB, allow_http=instance.allow_http)
-    except MastodonNetworkError as exc:
-        raise _unreachable(instance, exc) from None
-    except MastodonIllegalArgumentError:
-        raise CredentialsError(
-            f"{instance.host} did not accept the authorisation code (wrong, expired or already used)",
-            fix="run `relay login` again and paste the code the authorisation page shows (if it keeps"
-            f" failing, delete {app_file(token_file)} to register the app anew)",
-        ) from None
-    except MastodonError as exc:
-        raise CredentialsError(
-            f"{instance.host} did not grant the token the relay needs: {_short(exc)}",
-            fix="authorise every permission the page asks for: " + " ".join(SCOPES),
-        ) from None
+    with _asking(
+        instance,
+        CredentialsError,
+        "did not grant the token the relay needs",
+        fix="authorise every permission the page asks for: " + " ".join(SCOPES),
+    ):
+        try:
+            token = app.log_in(
+                code=code, scopes=list(SCOPES), redirect_uri=OOB, allow_http=instance.allow_http
+            )
+        except MastodonIllegalArgumentError:
+            raise CredentialsError(
+                f"{instance.host} did not accept the authorisation code (wrong, expired or already used)",
+                fix="run `relay login` again and paste the code the authorisation page shows (if it keeps"
+                f" failing, delete {app_file(token_file)} to register the app anew)",
+            ) from None
     register_secret(token)
-    try:
+    with _asking(
+        instance, CredentialsError, "gave a token that does not work", fix="run `relay login` again"
+    ):
         me = _client(instance, access_token=token).account_verify_credentials()
-    except MastodonNetworkError as exc:
-        raise _unreachable(instance, exc) from None
-    except MastodonError as exc:
-        raise CredentialsError(
-            f"{instance.host} gave a token that does not work: {_short(exc)}",
-            fix="run `relay login` again",
-        ) from None
     try:
         write_token_file(token_file, token)
     except OSError as exc:
@@ -198,11 +194,22 @@ def _client(
     )
 
 
-def _unreachable(instance: Instance, exc: Exception) -> RelayError:
-    return RelayError(
-        f"cannot reach {instance.url}: {type(exc).__name__}",
-        fix="check the URL, the network and that the instance is up, then run `relay login` again",
-    )
+@contextmanager
+def _asking(instance: Instance, error: type[RelayError], refused: str, *, fix: str) -> Iterator[None]:
+    """Turn the block's Mastodon.py errors into the relay's, each ending with one message.
+
+    A network error says the instance cannot be reached (exit 1); any other error of the instance's
+    becomes `error("HOST REFUSED: the instance's own text", fix=fix)`.
+    """
+    try:
+        yield
+    except MastodonNetworkError as exc:
+        raise RelayError(
+            f"cannot reach {instance.url}: {type(exc).__name__}",
+            fix="check the URL, the network and that the instance is up, then run `relay login` again",
+        ) from None
+    except MastodonError as exc:
+        raise error(f"{instance.host} {refused}: {_short(exc)}", fix=fix) from None
 
 
 def _short(exc: MastodonError) -> str:

@@ -103,27 +103,24 @@ def read_statuses(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read: {exc}", fix="give a UTF-8 JSON file") from None
     if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                fix="give a JSON array of statuses, or one status per line",
-            ) from None
+        items = _loads(text, path, fix="give a JSON array of statuses, or one status per line")
         for index, item in enumerate(items):
             yield f"{path}: item {index}", _object(item, f"{path}: item {index}")
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{path}:{number}:{exc.colno}: not valid JSON: {exc.msg}",
-                fix="put one JSON object (a status) on each line",
-            ) from None
+        item = _loads(line, path, fix="put one JSON object (a status) on each line", first_line=number)
         yield f"{path}:{number}", _object(item, f"{path}:{number}")
+
+
+def _loads(text: str, path: Path, *, fix: str, first_line: int = 1) -> Any:
+    """`text` parsed as JSON, which starts at line `first_line` of `path`; InputError names the place."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = first_line + exc.lineno - 1
+        raise InputError(f"{path}:{line}:{exc.colno}: not valid JSON: {exc.msg}", fix=fix) from None
 
 
 def _object(item: object, where: str) -> dict[str, Any]:

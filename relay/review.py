@@ -47,7 +47,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from relay.errors import IllegalTransition
 
@@ -76,6 +76,8 @@ class Event(enum.StrEnum):
     RETRY = "retry"
     RETRACT = "retract"
 
+
+_Kind = TypeVar("_Kind", State, Event)
 
 S, E = State, Event
 MOVES: tuple[tuple[State, Event, State], ...] = (
@@ -107,30 +109,24 @@ TRANSITIONS: Mapping[State, Mapping[Event, State]] = MappingProxyType(
 FINAL_STATES = frozenset(state for state, moves in TRANSITIONS.items() if not moves)
 
 
-def _state(value: State | str) -> State:
+def _member(kind: type[_Kind], value: _Kind | str) -> _Kind:
+    """`value` as a member of `kind` (State or Event); IllegalTransition naming the known ones else."""
     try:
-        return State(value)
+        return kind(value)
     except ValueError:
-        known = ", ".join(State)
-        raise IllegalTransition(f"unknown review state {value!r}; known states: {known}") from None
-
-
-def _event(value: Event | str) -> Event:
-    try:
-        return Event(value)
-    except ValueError:
-        known = ", ".join(Event)
-        raise IllegalTransition(f"unknown review event {value!r}; known events: {known}") from None
+        name = kind.__name__.lower()
+        known = ", ".join(kind)
+        raise IllegalTransition(f"unknown review {name} {value!r}; known {name}s: {known}") from None
 
 
 def allowed_events(state: State | str) -> tuple[Event, ...]:
     """The events allowed from `state`, in table order (empty for a final state)."""
-    return tuple(TRANSITIONS[_state(state)])
+    return tuple(TRANSITIONS[_member(State, state)])
 
 
 def next_state(state: State | str, event: Event | str) -> State:
     """The state after `event` happens to an item in `state`; `IllegalTransition` if not in the table."""
-    frm, ev = _state(state), _event(event)
+    frm, ev = _member(State, state), _member(Event, event)
     try:
         return TRANSITIONS[frm][ev]
     except KeyError:

@@ -8,7 +8,7 @@ import pytest
 from mastodon import Mastodon
 
 from relay.sandbox import Fediverse, Instance, SeededAccount
-from relay.sandbox.testing import StreamTap
+from relay.sandbox.testing import StreamTap, wait_until
 
 HEARTBEAT = 0.2  # seconds; short so heartbeat tests stay fast
 
@@ -66,3 +66,16 @@ def tap() -> Iterator[Callable[..., StreamTap]]:
     yield open_tap
     for stream in taps:
         stream.close()
+
+
+@pytest.fixture
+def listen(home: Instance, alice: SeededAccount, tap: Callable[..., StreamTap]) -> Callable[[str], StreamTap]:
+    """Tap a stream `path` on home with alice's token, and wait until home counts it open."""
+
+    def open_stream(path: str) -> StreamTap:
+        opened = home.open_streams() + 1
+        stream = tap(home, path, alice.token)
+        wait_until(lambda: home.open_streams() == opened)
+        return stream
+
+    return open_stream

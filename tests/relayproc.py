@@ -3,6 +3,8 @@
 `RelayProcess` writes a relay.toml (loopback URLs, 0600 token files) into a temporary folder,
 starts `python -m relay run` with JSON logs, and offers waits with deadlines on its log events
 and on what the home instance shows (which statuses the bot reblogged, how many reblog calls).
+`connected_relay` starts one and waits until its first stream is connected. `run_relay` runs any
+other `python -m relay` command to its end; `relay_env` is the environment it runs in.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +37,22 @@ def wait_for(condition: Callable[[], T], *, timeout: float = 15.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)  # polling interval of a wait with a deadline, not a synchronisation sleep
+
+
+def relay_env() -> dict[str, str]:
+    """The caller's environment without relay variables a developer may have set."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+
+
+def run_relay(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run `python -m relay ARGS` in `relay_env()` to its end and return what it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", "relay", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=relay_env(),
+    )
 
 
 class RelayProcess:
@@ -176,3 +195,16 @@ class RelayProcess:
 
     def wait_boosted(self, uri: str, *, timeout: float = 15.0) -> None:
         wait_for(lambda: uri in self.boosted_uris(), timeout=timeout, what=f"a boost of {uri}")
+
+
+@contextmanager
+def connected_relay(
+    folder: Path, fed: Fediverse, bot: SeededAccount, **options: Any
+) -> Iterator[RelayProcess]:
+    """`RelayProcess(folder, fed, bot, **options)`, started and past its first `stream.connected`.
+
+    Leaving the block kills the process if the test has not stopped it.
+    """
+    with RelayProcess(folder, fed, bot, **options) as relay:
+        relay.wait_log("stream.connected")
+        yield relay

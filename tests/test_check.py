@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
+from relayproc import run_relay
 
 from relay.check import (
     REQUIRED_SCOPES,
@@ -329,11 +328,7 @@ def check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[s
 
 
 def relay_check(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "relay", "check", "-c", str(config), *args],
-        capture_output=True, text=True, timeout=60, check=False, env=env,
-    )  # fmt: skip
+    return run_relay("check", "-c", str(config), *args, timeout=60)
 
 
 def closed_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import shlex
@@ -20,6 +19,7 @@ from typing import IO
 
 import pytest
 import requests
+from relayproc import relay_env, run_relay
 
 from relay.demo.progress import rejected_by_rule, snippet
 from relay.demo.relaylog import PostFacts
@@ -27,21 +27,9 @@ from relay.demo.relaylog import PostFacts
 DEMO_DEADLINE = 60.0  # the issue's bar: the demo itself must finish in under 30 s
 
 
-def demo_env() -> dict[str, str]:
-    """The caller's environment without relay variables a developer may have set."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-
-
 def run_demo(*args: str, folder: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "relay", "demo", "--dir", str(folder), *args],
-        capture_output=True,
-        text=True,
-        timeout=DEMO_DEADLINE,
-        env=demo_env(),
-        check=False,
-    )
+    done = run_relay("demo", "--dir", str(folder), *args, timeout=DEMO_DEADLINE)
     return done, time.monotonic() - started
 
 
@@ -222,7 +210,7 @@ def kept_demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=demo_env(),
+        env=relay_env(),
     )
     try:
         yield process, Lines(process)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import socket
@@ -17,6 +16,7 @@ from typing import IO
 import pytest
 import requests
 from mastodon import Mastodon
+from relayproc import relay_env
 
 from relay.check import REQUIRED_SCOPES
 from relay.credentials import write_token_file
@@ -26,16 +26,16 @@ from relay.sandbox import Instance, SeededAccount
 CODE_RE = re.compile(r'class="oauth-code" readonly type="text" value="([^"]+)"')
 
 
-def relay(*args: str, stdin: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
+def relay(*args: str, stdin: int | None = subprocess.PIPE, cwd: Path | None = None) -> subprocess.Popen[str]:
     """Start `python -m relay ...` with text pipes and without any RELAY_* variable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     return subprocess.Popen(
         [sys.executable, "-m", "relay", "--log-format", "console", *args],
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        cwd=cwd,
+        env=relay_env(),
     )
 
 
@@ -89,6 +89,20 @@ def code_from_page(url: str) -> str:
     return match.group(1)
 
 
+def paste_code(
+    proc: subprocess.Popen[str], home: Instance, alice: SeededAccount, page: str = r"^(http://\S+)$"
+) -> LineReader:
+    """Wait for the page `relay login` prints, authorise it as alice and paste its code; the output so far."""
+    assert proc.stdout is not None
+    assert proc.stdin is not None
+    out = LineReader(proc.stdout)
+    url = out.wait_for(page).group(1)
+    home.log_in(alice)
+    proc.stdin.write(code_from_page(url) + "\n")
+    proc.stdin.close()
+    return out
+
+
 @pytest.fixture
 def closed_port() -> Iterator[int]:
     """A loopback port that refuses connections (bound, never listening)."""
@@ -104,13 +118,7 @@ class TestCodeFlow:
         """The process prints the page, takes the pasted code, writes a 0600 token for that account."""
         token_file = tmp_path / "home.token"
         proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
-        assert proc.stdout is not None
-        assert proc.stdin is not None
-        out = LineReader(proc.stdout)
-        url = out.wait_for(r"^(http://\S+/oauth/authorize\S*)$").group(1)
-        home.log_in(alice)
-        proc.stdin.write(code_from_page(url) + "\n")
-        proc.stdin.close()
+        out = paste_code(proc, home, alice, page=r"^(http://\S+/oauth/authorize\S*)$")
         assert proc.wait(timeout=20) == 0, proc.stderr.read() if proc.stderr else ""
         printed = out.rest()
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
@@ -128,12 +136,7 @@ class TestCodeFlow:
         """The token is granted exactly the scopes `relay check` requires."""
         token_file = tmp_path / "home.token"
         proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
-        assert proc.stdout is not None
-        assert proc.stdin is not None
-        url = LineReader(proc.stdout).wait_for(r"^(http://\S+)$").group(1)
-        home.log_in(alice)
-        proc.stdin.write(code_from_page(url) + "\n")
-        proc.stdin.close()
+        paste_code(proc, home, alice)
         assert proc.wait(timeout=20) == 0
         token = token_file.read_text(encoding="utf-8").strip()
         with home.lock:
@@ -168,22 +171,8 @@ class TestCodeFlow:
         self, tmp_path: Path, home: Instance, alice: SeededAccount
     ) -> None:
         """Without --token-file the token goes to ./HOST.token (':' of a port as '_')."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "relay", "login", "--instance", home.url],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdin is not None
-        url = LineReader(proc.stdout).wait_for(r"^(http://\S+)$").group(1)
-        home.log_in(alice)
-        proc.stdin.write(code_from_page(url) + "\n")
-        proc.stdin.close()
+        proc = relay("login", "--instance", home.url, cwd=tmp_path)
+        paste_code(proc, home, alice)
         assert proc.wait(timeout=20) == 0
         expected = tmp_path / (home.url.split("://")[1].replace(":", "_") + ".token")
         assert stat.S_IMODE(expected.stat().st_mode) == 0o600

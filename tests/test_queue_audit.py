@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from relayproc import run_relay
 
 from relay.audit_cli import parse_since
 from relay.errors import InputError
@@ -26,14 +25,7 @@ HOLD = Verdict(
 
 def relay(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m relay ARGS -c CONFIG` and return what it printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "relay", args[0], "-c", str(config), *args[1:]],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
+    return run_relay(args[0], "-c", str(config), *args[1:])
 
 
 @pytest.fixture

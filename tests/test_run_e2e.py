@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
-from relayproc import HASHTAG, RelayProcess, wait_for
+from relayproc import HASHTAG, RelayProcess, connected_relay, wait_for
 
 from relay.sandbox import Fediverse, SeededAccount
 from relay.store import Store
@@ -28,6 +28,12 @@ def bot(fed: Fediverse) -> SeededAccount:
     return fed["home"].create_account("relaybot", bot=True, display_name="TherapistsConnect relay")
 
 
+@pytest.fixture
+def bob(fed: Fediverse) -> SeededAccount:
+    """An author on the remote instance."""
+    return fed["remote"].create_account("bob")
+
+
 def client(fed: Fediverse, instance: str, account: SeededAccount) -> Mastodon:
     return Mastodon(access_token=account.token, api_base_url=fed[instance].url)
 
@@ -37,11 +43,11 @@ def post(fed: Fediverse, instance: str, account: SeededAccount, text: str, **opt
 
 
 class TestBoosting:
-    def test_remote_post_is_boosted_on_home(self, tmp_path: Path, fed: Fediverse, bot: SeededAccount) -> None:
+    def test_remote_post_is_boosted_on_home(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
         """A public #TherapistsConnect post on a remote instance is boosted once by the home bot."""
-        bob = fed["remote"].create_account("bob")
-        with RelayProcess(tmp_path, fed, bot) as relay:
-            relay.wait_log("stream.connected")
+        with connected_relay(tmp_path, fed, bot) as relay:
             started = time.monotonic()
             status = post(fed, "remote", bob, f"Hello, I am Bob, a therapist in Leeds #{HASHTAG}")
             relay.wait_boosted(status["uri"])
@@ -51,12 +57,10 @@ class TestBoosting:
             print(f"post to boost: {took:.3f} s")
 
     def test_private_reply_and_untagged_posts_are_not_boosted(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """Only public, tagged, non-reply posts are boosted; the rest is screened and recorded."""
-        bob = fed["remote"].create_account("bob")
-        with RelayProcess(tmp_path, fed, bot, streamed=(("remote", bob),)) as relay:
-            relay.wait_log("stream.connected")
+        with connected_relay(tmp_path, fed, bot, streamed=(("remote", bob),)) as relay:
             first = post(fed, "remote", bob, f"Intro #{HASHTAG}")
             post(fed, "remote", bob, f"A reply #{HASHTAG}", in_reply_to_id=first["id"])
             post(fed, "remote", bob, f"Unlisted #{HASHTAG}", visibility="unlisted")
@@ -67,10 +71,9 @@ class TestBoosting:
             assert sorted(relay.boosted_uris()) == sorted([first["uri"], last["uri"]])
 
     def test_one_post_from_three_sources_is_boosted_once(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """A post seen on home's stream, remote's stream and third's poll is screened and boosted once."""
-        bob = fed["remote"].create_account("bob")
         watcher = fed["remote"].create_account("watcher")
         with RelayProcess(tmp_path, fed, bot, streamed=(("remote", watcher),), polled=("third",)) as relay:
             relay.wait_log("fetch.done", via="poll")
@@ -85,15 +88,13 @@ class TestBoosting:
 
 class TestNothingLost:
     def test_posts_made_while_stopped_are_boosted_after_restart(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """Catch-up from the stored cursor boosts what was posted while the relay was down."""
-        bob = fed["remote"].create_account("bob")
-        relay = RelayProcess(tmp_path, fed, bot, streamed=(("remote", bob),)).start()
-        relay.wait_log("stream.connected")
-        before = post(fed, "remote", bob, f"Before #{HASHTAG}")
-        relay.wait_boosted(before["uri"])
-        assert relay.stop() == 0
+        with connected_relay(tmp_path, fed, bot, streamed=(("remote", bob),)) as relay:
+            before = post(fed, "remote", bob, f"Before #{HASHTAG}")
+            relay.wait_boosted(before["uri"])
+            assert relay.stop() == 0
         during = [post(fed, "remote", bob, f"While stopped {i} #{HASHTAG}") for i in range(3)]
         with RelayProcess(tmp_path, fed, bot, streamed=(("remote", bob),)) as again:
             for status in during:
@@ -102,12 +103,10 @@ class TestNothingLost:
             assert again.reblog_calls() == 4
 
     def test_dropped_and_stalled_streams_recover(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """A dropped stream reconnects; a stalled one is detected by silence and reconnected."""
-        bob = fed["remote"].create_account("bob")
-        with RelayProcess(tmp_path, fed, bot, read_timeout=1.5) as relay:
-            relay.wait_log("stream.connected")
+        with connected_relay(tmp_path, fed, bot, read_timeout=1.5) as relay:
             fed["home"].drop_streams()
             relay.wait_log("stream.disconnected")
             dropped = post(fed, "remote", bob, f"After a drop #{HASHTAG}")
@@ -120,16 +119,14 @@ class TestNothingLost:
             relay.wait_boosted(stalled["uri"], timeout=20)
 
     def test_kill_9_during_a_burst_boosts_everything_exactly_once(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """SIGKILL in the middle of a burst, then restart: each accepted post boosted exactly once."""
-        bob = fed["remote"].create_account("bob")
         fed["home"].set_latency(0.05)  # slow the home instance so that the kill lands mid-burst
-        relay = RelayProcess(tmp_path, fed, bot).start()
-        relay.wait_log("stream.connected")
-        statuses = [post(fed, "remote", bob, f"Burst {i} #{HASHTAG}") for i in range(20)]
-        wait_for(lambda: len(relay.boosted_uris()) >= 3, what="the burst to start boosting")
-        relay.kill()
+        with connected_relay(tmp_path, fed, bot) as relay:
+            statuses = [post(fed, "remote", bob, f"Burst {i} #{HASHTAG}") for i in range(20)]
+            wait_for(lambda: len(relay.boosted_uris()) >= 3, what="the burst to start boosting")
+            relay.kill()
         fed["home"].set_latency(0.0)
         assert len(relay.boosted_uris()) < 20
         with RelayProcess(tmp_path, fed, bot) as again:
@@ -143,12 +140,10 @@ class TestNothingLost:
 
 class TestFaults:
     def test_rate_limits_and_server_errors_delay_but_lose_nothing(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """429s and 5xx from the home instance delay boosts; every post is boosted in the end."""
-        bob = fed["remote"].create_account("bob")
-        with RelayProcess(tmp_path, fed, bot) as relay:
-            relay.wait_log("stream.connected")
+        with connected_relay(tmp_path, fed, bot) as relay:
             fed["home"].fail_next(3, status=503, path_prefix="/api/v1/statuses")
             first = post(fed, "remote", bob, f"Through 5xx #{HASHTAG}")
             relay.wait_log("boost.retry")
@@ -162,10 +157,9 @@ class TestFaults:
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
     ) -> None:
         """A revoked home token stops `relay run` with a clear message and exit code 2."""
-        relay = RelayProcess(tmp_path, fed, bot).start()
-        relay.wait_log("stream.connected")
-        fed["home"].revoke_token(bot.token)
-        assert relay.wait_exit(timeout=20) == 2
+        with connected_relay(tmp_path, fed, bot) as relay:
+            fed["home"].revoke_token(bot.token)
+            assert relay.wait_exit(timeout=20) == 2
         assert "relay login" in relay.log_text()
         assert bot.token not in relay.log_text()
 
@@ -173,10 +167,9 @@ class TestFaults:
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
     ) -> None:
         """SIGTERM ends the relay within 5 seconds, exit code 0, journal consistent."""
-        relay = RelayProcess(tmp_path, fed, bot).start()
-        relay.wait_log("stream.connected")
-        started = time.monotonic()
-        assert relay.stop(signal.SIGTERM, timeout=5) == 0
+        with connected_relay(tmp_path, fed, bot) as relay:
+            started = time.monotonic()
+            assert relay.stop(signal.SIGTERM, timeout=5) == 0
         print(f"stopped in {time.monotonic() - started:.3f} s")
         with Store.open(relay.state, readonly=True) as store:
             assert store.unfinished_intents() == []
@@ -184,12 +177,10 @@ class TestFaults:
 
 class TestRetraction:
     def test_deleted_boosted_post_is_retracted_and_never_boosted_again(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """Deleting a boosted post records a retraction; a stale copy later is not boosted."""
-        bob = fed["remote"].create_account("bob")
-        with RelayProcess(tmp_path, fed, bot) as relay:
-            relay.wait_log("stream.connected")
+        with connected_relay(tmp_path, fed, bot) as relay:
             status = post(fed, "remote", bob, f"Soon gone #{HASHTAG}")
             relay.wait_boosted(status["uri"])
             client(fed, "remote", bob).status_delete(status["id"])
@@ -200,13 +191,11 @@ class TestRetraction:
                 assert not store.is_boosted(status["uri"])
 
     def test_edit_adding_a_blocked_word_unboosts(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
         """A boosted post edited so that it no longer passes is unboosted."""
-        bob = fed["remote"].create_account("bob")
         extra = '[rules.keywords]\nreject = ["casino"]\n'
-        with RelayProcess(tmp_path, fed, bot, extra=extra) as relay:
-            relay.wait_log("stream.connected")
+        with connected_relay(tmp_path, fed, bot, extra=extra) as relay:
             status = post(fed, "remote", bob, f"Fine post #{HASHTAG}")
             relay.wait_boosted(status["uri"])
             client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")

@@ -53,12 +53,9 @@ class TestStreamFaults:
         home.stall_streams(False)
         stream.wait_for(lambda t: len(t.raw) > before and ":thump" in t.text()[before:])
 
-    def test_malformed_event_is_written_raw(
-        self, home: Instance, alice: SeededAccount, tap: Callable[..., StreamTap]
-    ) -> None:
+    def test_malformed_event_is_written_raw(self, home: Instance, listen: Callable[[str], StreamTap]) -> None:
         """send_malformed writes the default broken frame, or the exact bytes given."""
-        stream = tap(home, HASHTAG, alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen(HASHTAG)
         home.send_malformed()
         home.send_malformed(b"garbage without newline")
         stream.wait_for(lambda t: "garbage without newline" in t.text())
@@ -91,11 +88,10 @@ class TestStreamFaults:
         assert again.status_code == 401
 
     def test_stop_closes_streams_promptly(
-        self, alice: SeededAccount, home: Instance, fediverse: Fediverse, tap: Callable[..., StreamTap]
+        self, fediverse: Fediverse, listen: Callable[[str], StreamTap]
     ) -> None:
         """Stopping the fediverse ends open streams in well under a second."""
-        stream = tap(home, HASHTAG, alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen(HASHTAG)
         started = time.monotonic()
         fediverse.stop()
         assert stream.ended.wait(1)

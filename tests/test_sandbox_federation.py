@@ -9,7 +9,7 @@ import pytest
 from mastodon import Mastodon, MastodonAPIError
 
 from relay.sandbox import Fediverse, Instance, SeededAccount
-from relay.sandbox.testing import StreamTap, wait_until
+from relay.sandbox.testing import StreamTap
 
 Client = Callable[[Instance, SeededAccount | str], Mastodon]
 
@@ -17,16 +17,13 @@ Client = Callable[[Instance, SeededAccount | str], Mastodon]
 class TestPush:
     def test_post_on_remote_arrives_on_home_hashtag_stream(
         self,
-        home: Instance,
         remote: Instance,
-        alice: SeededAccount,
         bob: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """A public post on remote is streamed on home's hashtag stream as a remote status."""
-        stream = tap(home, "/api/v1/streaming/hashtag?tag=TherapistsConnect", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/hashtag?tag=TherapistsConnect")
         posted = client(remote, bob).status_post("Hello #therapistsconnect")
         event = stream.wait_event("update")
         status = json.loads(event.data)
@@ -42,11 +39,10 @@ class TestPush:
         alice: SeededAccount,
         bob: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """Unlisted posts are copied to peers but never appear on a hashtag stream."""
-        stream = tap(home, "/api/v1/streaming/hashtag?tag=relay", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/hashtag?tag=relay")
         bob_client = client(remote, bob)
         unlisted = bob_client.status_post("quiet #relay", visibility="unlisted")
         bob_client.status_post("loud #relay")
@@ -57,16 +53,13 @@ class TestPush:
 
     def test_edit_and_delete_federate(
         self,
-        home: Instance,
         remote: Instance,
-        alice: SeededAccount,
         bob: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """An edit arrives as status.update and a delete as delete with the home-local id."""
-        stream = tap(home, "/api/v1/streaming/hashtag?tag=relay", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/hashtag?tag=relay")
         bob_client = client(remote, bob)
         posted = bob_client.status_post("first #relay")
         local_id = json.loads(stream.wait_event("update").data)["id"]

@@ -71,11 +71,10 @@ class TestFraming:
         home: Instance,
         alice: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """Greeting, event/data pairs and blank separators match the recorded Mastodon stream."""
-        stream = tap(home, "/api/v1/streaming/user", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/user")
         assert stream.response.headers["Content-Type"] == "text/event-stream"
         assert stream.response.headers["Transfer-Encoding"] == "chunked"
         me = client(home, alice)
@@ -153,13 +152,12 @@ class TestUserStream:
         alice: SeededAccount,
         bob: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """A DM from an account alice follows arrives as a direct mention on her user stream."""
         me = client(home, alice)
         me.account_follow(me.account_lookup(bob.acct)["id"])
-        stream = tap(home, "/api/v1/streaming/user", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/user")
         client(remote, bob).status_post(f"@alice@{home.domain} approve 3", visibility="direct")
         note = json.loads(stream.wait_event("notification").data)
         assert note["type"] == "mention"
@@ -173,11 +171,10 @@ class TestUserStream:
         alice: SeededAccount,
         bob: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """Under the default policy a stranger's DM is neither listed nor streamed."""
-        stream = tap(home, "/api/v1/streaming/user/notification", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/user/notification")
         client(remote, bob).status_post(f"@alice@{home.domain} psst", visibility="direct")
         client(remote, bob).status_post(f"@alice@{home.domain} public hello")
         stream.wait_event("notification")
@@ -206,14 +203,12 @@ class TestUserStream:
     def test_direct_stream_carries_conversations(
         self,
         home: Instance,
-        alice: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """A DM between local accounts is a conversation event on the direct stream."""
         dora = home.create_account("dora")
-        stream = tap(home, "/api/v1/streaming/direct", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/direct")
         client(home, dora).status_post("@alice hi", visibility="direct")
         conversation = json.loads(stream.wait_event("conversation").data)
         assert set(conversation) == {"id", "unread", "accounts", "last_status"}
@@ -224,12 +219,11 @@ class TestUserStream:
         home: Instance,
         alice: SeededAccount,
         client: Client,
-        tap: Callable[..., StreamTap],
+        listen: Callable[[str], StreamTap],
     ) -> None:
         """An account's language filter silently drops other languages from its hashtag stream."""
         home.set_chosen_languages(alice, ["de"])
-        stream = tap(home, "/api/v1/streaming/hashtag?tag=relay", alice.token)
-        wait_until(lambda: home.open_streams() == 1)
+        stream = listen("/api/v1/streaming/hashtag?tag=relay")
         me = client(home, alice)
         me.status_post("english #relay", language="en")
         me.status_post("deutsch #relay", language="de")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from relayproc import run_relay
 
 from relay.screen import Decision, Reason, Verdict
 from relay.status import format_age
@@ -33,14 +32,7 @@ REJECT = Verdict(
 
 def status(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m relay status -c CONFIG ...` and return what it printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "relay", "status", "-c", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
+    return run_relay("status", "-c", str(config), *args)
 
 
 @pytest.fixture

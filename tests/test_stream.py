@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from streamhelp import Recorder, Running
 from structlog.testing import capture_logs
 
 from relay.errors import CredentialsError
@@ -177,38 +178,6 @@ class _Handler(BaseHTTPRequestHandler):
 # --- the reader side ---------------------------------------------------------------------------
 
 
-class Recorder:
-    """Collects what a reader hands on; tests wait on it with a deadline."""
-
-    def __init__(self, fail_on: Callable[[StreamEvent], bool] = lambda e: False) -> None:
-        self.events: list[StreamEvent] = []
-        self.connects = 0
-        self.fail_on = fail_on
-        self.cond = threading.Condition()
-
-    def on_event(self, event: StreamEvent) -> None:
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-        if self.fail_on(event):
-            raise RuntimeError(f"handler chokes on {event.name}")
-
-    def on_connect(self) -> None:
-        with self.cond:
-            self.connects += 1
-            self.cond.notify_all()
-
-    def wait(self, predicate: Callable[[Recorder], bool], timeout: float = 5.0) -> None:
-        with self.cond:
-            assert self.cond.wait_for(lambda: predicate(self), timeout), (
-                f"gave up after {timeout}s: {len(self.events)} events, {self.connects} connects"
-            )
-
-    def names(self) -> list[str]:
-        with self.cond:
-            return [e.name for e in self.events]
-
-
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     """Poll `predicate` until it holds or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -216,19 +185,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met before the deadline"
         pause.wait(0.01)
-
-
-@dataclass
-class Running:
-    """A reader's `run()` in its own thread, with what it raised."""
-
-    reader: StreamReader
-    thread: threading.Thread
-    error: list[BaseException] = field(default_factory=list)
-
-    def join(self, timeout: float) -> bool:
-        self.thread.join(timeout)
-        return not self.thread.is_alive()
 
 
 @pytest.fixture
@@ -271,17 +227,7 @@ def start(
             "backoff": Backoff(initial=0.01, maximum=0.05),
         }
         options.update(kwargs)
-        reader = StreamReader(**options)
-        running = Running(reader, threading.Thread(target=lambda: None, daemon=True))
-
-        def target() -> None:
-            try:
-                reader.run()
-            except BaseException as exc:
-                running.error.append(exc)
-
-        running.thread = threading.Thread(target=target, name=reader.name, daemon=True)
-        running.thread.start()
+        running = Running.start(StreamReader(**options))
         started.append(running)
         return running, recorder
 

@@ -3,56 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from mastodon import Mastodon
+from streamhelp import Recorder, Running
 from structlog.testing import capture_logs
 
 from relay.errors import CredentialsError
 from relay.sandbox import Fediverse, SeededAccount
 from relay.sources.backoff import Backoff
-from relay.sources.stream import StreamEvent, StreamReader
+from relay.sources.stream import StreamReader
 
 TAG = "therapistsconnect"
-
-
-class Recorder:
-    """Collects what the reader hands on; tests wait on it with a deadline."""
-
-    def __init__(self) -> None:
-        self.events: list[StreamEvent] = []
-        self.connects = 0
-        self.cond = threading.Condition()
-
-    def on_event(self, event: StreamEvent) -> None:
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def on_connect(self) -> None:
-        with self.cond:
-            self.connects += 1
-            self.cond.notify_all()
-
-    def wait(self, predicate: Callable[[Recorder], bool], timeout: float = 5.0) -> None:
-        with self.cond:
-            assert self.cond.wait_for(lambda: predicate(self), timeout)
-
-
-@dataclass
-class Running:
-    """The reader's `run()` in a thread, with what it raised."""
-
-    reader: StreamReader
-    thread: threading.Thread
-    error: list[BaseException] = field(default_factory=list)
-
-    def join(self, timeout: float) -> bool:
-        self.thread.join(timeout)
-        return not self.thread.is_alive()
 
 
 @pytest.fixture
@@ -90,17 +54,8 @@ def reading(fed: Fediverse, relay_account: SeededAccount) -> Iterator[tuple[Runn
         read_timeout=1.0,
         backoff=Backoff(initial=0.01, maximum=0.05),
     )
-    running = Running(reader, threading.Thread(daemon=True))
-
-    def target() -> None:
-        try:
-            reader.run()
-        except BaseException as exc:
-            running.error.append(exc)
-
-    running.thread = threading.Thread(target=target, daemon=True)
     with capture_logs():
-        running.thread.start()
+        running = Running.start(reader)
         recorder.wait(lambda r: r.connects == 1)
         yield running, recorder
         stop.set()
