@@ -1,4 +1,4 @@
-"""``python -m relay.sandbox`` (``relay sandbox``): starts, prints URLs and tokens, stops on signals."""
+"""``relay sandbox`` (also ``python -m relay.sandbox``): starts, prints URLs and tokens, stops on signals."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def sandbox_process() -> Iterator[subprocess.Popen[str]]:
         [
             sys.executable,
             "-m",
-            "relay.sandbox",
+            "relay",  # `relay sandbox`, as the README shows it
+            "sandbox",
             "--instance",
             "home",
             "--instance",
