@@ -255,7 +255,8 @@ class Moderation:
 
     def _run(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         try:
-            self.actions.run(cmd, ctx, out)
+            with self.store.savepoint():  # a command that fails half-way leaves nothing behind
+                self.actions.run(cmd, ctx, out)
         except Exception:  # one failing command must not lose the answers to the others
             log.exception("dm.command_failed", command=c.render(cmd), acct=ctx.actor)
             out.lines.append(f"`{c.render(cmd)}` failed on my side; the relay's log says why.")
