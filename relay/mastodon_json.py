@@ -2,11 +2,13 @@
 
 `MalformedStatus` for anything missing or mis-typed; the typed field readers (`get_field`,
 `get_optional`, `get_datetime`, ...), each naming the field in its error; and the account that
-wrote a status, as an `Author` with a full `user@domain` handle (`read_author`).
+wrote a status, as an `Author` with a full `user@domain` handle (`read_author`), its bio and
+profile fields read once per distinct text (`read_profile`, a bounded cache).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,12 +22,14 @@ __all__ = [
     "VISIBILITIES",
     "Author",
     "MalformedStatus",
+    "Profile",
     "get_datetime",
     "get_field",
     "get_optional",
     "get_optional_id",
     "get_required_datetime",
     "read_author",
+    "read_profile",
     "source_domain",
 ]
 
@@ -110,6 +114,37 @@ def get_required_datetime(data: Mapping[str, Any], name: str) -> datetime:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What screening needs from an account's bio (`note`) and profile fields, both HTML."""
+
+    note_text: str  # the bio as plain text
+    fields: tuple[tuple[str, str], ...]  # (name, value as plain text)
+    tags: frozenset[str]  # normalised hashtags in the bio, the field values and the field names
+
+
+PROFILE_CACHE_SIZE = 4096
+"""Profiles `read_profile` keeps, most recently used first: about one per active author."""
+
+
+@functools.lru_cache(maxsize=PROFILE_CACHE_SIZE)
+def read_profile(note_html: str, fields_html: tuple[tuple[str, str], ...]) -> Profile:
+    """The `Profile` of a bio and of profile fields given as (name, value HTML).
+
+    Cached by its input text: an author posts many times, the same account JSON arrives from
+    every instance that delivers the post, and reading the HTML is most of reading an account. An
+    edited bio or field is new text, hence a new entry; the least recently used ones are dropped.
+    """
+    note = parse_html(note_html)
+    fields = []
+    tags = set(note.tags)
+    for name, value_html in fields_html:
+        value = parse_html(value_html)
+        fields.append((name, value.text))
+        tags |= value.tags | hashtags_in_text(name)
+    return Profile(note_text=note.text, fields=tuple(fields), tags=frozenset(tags))
+
+
 def read_author(account: Mapping[str, Any], source: str) -> Author:
     """The `Author` of Mastodon account JSON seen on instance `source` (a host or URL).
 
@@ -127,25 +162,22 @@ def read_author(account: Mapping[str, Any], source: str) -> Author:
             domain = source_domain(source) or urlsplit(url).netloc or urlsplit(uri).netloc
             if not domain:
                 raise MalformedStatus(f"account {acct!r} is local but the instance domain is unknown")
-        note = parse_html(get_optional(account, "note", str) or "")
-        fields = []
-        tags = set(note.tags)
+        note_html = get_optional(account, "note", str) or ""
+        fields_html = []
         for item in get_optional(account, "fields", list) or ():
             if not isinstance(item, Mapping):
                 raise MalformedStatus("account field 'fields' must be a list of objects")
-            value = parse_html(str(item.get("value") or ""))
-            name = str(item.get("name") or "")
-            fields.append((name, value.text))
-            tags |= value.tags | hashtags_in_text(name)
+            fields_html.append((str(item.get("name") or ""), str(item.get("value") or "")))
+        profile = read_profile(note_html, tuple(fields_html))
         statuses = get_optional(account, "statuses_count", int)
         return Author(
             acct=f"{user}@{domain.lower()}",
             id=str(get_optional(account, "id", (str, int)) or ""),  # type: ignore[arg-type]
             username=get_optional(account, "username", str) or user,
             display_name=get_optional(account, "display_name", str) or "",
-            note_text=note.text,
-            fields=tuple(fields),
-            profile_tags=frozenset(tags),
+            note_text=profile.note_text,
+            fields=profile.fields,
+            profile_tags=profile.tags,
             bot=bool(get_optional(account, "bot", bool)),
             group=bool(get_optional(account, "group", bool)),
             locked=bool(get_optional(account, "locked", bool)),

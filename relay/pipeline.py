@@ -193,13 +193,14 @@ class Pipeline:
         self._counts[post.source] += 1
         if item.hashtag is not None and item.via != "rss" and post.id.isdigit():
             self._move_cursor(post.source, item.hashtag, post.id)
+        fingerprint = post.text_fingerprint  # a hash of the folded text: computed once here
         arrival = store.observe(
             post.uri,
             source=post.source,
             acct=post.author.acct,
             url=post.url,
             edited_at=_iso(post.edited_at),
-            text_fingerprint=post.text_fingerprint,
+            text_fingerprint=fingerprint,
             local_id=post.id or None,
             now=now,
         )
@@ -212,7 +213,7 @@ class Pipeline:
         if arrival in (Arrival.DUPLICATE, Arrival.RETRACTED):
             log.debug("post.duplicate", uri=post.uri, source=post.source, via=item.via, arrival=arrival.value)
             return
-        history = store.history(post.author.acct, post.text_fingerprint, now, uri=post.uri)
+        history = store.history(post.author.acct, fingerprint, now, uri=post.uri)
         verdict = screen(post, self.rules, history, now)
         store.record_verdict(post.uri, verdict, now)
         self.metrics.verdict(verdict.decision.value, [r.rule for r in verdict.reasons])

@@ -32,6 +32,24 @@ _PAUSED = "paused"
 _DOMAIN_COVERS = "(target = :domain OR substr(:domain, -(length(target) + 1)) = '.' || target)"
 
 
+# Everything `history()` needs about an author, in one statement, each part by its own index: the
+# done boosts of the author's posts since :since (CROSS JOIN keeps the recent boosts, by
+# journal_done_at, as the outer loop); the same non-empty text from the same author under another
+# uri (posts_acct); consent; an account block; the longest domain block covering the domain; trust.
+_HISTORY = f"""
+SELECT
+    (SELECT count(*) FROM journal j CROSS JOIN posts p ON p.uri = j.uri
+     WHERE j.kind = 'boost' AND j.state = 'done' AND j.finished_at >= :since AND p.acct = :acct),
+    :fingerprint != '' AND EXISTS (SELECT 1 FROM posts
+        WHERE acct = :acct AND text_fingerprint = :fingerprint AND uri != :uri),
+    (SELECT mode FROM consent WHERE acct = :acct),
+    (SELECT reason FROM blocks WHERE kind = 'account' AND target = :acct),
+    (SELECT reason FROM blocks WHERE kind = 'domain' AND {_DOMAIN_COVERS}
+     ORDER BY length(target) DESC LIMIT 1),
+    EXISTS (SELECT 1 FROM trusted WHERE acct = :acct)
+"""  # noqa: S608 (no user input in the text: _DOMAIN_COVERS is a constant)
+
+
 class PeopleMixin(StoreBase):
     """Audit log, consent, blocks, trust, settings, handled mentions, history, statistics (see `Store`)."""
 
@@ -221,44 +239,26 @@ class PeopleMixin(StoreBase):
         `boosts_last_24h` counts done boosts of the author's posts in the 24 h before `now`.
         """
         acct = norm_acct(acct)
-        domain = domain_of(acct)
-        since = to_text(self._clock(now) - _DAY)
         with self._reading() as c:
-            (boosts,) = c.execute(
-                # CROSS JOIN keeps the recent boosts (journal_done_at) as the outer loop.
-                "SELECT count(*) FROM journal j CROSS JOIN posts p ON p.uri = j.uri WHERE"
-                " j.kind = 'boost' AND j.state = 'done' AND j.finished_at >= ? AND p.acct = ?",
-                (since, acct),
+            row = c.execute(
+                _HISTORY,
+                {
+                    "acct": acct,
+                    "domain": domain_of(acct),  # NULL for a handle without a domain: no domain block
+                    "since": to_text(self._clock(now) - _DAY),
+                    "fingerprint": text_fingerprint,
+                    "uri": uri,
+                },
             ).fetchone()
-            same_text = (
-                text_fingerprint != ""
-                and c.execute(
-                    "SELECT 1 FROM posts WHERE acct = ? AND text_fingerprint = ? AND uri != ? LIMIT 1",
-                    (acct, text_fingerprint, uri),
-                ).fetchone()
-                is not None
-            )
-            consent = c.execute("SELECT mode FROM consent WHERE acct = ?", (acct,)).fetchone()
-            account_block = c.execute(
-                "SELECT reason FROM blocks WHERE kind = 'account' AND target = ?", (acct,)
-            ).fetchone()
-            domain_block = None
-            if domain is not None:
-                domain_block = c.execute(
-                    "SELECT reason FROM blocks WHERE kind = 'domain' AND"  # noqa: S608
-                    f" {_DOMAIN_COVERS} ORDER BY length(target) DESC LIMIT 1",
-                    {"domain": domain},
-                ).fetchone()
-            trusted = c.execute("SELECT 1 FROM trusted WHERE acct = ?", (acct,)).fetchone()
-        mode = None if consent is None else consent[0]
+        boosts, same_text, consent, account_block, domain_block, trusted = row
         return History(
             boosts_last_24h=int(boosts),
-            same_text_seen=same_text,
-            opted_out=mode == "opt-out",
-            opted_in=mode == "opt-in",
-            account_blocked=None if account_block is None else account_block[0],
-            domain_blocked=None if domain_block is None else domain_block[0],
-            trusted=trusted is not None,
+            same_text_seen=bool(same_text),
+            opted_out=consent == "opt-out",
+            opted_in=consent == "opt-in",
+            account_blocked=account_block,
+            domain_blocked=domain_block,
+            trusted=bool(trusted),
         )
 
     # -- statistics ----------------------------------------------------------------------------

@@ -13,12 +13,16 @@ Arabic, Hebrew letters and the Indic vowel signs that hashtags in those scripts 
 `tags_in_html` finds the hashtags of rendered post HTML the way Mastodon's `Tag::HASHTAG_RE`
 (`(?<=^|[[:space:]])[#＃](NAME)`) finds them in the source text: in hashtag links (`rel="tag"` or
 class `hashtag`) and in plain text after a space, never in a URL or inside another link's text.
+`parse_html` reads the HTML Mastodon's sanitiser writes with a small tokenizer of its own and any
+other HTML with `html.parser`, with the same result (tests/test_tags.py holds them to it).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 
 __all__ = ["HtmlSummary", "fold_text", "hashtags_in_text", "normalize_tag", "parse_html", "tags_in_html"]
@@ -37,6 +41,7 @@ assert len(_FOLD_FROM) == len(_FOLD_TO)
 
 SEPARATORS = "_\u00b7\u30fb\u200c"  # Tag::HASHTAG_SEPARATORS
 _HASH_SIGNS = "#＃"
+_HASH_SIGN = re.compile(f"[{_HASH_SIGNS}]")
 # Marks that carry no letter of their own (not Unicode Alphabetic): Mastodon drops them.
 _NEUTRAL_MARKS = (
     (0x0300, 0x036F),
@@ -117,8 +122,9 @@ def _name_at(text: str, start: int) -> str | None:
 def hashtags_in_text(text: str) -> frozenset[str]:
     """Normalised hashtags in plain text: '#' or '＃' at the start or after white space, then a name."""
     found = set()
-    for index, char in enumerate(text):
-        if char in _HASH_SIGNS and (index == 0 or text[index - 1].isspace()):
+    for sign in _HASH_SIGN.finditer(text):
+        index = sign.start()
+        if index == 0 or text[index - 1].isspace():
             name = _name_at(text, index + 1)
             if name:
                 normalized = normalize_tag(name)
@@ -141,9 +147,10 @@ _BLOCKS = frozenset({"p", "div", "blockquote", "li", "ul", "ol", "pre", "h1", "h
 _PLACEHOLDER = "\ufffc"  # stands for a link's text in the tag scan: not a space, so "</a>#x" is no tag
 
 
-class _Parser(HTMLParser):
+class _Summarizer:
+    """Collects an `HtmlSummary` from start tags, end tags and text, in document order."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.text: list[str] = []
         self.outside: list[str] = []  # text outside links, for the plain-text hashtag scan
         self.link_text: list[str] = []
@@ -152,7 +159,7 @@ class _Parser(HTMLParser):
         self.mentions = 0
         self.links = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br":
             self._newline("\n")
         elif tag in _BLOCKS:
@@ -169,7 +176,7 @@ class _Parser(HTMLParser):
                 self.link_kind = "link"
             self.link_text = []
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in _BLOCKS:
             self._newline("\n\n")
         elif tag == "a" and self.link_kind is not None:
@@ -186,10 +193,7 @@ class _Parser(HTMLParser):
             self.outside.append(_PLACEHOLDER)
             self.link_kind = None
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         self.text.append(data)
         if self.link_kind is None:
             self.outside.append(data)
@@ -200,18 +204,99 @@ class _Parser(HTMLParser):
         self.text.append(sep)
         self.outside.append(sep)
 
+    def summary(self) -> HtmlSummary:
+        lines = [" ".join(line.split()) for line in "".join(self.text).split("\n")]
+        text = "\n".join(lines)
+        while "\n\n\n" in text:
+            text = text.replace("\n\n\n", "\n\n")
+        tags = self.tags | hashtags_in_text("".join(self.outside))
+        return HtmlSummary(text=text.strip(), tags=frozenset(tags), mentions=self.mentions, links=self.links)
+
+
+class _StdlibReader(HTMLParser):
+    """`html.parser` feeding a `_Summarizer`: reads any HTML, however malformed."""
+
+    def __init__(self, into: _Summarizer) -> None:
+        super().__init__(convert_charrefs=True)
+        self.into = into
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.into.start(tag, attrs)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.into.start(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.into.end(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.into.data(data)
+
+
+# The simple reader: the HTML Mastodon's sanitiser writes, and nothing else. Elements it allows
+# (and that html.parser reads as ordinary elements in every Python version: no script, style,
+# textarea or title), each tag written plainly: `<name attr="value" ...>`, `<name/>`, `</name>`,
+# ASCII white space only, double-quoted values without `<` or `>`. Text is anything without `<`.
+# For such input html.parser calls its handlers with exactly what `_read_simple` passes (names
+# lower-cased, entities decoded in text and values); any other input goes to html.parser itself.
+_SIMPLE_ELEMENTS = frozenset(
+    {"a", "b", "br", "code", "del", "em", "i", "rp", "rt", "ruby", "s", "span", "strong", "sub", "sup", "u"}
+    | _BLOCKS
+)
+_SPACE = "[ \t\n\r\f]"
+_SIMPLE_TOKEN = re.compile(
+    rf'<([a-zA-Z][a-zA-Z0-9]*)((?:{_SPACE}+[a-zA-Z][-a-zA-Z0-9_:.]*="[^"<>]*")*){_SPACE}*/?>'  # start
+    rf"|</([a-zA-Z][a-zA-Z0-9]*){_SPACE}*>"  # end tag
+    r"|([^<]+)"  # text
+)
+_SIMPLE_ATTRIBUTE = re.compile(r'([a-zA-Z][-a-zA-Z0-9_:.]*)="([^"<>]*)"')
+
+
+def _read_simple(html: str, into: _Summarizer) -> bool:
+    """Feed `html` to `into` if it is simple sanitised HTML (see above); False, part-fed, if not."""
+    position = 0
+    for token in _SIMPLE_TOKEN.finditer(html):
+        if token.start() != position:  # a `<` that starts no simple tag
+            return False
+        position = token.end()
+        start, attributes, end, text = token.groups()
+        if text is not None:
+            into.data(unescape(text))
+        elif start is not None:
+            name = start.lower()
+            if name not in _SIMPLE_ELEMENTS:
+                return False
+            attrs: list[tuple[str, str | None]] = [
+                (key.lower(), unescape(value)) for key, value in _SIMPLE_ATTRIBUTE.findall(attributes)
+            ]
+            into.start(name, attrs)
+        else:
+            name = end.lower()
+            if name not in _SIMPLE_ELEMENTS:
+                return False
+            into.end(name)
+    return position == len(html)
+
 
 def parse_html(html: str) -> HtmlSummary:
-    """Plain text, hashtags, mention and link counts of a post's (or a bio's) HTML."""
-    parser = _Parser()
-    parser.feed(html)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.text).split("\n")]
-    text = "\n".join(lines)
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    tags = set(parser.tags) | hashtags_in_text("".join(parser.outside))
-    return HtmlSummary(text=text.strip(), tags=frozenset(tags), mentions=parser.mentions, links=parser.links)
+    """Plain text, hashtags, mention and link counts of a post's (or a bio's) HTML.
+
+    Mastodon's sanitised HTML is read by a small tokenizer (`_read_simple`), anything else by
+    `html.parser`, with the same result (tests/test_tags.py checks both on every recorded status
+    and on generated HTML)."""
+    summarizer = _Summarizer()
+    if not _read_simple(html, summarizer):
+        return _parse_html_stdlib(html)
+    return summarizer.summary()
+
+
+def _parse_html_stdlib(html: str) -> HtmlSummary:
+    """`parse_html` by `html.parser` alone."""
+    summarizer = _Summarizer()
+    reader = _StdlibReader(summarizer)
+    reader.feed(html)
+    reader.close()
+    return summarizer.summary()
 
 
 def tags_in_html(html: str) -> frozenset[str]:

@@ -9,6 +9,7 @@ import feedparser
 import pytest
 from statusgen import hoot, real_statuses, status
 
+from relay.mastodon_json import PROFILE_CACHE_SIZE, read_profile
 from relay.post import MalformedStatus, Media, Post, source_domain, text_fingerprint
 
 
@@ -137,6 +138,56 @@ class TestFromStatus:
         post = Post.from_status(status("hashtag_tl.yaml", 3), source="localhost:3000")
         assert post.text == "#hoot (hashtag toot)"
         assert post.tags == {"hoot"}
+
+
+class TestProfileCache:
+    """The bio and profile fields are read once per distinct text (`read_profile`, a bounded cache)."""
+
+    def test_same_account_again_is_a_cache_hit(self) -> None:
+        """The same account JSON read again (another post, another instance) reuses the profile."""
+        data = hoot()
+        data["account"]["note"] = "<p>Therapist in #Lisbon, unique bio 1f3a</p>"
+        first = Post.from_status(data, source="localhost:3000").author
+        hits = read_profile.cache_info().hits
+        again = Post.from_status(data, source="other.example").author
+        assert read_profile.cache_info().hits == hits + 1
+        assert (again.note_text, again.fields, again.profile_tags) == (
+            first.note_text,
+            first.fields,
+            first.profile_tags,
+        )
+        assert again.profile_tags == {"lisbon"}
+
+    def test_changed_note_and_fields_are_read_anew(self) -> None:
+        """An author who edits the bio or a field (adding #nobot) is read with the new text."""
+        data = hoot()
+        data["account"]["note"] = "<p>Therapist, bio 7c21</p>"
+        data["account"]["fields"] = [{"name": "pronouns", "value": "they/them"}]
+        before = Post.from_status(data, source="localhost:3000").author
+        data["account"]["note"] = "<p>Therapist, bio 7c21 #NoBot</p>"
+        after_note = Post.from_status(data, source="localhost:3000").author
+        data["account"]["fields"] = [{"name": "pronouns", "value": "they/them #noboost"}]
+        after_field = Post.from_status(data, source="localhost:3000").author
+        assert (before.note_text, before.profile_tags) == ("Therapist, bio 7c21", frozenset())
+        assert (after_note.note_text, after_note.profile_tags) == ("Therapist, bio 7c21 #NoBot", {"nobot"})
+        assert after_field.fields == (("pronouns", "they/them #noboost"),)
+        assert after_field.profile_tags == {"nobot", "noboost"}
+
+    def test_bounded(self) -> None:
+        """However many distinct profiles arrive, at most PROFILE_CACHE_SIZE are kept."""
+        for i in range(PROFILE_CACHE_SIZE + 50):
+            read_profile(f"<p>bio number {i} of many</p>", ())
+        info = read_profile.cache_info()
+        assert info.maxsize == PROFILE_CACHE_SIZE
+        assert info.currsize == PROFILE_CACHE_SIZE
+        assert read_profile("<p>bio number 3 of many</p>", ()).note_text == "bio number 3 of many"
+
+    def test_malformed_fields_still_refused(self) -> None:
+        """A field that is not an object is refused before any cache lookup, as before."""
+        data = hoot()
+        data["account"]["fields"] = ["not an object"]
+        with pytest.raises(MalformedStatus, match="account field 'fields' must be a list of objects"):
+            Post.from_status(data, source="localhost:3000")
 
 
 class TestMalformed:

@@ -5,10 +5,20 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from statusgen import generate, real_statuses
 
-from relay.tags import fold_text, hashtags_in_text, normalize_tag, parse_html, tags_in_html
+from relay.tags import (
+    _parse_html_stdlib,
+    _read_simple,
+    _Summarizer,
+    fold_text,
+    hashtags_in_text,
+    normalize_tag,
+    parse_html,
+    tags_in_html,
+)
 
 ascii_names = st.text(alphabet=string.ascii_letters + string.digits + "_", min_size=1, max_size=30)
 FOLDABLE = {
@@ -143,3 +153,164 @@ class TestFoldText:
     def test_case_accents_width(self) -> None:
         """Folding removes case, accents, width and Latin letters like ł and ß."""
         assert fold_text("Ｃａｆé ŁÓDŹ Straße") == "cafe lodz strasse"
+
+
+# -- HTML as Mastodon's sanitiser writes it, and HTML as anybody may write it -------------------------
+
+TEXT_CHARS = "ab Zé_1 #＃@·\n\t&;/='\"ß\xa0日>"  # no '<': any_tag brings stray ones
+ENTITIES = (
+    "&amp;",
+    "&lt;",
+    "&gt;",
+    "&quot;",
+    "&#39;",
+    "&#x27;",
+    "&nbsp;",
+    "&#35;",
+    "&#x23;",
+    "&amp",
+    "&",
+    "&bogus;",
+)
+CLASS_WORDS = (
+    "hashtag",
+    "mention",
+    "tag",
+    "u-url",
+    "h-card",
+    "invisible",
+    "&amp;",
+    "&#104;ashtag",
+    "men&#116;ion",
+    "t&#97;g",
+    "",
+)
+SIMPLE_TAGS = ("p", "br", "span", "a", "del", "pre", "code", "em", "strong", "b", "i", "u", "ul", "ol", "li")
+SIMPLE_TAGS += ("blockquote", "P", "Br", "SPAN", "A")
+
+plain_text = st.lists(
+    st.one_of(st.text(alphabet=TEXT_CHARS, min_size=1, max_size=8), st.sampled_from(ENTITIES)),
+    max_size=4,
+).map("".join)
+attribute_value = st.lists(
+    st.sampled_from(CLASS_WORDS + ENTITIES + (" ", "x", "https://e.example/tags/a")), max_size=3
+)
+
+
+@st.composite
+def simple_tag(draw: st.DrawFn) -> str:
+    """A start or end tag written as Mastodon writes it."""
+    name = draw(st.sampled_from(SIMPLE_TAGS))
+    if draw(st.booleans()):
+        return f"</{name}{draw(st.sampled_from(('', ' ', chr(10))))}>"
+    attrs = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(("class", "rel", "href", "CLASS", "Rel", "translate", "data-x", "target")),
+                attribute_value.map(" ".join),
+            ),
+            max_size=3,
+        )
+    )
+    written = "".join(f'{draw(st.sampled_from((" ", "  ", chr(10), chr(9))))}{k}="{v}"' for k, v in attrs)
+    return f"<{name}{written}{draw(st.sampled_from(('', ' ', '/', ' /')))}>"
+
+
+@st.composite
+def any_tag(draw: st.DrawFn) -> str:
+    """Markup html.parser reads in its own ways: other quoting, odd white space, raw text elements,
+    comments, declarations, stray `<`, unclosed tags."""
+    name = draw(st.sampled_from((*SIMPLE_TAGS, "script", "style", "textarea", "title", "img", "x-y", "a1")))
+    quote = draw(st.sampled_from(('"', "'", "")))
+    space = draw(st.sampled_from((" ", "\xa0", "\x0b", "", "/", " / ")))
+    value = " ".join(draw(attribute_value))
+    return draw(
+        st.sampled_from(
+            (
+                f"<{name}{space}class={quote}{value}{quote}>",
+                f"<{name}{space}rel={quote}{value}{quote}{space}>",
+                f"<{name} href>",
+                f"</{name}{space}>",
+                f"</ {name}>",
+                f'<{name} class="a>b">',
+                "<!-- #c -->",
+                "<!doctype html>",
+                "<?pi>",
+                "<![CDATA[#x]]>",
+                "<",
+                "</",
+                "< p>",
+                f"<{name}",
+                "<br/",
+            )
+        )
+    )
+
+
+sanitised_html = st.lists(st.one_of(plain_text, simple_tag()), max_size=12).map("".join)
+any_html = st.lists(st.one_of(plain_text, simple_tag(), any_tag()), max_size=12).map("".join)
+
+
+class TestSimpleReader:
+    """`parse_html` reads sanitised HTML with its own small tokenizer: it must agree with html.parser."""
+
+    def test_recorded_html_is_read_simply_and_alike(self) -> None:
+        """Every content, bio and field value recorded from Mastodon 4.6 (and generated from them)
+        takes the simple reader, with html.parser's result."""
+        htmls = []
+        for status in real_statuses() + generate(300):
+            for item in (status, status.get("reblog") or status):
+                account = item["account"]
+                htmls += [item.get("content") or "", account.get("note") or ""]
+                htmls += [field.get("value") or "" for field in account.get("fields") or ()]
+        assert len(set(htmls)) > 100
+        for html in htmls:
+            assert _read_simple(html, _Summarizer()), html
+            assert parse_html(html) == _parse_html_stdlib(html), html
+
+    @pytest.mark.parametrize(
+        "html",
+        [
+            '<p><a href="/tags/x" class="&#104;ashtag">#x</a> <a class="men&#116;ion">@<span>b</span></a>',
+            '<a rel="t&#97;g" href="/tags/y">#Y</a><br/><A CLASS="mention" HREF="/@c">@c</A>',
+            "<p>one<br />two &amp; #three</p><blockquote><p>#four</p></blockquote>",
+        ],
+    )
+    def test_sanitised_examples(self, html: str) -> None:
+        """Entities in attribute values, upper-case names and self-closing tags read as html.parser does."""
+        assert _read_simple(html, _Summarizer())
+        assert parse_html(html) == _parse_html_stdlib(html)
+
+    @settings(max_examples=500)
+    @given(sanitised_html)
+    def test_sanitised_html_is_read_simply_and_alike(self, html: str) -> None:
+        """HTML written the way Mastodon's sanitiser writes it takes the simple reader, same result."""
+        assert _read_simple(html, _Summarizer())
+        assert parse_html(html) == _parse_html_stdlib(html)
+
+    @settings(max_examples=1000)
+    @given(any_html)
+    def test_any_html_reads_alike(self, html: str) -> None:
+        """Any other markup (odd quoting, comments, script, stray '<') gives html.parser's result."""
+        assert parse_html(html) == _parse_html_stdlib(html)
+
+    @given(st.text(max_size=60))
+    def test_any_text_reads_alike(self, text: str) -> None:
+        """Arbitrary text gives html.parser's result."""
+        assert parse_html(text) == _parse_html_stdlib(text)
+
+    @pytest.mark.parametrize(
+        "html",
+        [
+            "<script>#x</script>",
+            "<p>a</p><!-- #b -->",
+            '<a class=hashtag href="/tags/x">#x</a>',
+            "<p>a < b</p>",
+            '<a\xa0class="hashtag">#x</a>',
+            "<textarea><p>#x</textarea>",
+        ],
+    )
+    def test_other_markup_goes_to_html_parser(self, html: str) -> None:
+        """Markup outside the sanitised subset is left to html.parser."""
+        assert not _read_simple(html, _Summarizer())
+        assert parse_html(html) == _parse_html_stdlib(html)
