@@ -390,7 +390,7 @@ class Relay:
         health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
         while not self.stop.is_set():
             health.tick(time.monotonic(), store, self.metrics)
-            timeout = 0.5 if wait is None else min(max(wait, 0.01), 0.5)
+            timeout = min(0.5 if wait is None else max(wait, 0.01), 0.5, health.every)
             try:
                 item = self.queue.get(timeout=timeout)
             except queue.Empty:

@@ -56,7 +56,9 @@ class Health:
         self, readers: list[StreamReader], *, watchdog_every: float | None, grace: float = 300.0
     ) -> None:
         self._readers = readers
-        self._every = watchdog_every
+        # Seconds between watchdog pings (infinite without a watchdog): the main loop turns at
+        # least this often.
+        self.every = watchdog_every if watchdog_every is not None else float("inf")
         self._grace = grace
         self._ready = False
         self._last_beat = 0.0
@@ -72,7 +74,7 @@ class Health:
             notify.ready(f"{len(connected)} of {len(self._readers)} streams connected")
             log.info("relay.ready", streams=len(connected))
         healthy = now - self._last_connected < self._grace
-        if self._every is not None and healthy and now - self._last_beat >= self._every:
+        if healthy and now - self._last_beat >= self.every:
             self._last_beat = now
             notify.watchdog()
         if now >= self._next_gauge:
