@@ -37,7 +37,7 @@ from relay.moderation import MentionFetcher, Moderation
 from relay.moderation_guards import Mention, MentionsSeen
 from relay.pipeline import Deleted, Fatal, Item, Pipeline, Seen
 from relay.post import DirectMessage, MalformedStatus, Post
-from relay.service import Health, install_signal_handlers
+from relay.service import Health, install_signal_handlers, stream_samples
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
 from relay.sources.stream import StreamEvent, StreamReader, Watchdog, streaming_base
@@ -99,13 +99,7 @@ class Relay:
         return sum(1 for r in readers if r.status.connected), len(readers)
 
     def _stream_samples(self) -> list[StreamSample]:
-        now = time.monotonic()
-        samples = []
-        for reader in self.readers():
-            status = reader.status
-            age = None if status.last_event_at is None else now - status.last_event_at
-            samples.append(StreamSample(reader.name, status.connected, age))
-        return samples
+        return stream_samples(self.readers(), time.monotonic())
 
     # -- start-up --------------------------------------------------------------------------------
 

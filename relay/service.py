@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from relay import notify
-from relay.metrics import Metrics
+from relay.metrics import Metrics, StreamSample
 from relay.sources.stream import StreamReader
 from relay.store import Store
 
@@ -27,20 +27,27 @@ STREAMS_SETTING = "relay.streams"  # JSON: the running relay's streams, for `rel
 REPORT_EVERY = 5.0  # seconds
 
 
-def stream_report(readers: list[StreamReader], now: float) -> dict[str, Any]:
-    """The streams' state as plain data, with the wall-clock time of the report."""
-    streams = []
+def stream_samples(readers: list[StreamReader], now: float) -> list[StreamSample]:
+    """Each stream's name, connection and seconds since its last event (None: no event yet)."""
+    samples = []
     for reader in readers:
         status = reader.status
-        age = None if status.last_event_at is None else round(now - status.last_event_at, 1)
-        streams.append(
-            {
-                "name": reader.name,
-                "connected": status.connected,
-                "last_event_age": age,
-                "error": status.last_error,
-            }
-        )
+        age = None if status.last_event_at is None else now - status.last_event_at
+        samples.append(StreamSample(reader.name, status.connected, age))
+    return samples
+
+
+def stream_report(readers: list[StreamReader], now: float) -> dict[str, Any]:
+    """The streams' state as plain data, with the wall-clock time of the report."""
+    streams = [
+        {
+            "name": sample.name,
+            "connected": sample.connected,
+            "last_event_age": None if sample.last_event_age is None else round(sample.last_event_age, 1),
+            "error": reader.status.last_error,
+        }
+        for reader, sample in zip(readers, stream_samples(readers, now), strict=True)
+    ]
     return {"at": time.time(), "streams": streams}
 
 
