@@ -397,7 +397,7 @@ class Actions:
 
     def _cancel_boost(self, uri: str, reason: str) -> bool:
         """Cancel an open boost intent for `uri` (approved, not yet boosted); whether there was one."""
-        if any(e.uri == uri and e.kind == "boost" for e in self.store.unfinished_intents()):
+        if self.store.boost_pending(uri):
             self.store.boost_failed(uri, reason)
             return True
         return False

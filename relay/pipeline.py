@@ -270,7 +270,7 @@ class Pipeline:
                 self._move_queue(uri, "retracted", "edited: no longer passes")
                 log.info("post.edit_unboost", uri=uri)
             return
-        if any(e.uri == uri and e.kind == "boost" for e in store.unfinished_intents()):
+        if store.boost_pending(uri):
             if not passes(verdict):
                 store.boost_failed(uri, "edited before the boost: no longer passes", self._clock())
                 log.info("post.edit_cancelled", uri=uri)
@@ -302,7 +302,7 @@ class Pipeline:
             store.unboost_intent(uri, None, now)
             store.unboost_done(uri, now)
             self._move_queue(uri, "retracted", "deleted by its author")
-        elif any(e.uri == uri and e.kind == "boost" for e in store.unfinished_intents()):
+        elif store.boost_pending(uri):
             store.boost_failed(uri, "deleted by its author before the boost", now)
         store.mark_retracted(uri, "deleted by its author", now)
         self._after_commit.append(lambda: self.seen.retract(uri))

@@ -369,6 +369,11 @@ class Store(PeopleMixin):
         with self._reading() as c:
             return _boosted_id(c, uri) is not None
 
+    def boost_pending(self, uri: str) -> bool:
+        """True when `uri` has an open boost intent (accepted or approved, not yet reblogged)."""
+        sql = "SELECT 1 FROM journal WHERE uri = ? AND kind = 'boost' AND state = 'intent' LIMIT 1"
+        return self._one(sql, (uri,)) is not None
+
     def boosts_by_author(self, acct: str) -> list[str]:
         """The uris by `acct` that are boosted now (for opt-out and account-block retraction)."""
         return self._boosted_where("p.acct = ?", (norm_acct(acct),))

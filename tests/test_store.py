@@ -233,6 +233,15 @@ class TestReviewQueue:
 
 
 class TestBoostJournal:
+    def test_boost_pending_while_the_intent_is_open(self, store: Store) -> None:
+        """An open boost intent is pending until its outcome is recorded."""
+        observe(store)
+        assert not store.boost_pending(URI)
+        store.boost_intent(URI, None)
+        assert store.boost_pending(URI)
+        store.boost_done(URI, "r1")
+        assert not store.boost_pending(URI)
+
     def test_intent_then_done_makes_it_boosted(self, store: Store) -> None:
         """An intent is unfinished until done; then the uri is boosted and nothing is open."""
         observe(store)
