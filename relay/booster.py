@@ -34,13 +34,16 @@ from mastodon import (
 from relay.budget import ServerBudget, WindowBudget
 from relay.errors import CredentialsError
 from relay.metrics import Metrics
+from relay.sources.backoff import Backoff
 from relay.store import Store
 from relay.store_types import JournalEntry
 
 log = structlog.get_logger()
 
 UNREBLOG_LIMIT = (30, 30 * 60.0)  # Mastodon: 30 unreblogs (and deletes) per 30 minutes
-RETRY_DELAY = 30.0  # after a network error or 5xx
+RETRY_FIRST, RETRY_MAX = 2.0, 300.0  # seconds before retrying an intent after a network error or 5xx:
+# doubling from RETRY_FIRST up to RETRY_MAX, with jitter (a restarting Mastodon answers 502/503 for
+# seconds to minutes; a fixed long delay would hold every boost back that long after a blip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class Booster:
         self.spacing = WindowBudget(1 if spacing else 0, spacing)
         self._local_ids: dict[str, str] = {}
         self._retry_at: dict[int, float] = {}
+        self._retries: dict[int, Backoff] = {}
         # Intents open before this process started may have reached the server before a crash.
         self._earlier = {e.id for e in store.unfinished_intents()}
         self.paused = False
@@ -125,6 +129,8 @@ class Booster:
         except PermanentFailure as exc:
             self._metrics.error(f"{entry.kind}_refused")
             bound.warning(f"{entry.kind}.refused", reason=str(exc))
+            self._retry_at.pop(entry.id, None)
+            self._retries.pop(entry.id, None)
             if entry.kind == "boost":
                 self._store.boost_failed(entry.uri, str(exc))
             else:
@@ -140,11 +146,19 @@ class Booster:
                 fix="the token was revoked or lacks write:statuses: run `relay login` again",
             ) from None
         except (MastodonNetworkError, MastodonServerError) as exc:
-            self._retry_at[entry.id] = self._clock() + RETRY_DELAY
+            retries = self._retries.setdefault(entry.id, Backoff(initial=RETRY_FIRST, maximum=RETRY_MAX))
+            delay = retries.next_delay()
+            self._retry_at[entry.id] = self._clock() + delay
             self._metrics.error(f"{entry.kind}_retry")
-            bound.warning(f"{entry.kind}.retry", error=type(exc).__name__, retry_in_s=RETRY_DELAY)
+            bound.warning(
+                f"{entry.kind}.retry",
+                error=type(exc).__name__,
+                attempt=retries.attempt,
+                retry_in_s=round(delay, 1),
+            )
         else:
             self._retry_at.pop(entry.id, None)
+            self._retries.pop(entry.id, None)
             if done:  # not after a dry run, which logged what it would have done
                 bound.info(f"{entry.kind}.done", took_ms=round((self._clock() - started) * 1000, 1))
         finally:

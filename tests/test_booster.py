@@ -137,6 +137,25 @@ class TestRefusals:
         assert wait > 0
         assert len(store.unfinished_intents()) == 1
 
+    def test_repeated_server_errors_back_off_exponentially(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """Each further 5xx for an intent doubles its wait (2 s, 4 s, 8 s, with jitter: never more,
+        at least half); the boost goes through as soon as the server answers."""
+        status = remote_post(fed)
+        accepted(store, status)
+        now = [1000.0]
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain, clock=lambda: now[0])
+        for expected in (2.0, 4.0, 8.0):
+            fed["home"].fail_next(1, status=503, path_prefix="/api/v2/search")
+            wait = booster.work()
+            assert wait is not None
+            assert expected / 2 <= wait <= expected
+            assert booster.work() == wait  # still waiting: no new request
+            now[0] += wait
+        assert booster.work() is None
+        assert store.is_boosted(status["uri"])
+
     def test_429_waits_until_the_announced_reset(
         self, fed: Fediverse, bot: SeededAccount, store: Store
     ) -> None:
