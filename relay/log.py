@@ -7,52 +7,84 @@ Every token the relay reads is registered with `register_secret`; a processor re
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 _SECRET_KEYS = frozenset({"token", "access_token", "authorization", "password", "client_secret", "code"})
 _secrets: set[str] = set()
+_forms: tuple[str, ...] = ()  # every registered secret as it can appear in a rendered line
 _lock = threading.Lock()
 REDACTED = "[REDACTED]"
 
 
 def register_secret(value: str) -> None:
     """Never let `value` reach a log line."""
+    global _forms
     if len(value) >= 4:
         with _lock:
             _secrets.add(value)
+            forms = set()
+            for secret in _secrets:  # as it is, in a repr, and each of those JSON-escaped
+                for text in (secret, repr(secret)[1:-1]):
+                    forms |= {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+            _forms = tuple(sorted(forms, key=len, reverse=True))  # longest first: no half-replaced form
 
 
-def _scrub(value: Any, secrets: frozenset[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_scrub(v, secrets) for v in value)
-    if isinstance(value, BaseException):
-        return _scrub(str(value), secrets)
-    return value
+def scrub(text: str) -> str:
+    """`text` with every registered secret replaced by `[REDACTED]`."""
+    for form in _forms:
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
 
 
-def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: drop registered tokens and secret-named keys from every value."""
-    with _lock:
-        secrets = frozenset(_secrets)
-    for key in list(event):
+def redact_secret_keys(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: values under keys that name a secret are redacted, whatever they hold."""
+    for key in event:
         if key.lower() in _SECRET_KEYS and event[key] is not None:
             event[key] = REDACTED
-        else:
-            event[key] = _scrub(event[key], secrets)
     return event
+
+
+class Redacted:
+    """structlog's last processor: `renderer`, then every registered secret scrubbed from the line.
+
+    Scrubbing the rendered line, once, finds a token wherever it is embedded (a URL, a header in a
+    nested dict, an exception's message, a traceback) at the cost of one substring search per
+    secret, however many values the line has.
+    """
+
+    def __init__(self, renderer: Callable[[Any, str, MutableMapping[str, Any]], str]) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
+        return scrub(self._renderer(logger, method, event))
+
+
+def _json_default(value: Any) -> Any:
+    """How a JSON log line shows what JSON has no type for: an exception by its message."""
+    if isinstance(value, BaseException):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return repr(value)
+
+
+def render_json(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> str:
+    """One JSON line (orjson; json's encoder for what orjson refuses, e.g. integers past 64 bits)."""
+    try:
+        return orjson.dumps(event, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(event, default=_json_default, ensure_ascii=False)
 
 
 def configure_logging(level: str = "info", *, json: bool | None = None, stream: TextIO | None = None) -> None:
@@ -60,17 +92,15 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
     out = stream or sys.stderr
     if json is None:
         json = not out.isatty()
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=out.isatty())
-    )
+    renderer: Any = render_json if json else structlog.dev.ConsoleRenderer(colors=out.isatty())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            redact_secrets,
-            renderer,
+            redact_secret_keys,
+            Redacted(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=out),

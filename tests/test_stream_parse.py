@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from sseclient import SSEClient
 
 from relay.sources.stream import MalformedEvent, StreamEvent, decode_event, parse_stream
 
@@ -124,3 +126,25 @@ class TestDecodeEvent:
         """Data that does not fit its event's shape is reported with a reason and an excerpt."""
         result = decode_event(name, data)
         assert result == MalformedEvent(name, reason, data[:80])
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            '{"id": "1", "note": "\\ud83d alone"}',  # a lone surrogate, escaped
+            '{"id": "1", "score": NaN}',
+        ],
+    )
+    def test_what_json_accepts_is_accepted(self, data: str) -> None:
+        """The fast decoder (orjson) is stricter than `json`; what `json` reads still arrives."""
+        result = decode_event("update", data)
+        assert isinstance(result, StreamEvent)
+        assert repr(result.data) == repr(json.loads(data))
+
+    def test_the_recorded_events_decode_as_json_decodes_them(self) -> None:
+        """Every JSON event Mastodon 4.6.4 sent decodes to exactly what `json.loads` makes of it."""
+        sse = [e for body in (USER, DIRECT) for e in SSEClient([body]).events() if e.data.startswith("{")]
+        assert len(sse) == 7  # five on the user stream, two on the direct one
+        for event in sse:
+            decoded = decode_event(event.event, event.data)
+            assert isinstance(decoded, StreamEvent)
+            assert decoded.data == json.loads(event.data)

@@ -27,6 +27,7 @@ from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 import structlog
 import urllib3.exceptions
@@ -104,9 +105,12 @@ def decode_event(name: str, data: str) -> StreamEvent | MalformedEvent:
     if name in _EMPTY_EVENTS and data in ("", "undefined"):
         return StreamEvent(name, None)
     try:
-        payload = json.loads(data)
-    except ValueError:
-        return MalformedEvent(name, "data is not JSON", data[:_EXCERPT])
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:  # json is more lenient (NaN, lone surrogates, huge numbers): accept what it accepts
+            payload = json.loads(data)
+        except ValueError:
+            return MalformedEvent(name, "data is not JSON", data[:_EXCERPT])
     if name in _OBJECT_EVENTS and not (isinstance(payload, dict) and "id" in payload):
         return MalformedEvent(name, "expected a JSON object with an id", data[:_EXCERPT])
     return StreamEvent(name, payload)
