@@ -66,8 +66,11 @@ class Author:
         return self.acct.rpartition("@")[2]
 
 
+@functools.lru_cache(maxsize=256)
 def source_domain(source: str) -> str:
-    """The host[:port] of `source` (a host or a URL), lower case; "" when it names none."""
+    """The host[:port] of `source` (a host or a URL), lower case; "" when it names none.
+
+    Cached: a relay reads a handful of instances, and every post and account names one of them."""
     if "://" in source:
         return urlsplit(source).netloc.lower()
     host = source.strip().lower()
@@ -76,9 +79,11 @@ def source_domain(source: str) -> str:
 
 def get_field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     """`data[name]`, which must be there, not null, and of `kind` (a bool is no int here)."""
-    if name not in data or data[name] is None:
+    value = data.get(name)
+    if type(value) is kind:  # the usual case, checked first: exactly the type asked for
+        return value
+    if value is None:
         raise MalformedStatus(f"status is missing field {name!r}")
-    value = data[name]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise MalformedStatus(f"status field {name!r} has the wrong type ({type(value).__name__})")
     return value
@@ -86,20 +91,25 @@ def get_field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...])
 
 def get_optional(data: Mapping[str, Any], name: str, kind: type) -> Any:
     """`data[name]` if present and not null (then of `kind`), else None."""
-    return None if data.get(name) is None else get_field(data, name, kind)
+    value = data.get(name)
+    return value if value is None or type(value) is kind else get_field(data, name, kind)
 
 
 def get_optional_id(data: Mapping[str, Any], name: str) -> str | None:
     """An optional id (a string, or a number from older servers) as a string."""
-    value = get_optional(data, name, (str, int))  # type: ignore[arg-type]
-    return None if value is None else str(value)
+    value = data.get(name)
+    if value is None or type(value) is str:
+        return value
+    return str(get_field(data, name, (str, int)))
 
 
 def get_datetime(data: Mapping[str, Any], name: str, *, required: bool = False) -> datetime | None:
     """An ISO 8601 date, timezone-aware (UTC when it names no zone); None when absent and optional."""
-    value = get_field(data, name, str) if required else get_optional(data, name, str)
-    if value is None:
-        return None
+    value = data.get(name)
+    if type(value) is not str:
+        value = get_field(data, name, str) if required else get_optional(data, name, str)
+        if value is None:
+            return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

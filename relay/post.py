@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html import escape as html_escape
@@ -91,6 +91,8 @@ class Post:
     media: tuple[Media, ...] = ()
     boosted_by: Author | None = None  # set when the post came as a boost (the original is screened)
     complete: bool = True
+    # `folded_text`, once read: not an argument, not compared, and reset by `dataclasses.replace`.
+    _folded_text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -111,9 +113,19 @@ class Post:
         return f"{self.spoiler_text}\n{self.text}" if self.spoiler_text else self.text
 
     @property
+    def folded_text(self) -> str:
+        """`match_text` folded for case- and accent-insensitive matching (`fold_text`): folded once,
+        for the fingerprint and the keyword rules both."""
+        folded = self._folded_text
+        if folded is None:
+            folded = fold_text(self.match_text)
+            object.__setattr__(self, "_folded_text", folded)  # a cache: the post stays as it was made
+        return folded
+
+    @property
     def text_fingerprint(self) -> str:
         """A stable hash of the normalised text, for the "same text again" rule."""
-        return text_fingerprint(self.match_text)
+        return _fingerprint(self.folded_text)
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any], *, source: str) -> Post:
@@ -139,7 +151,7 @@ class Post:
             names = [t.get("name") if isinstance(t, Mapping) else None for t in raw_tags]
             if not all(isinstance(n, str) for n in names):
                 raise MalformedStatus("status field 'tags' must be a list of objects with a 'name'")
-            tags = frozenset(filter(None, (normalize_tag(str(n)) for n in names)))
+            tags = frozenset(filter(None, map(normalize_tag, map(str, names))))
             tags_from = "api"
         elif raw_tags is None:
             tags, tags_from = html.tags, "html"
@@ -169,7 +181,7 @@ class Post:
             tags_from=tags_from,
             mentions=len(mentions) if isinstance(mentions, list) else html.mentions,
             links=html.links,
-            media=tuple(_media(m) for m in get_optional(status, "media_attachments", list) or ()),
+            media=tuple(map(_media, get_optional(status, "media_attachments", list) or ())),
         )
 
     @classmethod
@@ -260,7 +272,15 @@ def _rss_media(entry: Mapping[str, Any]) -> tuple[Media, ...]:
 
 def text_fingerprint(text: str) -> str:
     """Hex SHA-256 of the folded words of `text`, ignoring @mentions, case, accents and spacing."""
-    words = [w for w in re.findall(r"[@\w][\w.@-]*", fold_text(text)) if not w.startswith("@")]
+    return _fingerprint(fold_text(text))
+
+
+_WORD = re.compile(r"[@\w][\w.@-]*")
+
+
+def _fingerprint(folded: str) -> str:
+    """`text_fingerprint` of text already folded."""
+    words = [w for w in _WORD.findall(folded) if not w.startswith("@")]
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:32]
 
 

@@ -15,15 +15,19 @@ Arabic, Hebrew letters and the Indic vowel signs that hashtags in those scripts 
 class `hashtag`) and in plain text after a space, never in a URL or inside another link's text.
 `parse_html` reads the HTML Mastodon's sanitiser writes with a small tokenizer of its own and any
 other HTML with `html.parser`, with the same result (tests/test_tags.py holds them to it).
+Likewise `normalize_tag`, `fold_text` and the hashtag scan take a shortcut for ASCII text, with the
+result of going character by character (tests/test_tags.py again).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
+from itertools import filterfalse
 
 __all__ = ["HtmlSummary", "fold_text", "hashtags_in_text", "normalize_tag", "parse_html", "tags_in_html"]
 
@@ -84,8 +88,20 @@ def _keep(char: str) -> bool:
     return char in SEPARATORS or "\u0e47" <= char <= "\u0e4e" or _is_alnum(char)
 
 
+_NOT_ASCII_TAG_CHAR = re.compile("[^0-9a-z_]")
+
+
 def normalize_tag(name: str) -> str:
     """The name Mastodon stores for the hashtag `name` (given without '#'), e.g. `therapistsconnect`."""
+    if name.isascii():
+        # NFKC and the folding table leave ASCII alone; of ASCII, `_keep` keeps letters, digits and _.
+        return _NOT_ASCII_TAG_CHAR.sub("", name.lower())
+    return _normalize_unicode_tag(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_unicode_tag(name: str) -> str:
+    """`normalize_tag` of any name, character by character (cached: hashtags recur)."""
     text = unicodedata.normalize("NFKC", name)
     # Character by character, as Ruby's downcase: no context-dependent final sigma.
     text = "".join(char.lower() for char in text)
@@ -95,13 +111,34 @@ def normalize_tag(name: str) -> str:
 
 def fold_text(text: str) -> str:
     """Text for case- and accent-insensitive matching: NFKD without marks, case-folded, ASCII-folded."""
+    if text.isascii():
+        # Every step below leaves ASCII as it is, except casefold, which is lower() on ASCII.
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    bare = "".join(filterfalse(unicodedata.combining, decomposed))
     return unicodedata.normalize("NFKC", bare.casefold().translate(_ASCII_FOLDING))
+
+
+# Of ASCII, the word characters are letters, digits and "_", and no other separator is ASCII.
+_ASCII_WORD = re.compile("[0-9A-Za-z_]*")
+_ASCII_LETTER = re.compile("[A-Za-z]")
 
 
 def _name_at(text: str, start: int) -> str | None:
     """The hashtag name `Tag::HASHTAG_NAME_PAT` matches at `text[start:]`, or None."""
+    word = _ASCII_WORD.match(text, start)
+    assert word is not None  # it matches the empty string too
+    if word.end() == len(text) or text[word.end()].isascii():
+        # An ASCII name (or none), ended by the end of the text or by an ASCII non-word character.
+        name = word.group()
+        if _ASCII_LETTER.search(name) or "_" in name[1:-1]:
+            return name
+        return None
+    return _unicode_name_at(text, start)
+
+
+def _unicode_name_at(text: str, start: int) -> str | None:
+    """`_name_at` character by character, for names that may hold any word character."""
     end = start
     while end < len(text) and (_is_word(text[end]) or text[end] in SEPARATORS):
         end += 1
@@ -121,6 +158,8 @@ def _name_at(text: str, start: int) -> str | None:
 
 def hashtags_in_text(text: str) -> frozenset[str]:
     """Normalised hashtags in plain text: '#' or '＃' at the start or after white space, then a name."""
+    if "#" not in text and "＃" not in text:
+        return frozenset()
     found = set()
     for sign in _HASH_SIGN.finditer(text):
         index = sign.start()
@@ -160,14 +199,20 @@ class _Summarizer:
         self.links = 0
 
     def start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """A start tag: only `br`, blocks and `a` (see `start_link`) change the summary."""
         if tag == "br":
             self._newline("\n")
         elif tag in _BLOCKS:
             self._newline("\n\n")
-        elif tag == "a" and self.link_kind is None:
+        elif tag == "a":
             values = {key: (value or "") for key, value in attrs}
-            classes = values.get("class", "").split()
-            rels = values.get("rel", "").split()
+            self.start_link(values.get("class", ""), values.get("rel", ""))
+
+    def start_link(self, class_value: str, rel_value: str) -> None:
+        """An `a` start tag, with the values of its last `class` and `rel` attributes ("" if none)."""
+        if self.link_kind is None:
+            classes = class_value.split()
+            rels = rel_value.split()
             if "hashtag" in classes or "tag" in rels:
                 self.link_kind = "hashtag"
             elif "mention" in classes:
@@ -182,10 +227,10 @@ class _Summarizer:
         elif tag == "a" and self.link_kind is not None:
             label = "".join(self.link_text).strip()
             if self.link_kind == "hashtag":
-                if label[:1] in _HASH_SIGNS:
-                    name = _name_at(label, 1)
-                    if name and normalize_tag(name):
-                        self.tags.add(normalize_tag(name))
+                name = _name_at(label, 1) if label[:1] in _HASH_SIGNS else None
+                normalized = normalize_tag(name) if name else ""
+                if normalized:
+                    self.tags.add(normalized)
             elif self.link_kind == "mention":
                 self.mentions += 1
             else:
@@ -243,39 +288,45 @@ _SIMPLE_ELEMENTS = frozenset(
     {"a", "b", "br", "code", "del", "em", "i", "rp", "rt", "ruby", "s", "span", "strong", "sub", "sup", "u"}
     | _BLOCKS
 )
+# Elements whose tags `_Summarizer` ignores: the simple reader does not pass them on.
+_INERT_ELEMENTS = _SIMPLE_ELEMENTS - _BLOCKS - {"a", "br"}
 _SPACE = "[ \t\n\r\f]"
-_SIMPLE_TOKEN = re.compile(
-    rf'<([a-zA-Z][a-zA-Z0-9]*)((?:{_SPACE}+[a-zA-Z][-a-zA-Z0-9_:.]*="[^"<>]*")*){_SPACE}*/?>'  # start
-    rf"|</([a-zA-Z][a-zA-Z0-9]*){_SPACE}*>"  # end tag
-    r"|([^<]+)"  # text
+# A simple tag holds exactly one `<`: the HTML is simple when every `<` in it begins one.
+_SIMPLE_TAG = re.compile(
+    rf'<(?:([a-zA-Z][a-zA-Z0-9]*)((?:{_SPACE}+[a-zA-Z][-a-zA-Z0-9_:.]*="[^"<>]*")*){_SPACE}*/?'  # start
+    rf"|/([a-zA-Z][a-zA-Z0-9]*){_SPACE}*)>"  # end tag
 )
 _SIMPLE_ATTRIBUTE = re.compile(r'([a-zA-Z][-a-zA-Z0-9_:.]*)="([^"<>]*)"')
 
 
 def _read_simple(html: str, into: _Summarizer) -> bool:
-    """Feed `html` to `into` if it is simple sanitised HTML (see above); False, part-fed, if not."""
-    position = 0
-    for token in _SIMPLE_TOKEN.finditer(html):
-        if token.start() != position:  # a `<` that starts no simple tag
-            return False
-        position = token.end()
-        start, attributes, end, text = token.groups()
-        if text is not None:
+    """Feed `html` to `into` if it is simple sanitised HTML (see above); False, maybe part-fed, if not.
+
+    What `_Summarizer` ignores is not passed on: the tags of `_INERT_ELEMENTS`, and the attributes
+    of any element but `a`, and of `a` any but `class` and `rel`."""
+    # [text, start name, attributes, end name, text, start name, ...]: 4 items per tag.
+    parts = _SIMPLE_TAG.split(html)
+    if html.count("<") * 4 != len(parts) - 1:  # a `<` that starts no simple tag
+        return False
+    items = iter(parts)
+    text = next(items)
+    if text:
+        into.data(unescape(text))
+    for start, attributes, end, text in zip(items, items, items, items, strict=True):
+        name = (start if start is not None else end).lower()
+        if name not in _INERT_ELEMENTS:
+            if name not in _SIMPLE_ELEMENTS:
+                return False
+            if start is None:
+                into.end(name)
+            elif name == "a":
+                values = {key.lower(): value for key, value in _SIMPLE_ATTRIBUTE.findall(attributes)}
+                into.start_link(unescape(values.get("class", "")), unescape(values.get("rel", "")))
+            else:
+                into.start(name, [])
+        if text:
             into.data(unescape(text))
-        elif start is not None:
-            name = start.lower()
-            if name not in _SIMPLE_ELEMENTS:
-                return False
-            attrs: list[tuple[str, str | None]] = [
-                (key.lower(), unescape(value)) for key, value in _SIMPLE_ATTRIBUTE.findall(attributes)
-            ]
-            into.start(name, attrs)
-        else:
-            name = end.lower()
-            if name not in _SIMPLE_ELEMENTS:
-                return False
-            into.end(name)
-    return position == len(html)
+    return True
 
 
 def parse_html(html: str) -> HtmlSummary:

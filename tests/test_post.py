@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import feedparser
 import pytest
-from statusgen import hoot, real_statuses, status
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from statusgen import generate, hoot, real_statuses, status
 
-from relay.mastodon_json import PROFILE_CACHE_SIZE, read_profile
+from relay.mastodon_json import (
+    PROFILE_CACHE_SIZE,
+    get_datetime,
+    get_field,
+    get_optional,
+    get_optional_id,
+    read_profile,
+)
 from relay.post import MalformedStatus, Media, Post, source_domain, text_fingerprint
+from relay.tags import fold_text
 
 
 class TestFromStatus:
@@ -317,3 +331,115 @@ class TestHelpers:
         b = text_fingerprint("hello cafe\n#therapistsconnect @someone@else.example")
         assert a == b
         assert a != text_fingerprint("hello tea #therapistsconnect")
+
+
+class TestFoldedText:
+    """A Post folds its text once, for the fingerprint and the keyword rules."""
+
+    def test_recorded_posts_fold_and_fingerprint_as_their_text(self) -> None:
+        """On every recorded and generated status, the folded text and the fingerprint are those of
+        `match_text`, as `text_fingerprint` was first written."""
+        for data in real_statuses() + generate(300):
+            post = Post.from_status(data, source="localhost:3000")
+            words = re.findall(r"[@\w][\w.@-]*", fold_text(post.match_text))
+            kept = " ".join(w for w in words if not w.startswith("@"))
+            assert post.text_fingerprint == hashlib.sha256(kept.encode("utf-8")).hexdigest()[:32]
+            assert post.folded_text == fold_text(post.match_text)
+            assert post.text_fingerprint == text_fingerprint(post.match_text)
+
+    def test_replace_folds_the_new_text(self) -> None:
+        """`dataclasses.replace` makes a post that folds its own text, not the original's."""
+        post = Post.from_status(hoot(), source="localhost:3000")
+        assert post.folded_text == "#hoot (hashtag toot)"
+        changed = dataclasses.replace(post, text="Free MONEY", spoiler_text="Café")
+        assert changed.folded_text == "cafe\nfree money"
+        assert changed.text_fingerprint == text_fingerprint("Café\nFree MONEY")
+
+    def test_the_cache_is_no_part_of_the_post(self) -> None:
+        """A post whose text was folded equals, hashes and prints as one whose text was not."""
+        folded = Post.from_status(hoot(), source="localhost:3000")
+        assert folded.folded_text
+        fresh = Post.from_status(hoot(), source="localhost:3000")
+        assert folded == fresh
+        assert hash(folded) == hash(fresh)
+        assert repr(folded) == repr(fresh)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            folded._folded_text = "x"  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            Post(
+                **{
+                    **{f.name: getattr(fresh, f.name) for f in dataclasses.fields(Post) if f.init},
+                    "_folded_text": "x",
+                }
+            )
+
+
+# The field readers as first written: what their fast paths must give, value and error alike.
+def get_field_checked(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in data or data[name] is None:
+        raise MalformedStatus(f"status is missing field {name!r}")
+    value = data[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise MalformedStatus(f"status field {name!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def get_optional_checked(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    return None if data.get(name) is None else get_field_checked(data, name, kind)
+
+
+def get_optional_id_checked(data: Mapping[str, Any], name: str) -> str | None:
+    value = get_optional_checked(data, name, (str, int))
+    return None if value is None else str(value)
+
+
+def get_datetime_checked(data: Mapping[str, Any], name: str, required: bool) -> datetime | None:
+    value = get_field_checked(data, name, str) if required else get_optional_checked(data, name, str)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedStatus(f"status field {name!r} is not an ISO 8601 date: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class Text(str):
+    """A str subclass: accepted where a str is, but not the exact type the fast paths look for."""
+
+
+def outcome(read: Callable[..., object], *args: Any, **kwargs: Any) -> tuple[object, ...]:
+    """What `read(*args, **kwargs)` gives: ("value", its type, it) or ("error", the message)."""
+    try:
+        value = read(*args, **kwargs)
+    except MalformedStatus as exc:
+        return ("error", str(exc))
+    return ("value", type(value), value)
+
+
+json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=4),
+    st.text(max_size=4).map(Text),
+    st.sampled_from(["2026-08-01T00:00:00.000Z", "2026-08-01T10:00:00", "2026-08-01", "today", ""]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+KINDS: tuple[type | tuple[type, ...], ...] = (str, int, bool, list, Mapping, (str, int))
+
+
+class TestFieldReaders:
+    @settings(max_examples=500)
+    @given(st.dictionaries(st.sampled_from(["a", "b"]), json_values), st.sampled_from(KINDS))
+    def test_readers_as_first_written(self, data: dict[str, Any], kind: type | tuple[type, ...]) -> None:
+        """Every reader gives the value (of the same type) or the error that it gave first written."""
+        assert outcome(get_field, data, "a", kind) == outcome(get_field_checked, data, "a", kind)
+        if not isinstance(kind, tuple):
+            assert outcome(get_optional, data, "a", kind) == outcome(get_optional_checked, data, "a", kind)
+        assert outcome(get_optional_id, data, "a") == outcome(get_optional_id_checked, data, "a")
+        for required in (False, True):
+            expected = outcome(get_datetime_checked, data, "a", required)
+            assert outcome(get_datetime, data, "a", required=required) == expected

@@ -9,12 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from statusgen import hoot, status
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from statusgen import generate, hoot, real_statuses, status
 
 import relay
 from relay.post import Author, Media, Post
 from relay.rules import Rules, parse_rules
-from relay.screen import Decision, History, Reason, Verdict, domain_matches, screen
+from relay.screen import (
+    Decision,
+    History,
+    Reason,
+    Verdict,
+    _any_word_pattern,
+    _word_pattern,
+    domain_matches,
+    screen,
+)
 
 NOW = datetime(2026, 8, 2, 12, 0, tzinfo=UTC)
 ACCEPT, HOLD, REJECT = Decision.ACCEPT, Decision.HOLD, Decision.REJECT
@@ -324,6 +335,27 @@ class TestKeywords:
         result = verdict(hoot_post(text="Café therapy: 100% off"), the_rules)
         assert rule_names(result) == ["keywords.hold", "keywords.reject_regex", "keywords.hold_regex"]
         assert result.decision is REJECT
+
+    @pytest.mark.parametrize("match", ["word", "substring"])
+    def test_one_scan_for_all_words_on_recorded_posts(self, match: str) -> None:
+        """On every recorded and generated post, the word-list pattern hits where a word's own does."""
+        words = ("therapy", "group", "cafe", "free money", "cbt", "hoot", "psy", "a")
+        for data in real_statuses() + generate(300):
+            text = " ".join(Post.from_status(data, source="localhost:3000").folded_text.split())
+            for some in (words, words[:1], words[2:5]):
+                hit = any(_word_pattern(word, match).search(text) for word in some)
+                assert (_any_word_pattern(some, match).search(text) is not None) is hit, (text, some)
+
+    @settings(max_examples=500)
+    @given(
+        st.lists(st.text(alphabet="ab .é*(", min_size=1, max_size=4), min_size=1, max_size=4).map(tuple),
+        st.text(alphabet="ab .é*(x_-", max_size=16),
+        st.sampled_from(("word", "substring")),
+    )
+    def test_one_scan_for_all_words(self, words: tuple[str, ...], text: str, match: str) -> None:
+        """The pattern for a whole word list finds a hit exactly when one word's own pattern does."""
+        hit = any(_word_pattern(word, match).search(text) for word in words)
+        assert (_any_word_pattern(words, match).search(text) is not None) is hit
 
 
 class TestLimits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -10,9 +11,13 @@ from hypothesis import strategies as st
 from statusgen import generate, real_statuses
 
 from relay.tags import (
+    _ASCII_FOLDING,
+    _name_at,
+    _normalize_unicode_tag,
     _parse_html_stdlib,
     _read_simple,
     _Summarizer,
+    _unicode_name_at,
     fold_text,
     hashtags_in_text,
     normalize_tag,
@@ -149,10 +154,71 @@ class TestHtml:
         assert (summary.mentions, summary.links) == (1, 1)
 
 
+def fold_text_char_by_char(text: str) -> str:
+    """`fold_text` as first written, one character at a time: what its fast paths must give."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return unicodedata.normalize("NFKC", bare.casefold().translate(_ASCII_FOLDING))
+
+
+def recorded_texts() -> list[str]:
+    """Plain text, content warnings and hashtag names of the recorded and generated statuses."""
+    texts = []
+    for item in real_statuses() + generate(300):
+        texts += [item.get("spoiler_text") or "", parse_html(item.get("content") or "").text]
+        texts += [tag["name"] for tag in item.get("tags") or ()]
+    return texts
+
+
 class TestFoldText:
     def test_case_accents_width(self) -> None:
         """Folding removes case, accents, width and Latin letters like ł and ß."""
         assert fold_text("Ｃａｆé ŁÓDŹ Straße") == "cafe lodz strasse"
+
+    def test_recorded_text_folds_as_char_by_char(self) -> None:
+        """The ASCII fast path and the Unicode path fold every recorded text as first written."""
+        texts = recorded_texts()
+        assert any(t.isascii() for t in texts)
+        assert any(not t.isascii() for t in texts)
+        for text in texts:
+            assert fold_text(text) == fold_text_char_by_char(text), text
+
+    @settings(max_examples=500)
+    @given(st.one_of(st.text(max_size=40), st.text(alphabet=string.printable, max_size=40)))
+    def test_any_text_folds_as_char_by_char(self, text: str) -> None:
+        """Any text, ASCII or not, folds as first written."""
+        assert fold_text(text) == fold_text_char_by_char(text)
+
+
+NAME_CHARS = string.ascii_letters[:6] + "XZ019_ #.-@\u00b7\u30fb\u200cé日ß\u0301\u0e47\uff03\xa0"
+
+
+class TestAsciiFastPaths:
+    """Hashtag names and normalisation take a shortcut on ASCII, with the character-by-character result."""
+
+    @settings(max_examples=500)
+    @given(st.one_of(st.text(max_size=30), st.text(alphabet=string.printable, max_size=30)))
+    def test_normalize_tag_as_char_by_char(self, name: str) -> None:
+        """`normalize_tag` gives what the Unicode path gives, for ASCII names and any other."""
+        assert normalize_tag(name) == _normalize_unicode_tag.__wrapped__(name)
+
+    def test_recorded_tags_normalise_as_char_by_char(self) -> None:
+        """Every recorded hashtag name (and text) normalises as the Unicode path does it."""
+        for name in recorded_texts():
+            assert normalize_tag(name) == _normalize_unicode_tag.__wrapped__(name), name
+
+    def test_recorded_names_as_char_by_char(self) -> None:
+        """After every '#' of the recorded texts, the ASCII scan finds the character-by-character name."""
+        for text in recorded_texts():
+            for start in (i + 1 for i, char in enumerate(text) if char in "#＃"):
+                assert _name_at(text, start) == _unicode_name_at(text, start), (text, start)
+
+    @settings(max_examples=500)
+    @given(st.text(alphabet=NAME_CHARS, max_size=20))
+    def test_name_at_as_char_by_char(self, text: str) -> None:
+        """At every position, the ASCII scan finds the name the character-by-character scan finds."""
+        for start in range(len(text) + 1):
+            assert _name_at(text, start) == _unicode_name_at(text, start), (text, start)
 
 
 # -- HTML as Mastodon's sanitiser writes it, and HTML as anybody may write it -------------------------
