@@ -96,6 +96,7 @@ class Metrics:
 
     def __init__(self, *, streams: Callable[[], Iterable[StreamSample]] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
         r = self.registry
         self._seen = Counter(
             "relay_posts_seen",
@@ -129,13 +130,22 @@ class Metrics:
 
     def seen(self, source: str, via: str) -> None:
         """A source (`host`) delivered a post `via` stream, poll or rss."""
-        self._seen.labels(source=source, via=via).inc()
+        self._child(self._seen, source, via).inc()
 
     def verdict(self, decision: str, rules: Iterable[str] = ()) -> None:
         """A post was screened to `decision`, for the reasons of `rules` (each counted once)."""
-        self._screened.labels(decision=decision).inc()
+        self._child(self._screened, decision).inc()
         for rule in sorted(set(rules)) or [NO_RULE]:
-            self._verdicts.labels(decision=decision, rule=rule).inc()
+            self._child(self._verdicts, decision, rule).inc()
+
+    def _child(self, metric: Counter, *labels: str) -> Counter:
+        """`metric.labels(*labels)`, remembered: these are counted for every post, and the label
+        sets are few (sources × vias, decisions × rules)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, metric.labels(*labels))
+        return child
 
     def boosted(self) -> None:
         """One reblog succeeded."""

@@ -15,6 +15,7 @@ is logged and written to the audit log.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,9 +76,22 @@ class Fatal:
 Item = Seen | Sighting | Deleted | Fatal
 
 
+class _ItemFailed(Exception):
+    """An item raised while its batch was taken in one go: take the batch again, item by item."""
+
+
 def passes(verdict: Verdict) -> bool:
     """True when nothing but review mode stands between the post and a boost."""
     return all(r.decision is Decision.ACCEPT or r.rule == REVIEW_RULE for r in verdict.reasons)
+
+
+def _reasons(verdict: Verdict) -> list[str]:
+    """What the log line and the audit row say of a verdict: each reason that did not accept."""
+    return [f"{r.rule}: {r.detail}" for r in verdict.reasons if r.decision is not Decision.ACCEPT]
+
+
+def _detail(verdict: Verdict) -> str | None:
+    return "; ".join(_reasons(verdict)) or None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -109,7 +123,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.cursors: dict[tuple[str, str], str] = {}
         self.seen = SeenCache()
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], object]] = []
         self._counts: Counter[str] = Counter()
 
     def sighting(
@@ -131,13 +145,25 @@ class Pipeline:
         self.handle_batch([item])
 
     def handle_batch(self, items: Sequence[Item]) -> None:
-        """Take several items in ONE transaction, each in its own savepoint.
+        """Take several items in ONE transaction, each on its own if one of them fails.
 
         One commit (one fsync) for a whole batch is what makes a busy relay cheap; a crash keeps
         all of a batch or none of it (cursors included, so catch-up brings the lost part back).
-        An item that fails is rolled back alone, logged, and the batch goes on.
+        An item that fails is rolled back alone, logged, and the batch goes on: the batch is
+        first taken in one go, and if an item raises, it is rolled back and taken again with a
+        savepoint around each item (a savepoint per item always would cost SQLite a copy of every
+        page each item touches). What an item does outside the database (log lines, metrics,
+        caches, callbacks) happens once the batch is committed, so a retried batch does it once.
         """
-        after: list[Callable[[], None]] = []
+        try:
+            after = self._take(items, isolate=False)
+        except _ItemFailed:
+            after = self._take(items, isolate=True)
+        for action in after:
+            action()
+
+    def _take(self, items: Sequence[Item], *, isolate: bool) -> list[Callable[[], object]]:
+        after: list[Callable[[], object]] = []
         sightings: list[tuple[str, str, str | None]] = []
         self._counts = Counter()
         with self.store.atomic():
@@ -147,36 +173,48 @@ class Pipeline:
                 self._after_commit = []
                 if isinstance(item, Sighting):
                     self._sighted(item, sightings)
-                    after.extend(self._after_commit)
-                    continue
-                try:
-                    with self.store.savepoint():
-                        if isinstance(item, Seen):
-                            self._seen(item)
-                        else:
-                            self._deleted(item)
-                except RelayError:
-                    raise
-                except Exception:
-                    # One bad item must never stop the relay: log it with its context and go on.
-                    self.metrics.error("pipeline")
-                    uri = item.post.uri if isinstance(item, Seen) else None
-                    log.exception("pipeline.error", item=type(item).__name__, uri=uri)
-                    continue
+                elif isolate:
+                    try:
+                        with self.store.savepoint():
+                            self._take_one(item)
+                    except RelayError:
+                        raise
+                    except Exception:
+                        # One bad item must never stop the relay: log it with its context and go on.
+                        self.metrics.error("pipeline")
+                        uri = item.post.uri if isinstance(item, Seen) else None
+                        log.exception("pipeline.error", item=type(item).__name__, uri=uri)
+                        continue
+                else:
+                    try:
+                        self._take_one(item)
+                    except RelayError:
+                        raise
+                    except Exception as exc:
+                        raise _ItemFailed from exc  # rolls the batch back: taken again, item by item
                 after.extend(self._after_commit)
             if sightings:
                 self.store.record_sightings(sightings, self._clock())
             if self._counts:
                 self.store.record_source_events(self._counts, self._clock())
-        for action in after:
-            action()
+        return after
+
+    def _take_one(self, item: Seen | Deleted) -> None:
+        if isinstance(item, Seen):
+            self._seen(item)
+        else:
+            self._deleted(item)
+
+    def _later(self, action: Callable[..., object], *args: object, **kwargs: object) -> None:
+        """Do `action(*args, **kwargs)` once the item's batch is committed."""
+        self._after_commit.append(functools.partial(action, *args, **kwargs))
 
     def _sighted(self, item: Sighting, sightings: list[tuple[str, str, str | None]]) -> None:
-        self.metrics.seen(item.source, item.via)
+        self._later(self.metrics.seen, item.source, item.via)
         self._counts[item.source] += 1
         sightings.append((item.uri, item.source, item.local_id))
         if item.source == self._home and item.local_id and self._remember is not None:
-            self._remember(item.uri, item.local_id)
+            self._later(self._remember, item.uri, item.local_id)
         if item.hashtag is not None and item.via != "rss" and item.local_id and item.local_id.isdigit():
             self._move_cursor(item.source, item.hashtag, item.local_id)
 
@@ -189,36 +227,57 @@ class Pipeline:
 
     def _seen(self, item: Seen) -> None:
         post, now, store = item.post, self._clock(), self.store
-        self.metrics.seen(post.source, item.via)
+        self._later(self.metrics.seen, post.source, item.via)
         self._counts[post.source] += 1
         if item.hashtag is not None and item.via != "rss" and post.id.isdigit():
             self._move_cursor(post.source, item.hashtag, post.id)
         fingerprint = post.text_fingerprint  # a hash of the folded text: computed once here
-        arrival = store.observe(
-            post.uri,
-            source=post.source,
-            acct=post.author.acct,
-            url=post.url,
-            edited_at=_iso(post.edited_at),
-            text_fingerprint=fingerprint,
-            local_id=post.id or None,
-            now=now,
-        )
+        edited_at = _iso(post.edited_at)
+        sighting: dict[str, Any] = {
+            "source": post.source,
+            "acct": post.author.acct,
+            "url": post.url,
+            "edited_at": edited_at,
+            "text_fingerprint": fingerprint,
+            "local_id": post.id or None,
+            "now": now,
+        }
+        arrival = store.arrival(post.uri, edited_at)
+        if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
+            verdict = self._screen(post, fingerprint, now)
+            store.add_screened(post.uri, verdict, audit_detail=_detail(verdict), **sighting)
+        else:
+            arrival = store.observe(post.uri, **sighting)
         if post.source == self._home and post.id and self._remember is not None:
-            self._remember(post.uri, post.id)
+            self._later(self._remember, post.uri, post.id)
         if arrival is Arrival.RETRACTED:
             self._after_commit.append(lambda: self.seen.retract(post.uri))
         elif arrival is not Arrival.DUPLICATE or post.edited_at is None:
             self._after_commit.append(lambda: self.seen.remember(post.uri, post.edited_at))
         if arrival in (Arrival.DUPLICATE, Arrival.RETRACTED):
-            log.debug("post.duplicate", uri=post.uri, source=post.source, via=item.via, arrival=arrival.value)
+            self._later(
+                log.debug,
+                "post.duplicate",
+                uri=post.uri,
+                source=post.source,
+                via=item.via,
+                arrival=arrival.value,
+            )
             return
-        history = store.history(post.author.acct, fingerprint, now, uri=post.uri)
-        verdict = screen(post, self.rules, history, now)
-        store.record_verdict(post.uri, verdict, now)
-        self.metrics.verdict(verdict.decision.value, [r.rule for r in verdict.reasons])
-        reasons = [f"{r.rule}: {r.detail}" for r in verdict.reasons if r.decision is not Decision.ACCEPT]
-        log.info(
+        if arrival is Arrival.RESCREEN:
+            verdict = self._screen(post, fingerprint, now)
+            store.record_verdict(post.uri, verdict, now)
+            store.audit(
+                f"screen.{verdict.decision.value}",
+                actor="relay",
+                uri=post.uri,
+                target=post.author.acct,
+                detail=_detail(verdict),
+                now=now,
+            )
+        self._later(self.metrics.verdict, verdict.decision.value, [r.rule for r in verdict.reasons])
+        self._later(
+            log.info,
             "post.screened",
             uri=post.uri,
             acct=post.author.acct,
@@ -226,20 +285,17 @@ class Pipeline:
             via=item.via,
             edit=arrival is Arrival.RESCREEN,
             decision=verdict.decision.value,
-            reasons=reasons,
-        )
-        store.audit(
-            f"screen.{verdict.decision.value}",
-            actor="relay",
-            uri=post.uri,
-            target=post.author.acct,
-            detail="; ".join(reasons) or None,
-            now=now,
+            reasons=_reasons(verdict),
         )
         if arrival is Arrival.SCREEN:
             self._first_decision(post, verdict)
         else:
             self._edited(post, verdict)
+
+    def _screen(self, post: Post, fingerprint: str, now: datetime) -> Verdict:
+        return screen(
+            post, self.rules, self.store.history(post.author.acct, fingerprint, now, uri=post.uri), now
+        )
 
     def _first_decision(self, post: Post, verdict: Verdict) -> None:
         if verdict.decision is Decision.ACCEPT:
@@ -264,16 +320,16 @@ class Pipeline:
                 return
             if self._on_edit == "hold" and verdict.decision is Decision.HOLD:
                 self._hold(post, verdict)
-                log.info("post.edit_held", uri=uri)
+                self._later(log.info, "post.edit_held", uri=uri)
             else:
                 store.unboost_intent(uri, post.id if post.source == self._home else None, self._clock())
                 self._move_queue(uri, "retracted", "edited: no longer passes")
-                log.info("post.edit_unboost", uri=uri)
+                self._later(log.info, "post.edit_unboost", uri=uri)
             return
         if store.boost_pending(uri):
             if not passes(verdict):
                 store.boost_failed(uri, "edited before the boost: no longer passes", self._clock())
-                log.info("post.edit_cancelled", uri=uri)
+                self._later(log.info, "post.edit_cancelled", uri=uri)
             return
         item = store.queue_by_uri(uri)
         if verdict.decision is Decision.ACCEPT:
@@ -293,7 +349,7 @@ class Pipeline:
         store, now = self.store, self._clock()
         uri = store.uri_for_local_id(item.source, item.local_id)
         if uri is None:
-            log.debug("post.delete_unknown", source=item.source, local_id=item.local_id)
+            self._later(log.debug, "post.delete_unknown", source=item.source, local_id=item.local_id)
             return
         if store.is_retracted(uri):
             return
@@ -306,5 +362,5 @@ class Pipeline:
             store.boost_failed(uri, "deleted by its author before the boost", now)
         store.mark_retracted(uri, "deleted by its author", now)
         self._after_commit.append(lambda: self.seen.retract(uri))
-        self.metrics.retracted()
-        log.info("post.retracted", uri=uri, source=item.source, reason="deleted")
+        self._later(self.metrics.retracted)
+        self._later(log.info, "post.retracted", uri=uri, source=item.source, reason="deleted")

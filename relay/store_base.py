@@ -56,6 +56,7 @@ class StoreBase:
         self._now = now
         self._lock = threading.RLock()
         self._depth = 0  # open write transactions of this store (0 or 1; nested calls join)
+        self._last_at: tuple[datetime, str] | None = None
 
     @classmethod
     def open(
@@ -124,64 +125,47 @@ class StoreBase:
     # -- for the Store's methods -------------------------------------------------------------
 
     def _at(self, now: datetime | None) -> str:
-        """`now` (or the store's clock) as stored text."""
-        return to_text(self._now() if now is None else now)
+        """`now` (or the store's clock) as stored text (the last one is remembered: the pipeline
+        passes one `now` to every call it makes for a post)."""
+        when = self._now() if now is None else now
+        last = self._last_at
+        if last is not None and last[0] == when:
+            return last[1]
+        text = to_text(when)
+        self._last_at = (when, text)
+        return text
 
     def _clock(self, now: datetime | None) -> datetime:
         return self._now() if now is None else now
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on any error."""
+    def _writing(self) -> _Writing:
+        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on any error.
+
+        Inside `atomic()` it joins the enclosing transaction. (A small class rather than a
+        generator: the pipeline enters several of these for every post.)
+        """
         if self.readonly:
             raise StoreError(
                 f"{self.path} was opened read-only",
                 fix="this is a bug in the calling command: it must not write",
             )
-        with self._lock, _translating(self.path):
-            if self._depth:  # inside `atomic()`: part of the enclosing transaction
-                yield self._conn
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:  # also when COMMIT itself failed
-                    self._conn.execute("ROLLBACK")
-                raise
-            finally:
-                self._depth -= 1
+        return _Writing(self)
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> _Savepoint:
         """Inside `atomic()`: undo only this block's writes if it raises (the error propagates)."""
-        with self._writing() as c:
-            c.execute("SAVEPOINT item")
-            try:
-                yield
-            except BaseException:
-                c.execute("ROLLBACK TO item")
-                c.execute("RELEASE item")
-                raise
-            c.execute("RELEASE item")
+        return _Savepoint(self)
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic(self) -> _Writing:
         """Make every Store call inside one transaction: all of them happen, or none.
 
         The pipeline decides on a post in one `atomic()` block (seen, screened, boost intent or
         hold, cursor), so a crash at any moment leaves either all of it or none of it.
         """
-        with self._writing():
-            yield
+        return self._writing()
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self) -> _Reading:
         """The connection for reads (each statement sees a consistent snapshot)."""
-        with self._lock, _translating(self.path):
-            yield self._conn
+        return _Reading(self)
 
     def _audit_in(
         self,
@@ -207,6 +191,113 @@ class StoreBase:
         with self._reading() as c:
             row = c.execute(sql, params).fetchone()
         return None if row is None else row[0]
+
+
+class _Reading:
+    """`with store._reading() as c`: the store's lock held, file errors turned into StoreError."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._store._lock.acquire()
+        return self._store._conn
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._store._lock.release()
+        if isinstance(exc, sqlite3.Error):
+            translated = _translate(exc, self._store.path)
+            if translated is not exc:
+                raise translated from exc
+
+
+class _Writing(_Reading):
+    """`with store._writing() as c`: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; inside an
+    open transaction of the same store, only joins it."""
+
+    __slots__ = ("_outer",)
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self._store
+        store._lock.acquire()
+        self._outer = store._depth == 0
+        if self._outer:
+            try:
+                store._conn.execute("BEGIN IMMEDIATE")
+            except BaseException as exc:
+                store._lock.release()
+                if isinstance(exc, sqlite3.Error):
+                    translated = _translate(exc, store.path)
+                    if translated is not exc:
+                        raise translated from exc
+                raise
+            store._depth = 1
+        return store._conn
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        store = self._store
+        if self._outer:
+            try:
+                if exc is None:
+                    try:
+                        store._conn.execute("COMMIT")
+                    except BaseException as commit_error:
+                        exc = commit_error
+                        if store._conn.in_transaction:  # COMMIT itself failed
+                            store._conn.execute("ROLLBACK")
+                        raise
+                elif store._conn.in_transaction:
+                    store._conn.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                store._depth = 0
+                store._lock.release()
+                translated = _translate(error, store.path)
+                if translated is not error:
+                    raise translated from error
+                raise
+            except BaseException:
+                store._depth = 0
+                store._lock.release()
+                raise
+            store._depth = 0
+        super().__exit__(exc_type, exc, tb)
+
+
+class _Savepoint:
+    """`with store.savepoint()`: a savepoint inside the store's transaction, rolled back alone."""
+
+    __slots__ = ("_store", "_writing")
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        self._writing = self._store._writing()
+        conn = self._writing.__enter__()
+        try:
+            conn.execute("SAVEPOINT item")
+        except BaseException as exc:
+            self._writing.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn = self._store._conn
+        try:
+            if exc is not None:
+                conn.execute("ROLLBACK TO item")
+            conn.execute("RELEASE item")
+        except BaseException as error:
+            self._writing.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._writing.__exit__(exc_type, exc, tb)
 
 
 def _prepare(conn: sqlite3.Connection, path: Path, *, readonly: bool, busy_timeout: float) -> None:

@@ -53,6 +53,8 @@ SELECT
 class PeopleMixin(StoreBase):
     """Audit log, consent, blocks, trust, settings, handled mentions, history, statistics (see `Store`)."""
 
+    _last_day_before: tuple[datetime, str] | None = None
+
     # -- audit log -----------------------------------------------------------------------------
 
     def audit(
@@ -245,7 +247,7 @@ class PeopleMixin(StoreBase):
                 {
                     "acct": acct,
                     "domain": domain_of(acct),  # NULL for a handle without a domain: no domain block
-                    "since": to_text(self._clock(now) - _DAY),
+                    "since": self._day_before(now),
                     "fingerprint": text_fingerprint,
                     "uri": uri,
                 },
@@ -260,6 +262,14 @@ class PeopleMixin(StoreBase):
             domain_blocked=domain_block,
             trusted=bool(trusted),
         )
+
+    def _day_before(self, now: datetime | None) -> str:
+        """24 hours before `now`, as stored text (remembered, as `_at` is)."""
+        when = self._clock(now)
+        last = self._last_day_before
+        if last is None or last[0] != when:
+            last = self._last_day_before = (when, to_text(when - _DAY))
+        return last[1]
 
     # -- statistics ----------------------------------------------------------------------------
 

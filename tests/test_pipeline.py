@@ -181,6 +181,44 @@ class TestAtomicity:
         p.handle(broken)  # the same post again: screened as new, boosted
         assert len(store.unfinished_intents()) == 2
 
+    def test_a_batch_retried_item_by_item_does_everything_once(self, store: Store) -> None:
+        """The items before and after a failing one are kept, and logged, counted and audited once,
+        although the batch was rolled back and taken again when the failure came."""
+        p = pipeline(store)
+        first, broken_data, last = (
+            status(
+                f"<p>Post {n} #hoot</p>",
+                uri=f"https://a.example/{n}",
+                id=str(n),
+                url=f"https://a.example/@a/{n}",
+            )
+            for n in (1, 2, 3)
+        )
+        original = store.add_screened
+
+        def failing(uri: str, *args: Any, **kwargs: Any) -> None:
+            original(uri, *args, **kwargs)
+            if uri == broken_data["uri"]:
+                raise RuntimeError("crash after the post was written")
+
+        store.add_screened = failing  # type: ignore[method-assign]
+        with capture_logs() as logs:
+            p.handle_batch([seen(first), seen(broken_data), seen(last)])
+        store.add_screened = original  # type: ignore[method-assign]
+        screened = [e["uri"] for e in logs if e["event"] == "post.screened"]
+        assert screened == [first["uri"], last["uri"]]
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
+        assert store.verdict_for(broken_data["uri"]) is None
+        assert sorted(e.uri for e in store.unfinished_intents()) == [first["uri"], last["uri"]]
+        assert [r.uri for r in store.audit_rows() if r.action.startswith("screen.")] == [
+            first["uri"],
+            last["uri"],
+        ]
+        registry = p.metrics.registry
+        assert registry.get_sample_value("relay_screened_total", {"decision": "accept"}) == 2
+        assert registry.get_sample_value("relay_posts_seen_total", {"source": HOME, "via": "stream"}) == 2
+        assert registry.get_sample_value("relay_errors_total", {"kind": "pipeline"}) == 1
+
 
 class TestFastPath:
     def test_known_post_becomes_a_light_sighting(self, store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,6 +128,58 @@ class TestSeenPosts:
         assert store.uri_for_local_id("a.example", "111") == URI
         assert store.uri_for_local_id("b.example", "999") == URI
         assert store.uri_for_local_id("a.example", "999") is None
+
+    def test_a_new_post_written_with_its_verdict_is_what_observe_and_record_verdict_make(
+        self, store: Store, tmp_path: Path
+    ) -> None:
+        """`arrival` + `add_screened` (the pipeline's path for a new post) leave the same rows as
+        `observe` + `record_verdict` + `audit`, and later arrivals are decided the same way."""
+        with Store.open(tmp_path / "other.db", now=lambda: T0) as slow:
+            observe(slow, source="a.example", acct="Alice@Social.example")
+            slow.record_verdict(URI, HOLD)
+            slow.audit("screen.hold", actor="relay", uri=URI, target="alice@social.example", detail="new")
+            assert store.arrival(URI, None) is Arrival.SCREEN
+            store.add_screened(
+                URI,
+                HOLD,
+                source="a.example",
+                acct="Alice@Social.example",
+                url=URI.replace("/users/alice/statuses/", "/@alice/"),
+                edited_at=None,
+                text_fingerprint="fp-1",
+                audit_detail="new",
+            )
+            for check in (slow, store):
+                assert check.verdict_for(URI) == HOLD
+                assert check.screened_count(URI) == 1
+                assert check.sightings(URI) == {"a.example": 1}
+                assert check.author_of(URI) == "alice@social.example"
+                assert [(r.action, r.target, r.detail) for r in check.audit_rows(uri=URI)] == [
+                    ("screen.hold", "alice@social.example", "new")
+                ]
+                assert check.arrival(URI, None) is Arrival.DUPLICATE
+                assert check.arrival(URI, "2026-11-25T13:00:00Z") is Arrival.RESCREEN
+            tables = ("posts", "sightings")
+            rows = [[c._conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables] for c in (slow, store)]  # noqa: S608
+            assert rows[0] == rows[1]
+
+    def test_adding_a_post_the_store_has_is_refused(self, store: Store) -> None:
+        """`add_screened` is for a uri `arrival` called new: a second one raises and writes nothing."""
+        observe(store)
+        with pytest.raises(sqlite3.IntegrityError):
+            store.add_screened(
+                URI,
+                ACCEPT,
+                source="x.example",
+                acct="a@x.example",
+                url=None,
+                edited_at=None,
+                text_fingerprint="",
+            )
+        assert store.sightings(URI) == {"home:stream": 1}
+        assert store.audit_rows(uri=URI) == []
+        store.mark_retracted(URI, "deleted")
+        assert store.arrival(URI, None) is Arrival.RETRACTED
 
 
 class TestCursors:
