@@ -32,8 +32,10 @@ import collections
 import contextlib
 import cProfile
 import itertools
+import json
 import os
 import pstats
+import queue
 import sqlite3
 import sys
 import tempfile
@@ -46,12 +48,14 @@ from typing import Any
 from common import (
     CASSETTE,
     HEARTBEAT_EVERY,
+    PUBLIC_CASSETTE,
     Stage,
     Workload,
     build,
     json_only,
     mastodon_py,
     measure,
+    public_posts,
     recorded_status,
     relay_events,
     relay_parse,
@@ -62,18 +66,18 @@ from relay.log import configure_logging
 from relay.pipeline import Item, Pipeline, Seen
 from relay.post import Post
 from relay.rules import default_rules
-from relay.screen import Decision
 from relay.store import Store
 
 HOME = "home.example"  # the relay's home instance: it delivers every post first
 OTHER = "other.example"  # a second instance delivering the same posts again
-HASHTAGS = ("therapistsconnect",)
+HASHTAGS = ("therapistsconnect", "hoot")  # the accepted posts are #hoot posts
 AIM = 10_000  # events/s on one core, from the issue
 BATCH = RELAY_BATCH  # items per transaction: what the main loop drains from its queue at once
 
 JSON, PARSE = "(a) json.loads alone", "(c) parse"
 MASTODON, MASTODON_UNTYPED = "(b) Mastodon.py 2.3, typed", "(b) Mastodon.py 2.3, no casting"
-POST, NEW, SEEN = "(d) parse → Post", "(e) full path, new posts", "(f) full path, already seen"
+POST, SEEN = "(d) parse → Post", "(f) full path, already seen"
+NEW, ACCEPTED = "(e) full path, new posts, rejected", "(e) full path, new posts, accepted"
 
 
 def to_posts(w: Workload, source: str) -> Iterator[Post]:
@@ -88,9 +92,9 @@ def parse_to_post(w: Workload) -> int:
 
 def ingest(pipeline: Pipeline, w: Workload, source: str, *, batch: int = BATCH, fast: bool = True) -> int:
     """The whole path as `relay run` takes it: in the source thread, the fast path for statuses the
-    store already has (`Pipeline.sighting`) or else `Post.from_status`; in the main thread,
-    `Pipeline.handle_batch` on up to `batch` items, as the loop drains its queue. `fast=False` and
-    `batch=1` measure the path without those two (for `--what-if`)."""
+    store already has (`Pipeline.sighting`) or else `Post.from_status`, put on the queue; in the
+    main thread, `Pipeline.handle_batch` on up to `batch` items, as the loop drains its queue.
+    `fast=False` and `batch=1` measure the path without those two (for `--what-if`)."""
 
     def items() -> Iterator[Item]:
         for event in relay_events(w.writes):
@@ -98,22 +102,33 @@ def ingest(pipeline: Pipeline, w: Workload, source: str, *, batch: int = BATCH, 
             yield known or Seen(Post.from_status(event.data, source=source), via="stream")
 
     count = 0
+    pending: queue.Queue[Item] = queue.Queue(maxsize=10_000)  # as `relay run`'s: source → store thread
     stream = items()
-    while chunk := list(itertools.islice(stream, batch)):
+    while True:
+        for item in itertools.islice(stream, batch):
+            pending.put(item)
+        chunk = []
+        with contextlib.suppress(queue.Empty):
+            while len(chunk) < batch:
+                chunk.append(pending.get_nowait())
+        if not chunk:
+            return count
         pipeline.handle_batch(chunk)
         count += len(chunk)
-    return count
 
 
 @contextlib.contextmanager
-def pipeline_in(directory: str | None, *, synchronous: str | None = None) -> Iterator[Pipeline]:
-    """A pipeline over a new state file (WAL, migrated) in a temporary directory."""
+def pipeline_in(
+    directory: str | None, *, synchronous: str | None = None, mode: str = "review"
+) -> Iterator[Pipeline]:
+    """A pipeline over a new state file (WAL, migrated) in a temporary directory, with the default
+    rules in `mode` (relay.toml's default, "review", holds what passes; "open" boosts it)."""
     with tempfile.TemporaryDirectory(prefix="relay-bench-", dir=directory) as tmp:
         store = Store.open(Path(tmp) / "state.sqlite3")
         if synchronous is not None:  # --what-if only: the relay leaves SQLite's default (FULL)
             store._conn.execute(f"PRAGMA synchronous = {synchronous}")
         try:
-            yield Pipeline(store, default_rules(HASHTAGS), home_host=HOME)
+            yield Pipeline(store, default_rules(HASHTAGS, mode=mode), home_host=HOME)
         finally:
             store.close()
 
@@ -135,11 +150,14 @@ class Ingest:
 Prepare = Callable[[Workload], contextlib.AbstractContextManager[Ingest]]
 
 
-def new_posts(directory: str | None, *, batch: int = BATCH) -> Prepare:
+def new_posts(directory: str | None, *, batch: int = BATCH, accepted: int | None = None) -> Prepare:
+    """New posts: the workload's, or with `accepted` set (the authors), as many public #hoot posts."""
+
     @contextlib.contextmanager
     def prepare(w: Workload) -> Iterator[Ingest]:
-        with pipeline_in(directory) as pipeline:
-            yield Ingest(pipeline, w, HOME, batch)
+        posts = w if accepted is None else public_posts(w.events, authors=accepted)
+        with pipeline_in(directory, mode="review" if accepted is None else "open") as pipeline:
+            yield Ingest(pipeline, posts, HOME, batch)
 
     return prepare
 
@@ -156,7 +174,7 @@ def seen_posts(
     return prepare
 
 
-def stages(n: int, directory: str | None, *, what_if: bool = False) -> list[Stage]:
+def stages(n: int, directory: str | None, *, authors: int, what_if: bool = False) -> list[Stage]:
     slow = max(200, n // 20)  # Mastodon.py is two orders of magnitude slower
     stored = max(500, n // 10)  # the full path writes a file: a tenth of the events suffice
     measured = [
@@ -166,6 +184,7 @@ def stages(n: int, directory: str | None, *, what_if: bool = False) -> list[Stag
         Stage(PARSE, relay_parse(lambda w: w.writes)),
         Stage(POST, parse_to_post),
         Stage(NEW, events=stored, prepare=new_posts(directory)),
+        Stage(ACCEPTED, events=stored, prepare=new_posts(directory, accepted=authors)),
         Stage(SEEN, events=stored, prepare=seen_posts(directory)),
     ]
     if what_if:  # what the fast path and group commit save, and what SQLite's durability costs
@@ -190,15 +209,16 @@ def stages(n: int, directory: str | None, *, what_if: bool = False) -> list[Stag
     return measured
 
 
-def first_verdict(w: Workload, directory: str | None) -> str:
-    """What the default rules decide for the benchmark's status (the path (e) takes)."""
-    with pipeline_in(directory) as pipeline:
-        post = next(to_posts(w, HOME))
-        pipeline.handle(Seen(post, via="stream"))
-        verdict = pipeline.store.verdict_for(post.uri)
-    assert verdict is not None
-    reasons = ", ".join(r.rule for r in verdict.reasons if r.decision is not Decision.ACCEPT)
-    return f"default rules: {verdict.decision.value} ({reasons})"
+def verdicts(w: Workload, directory: str | None, mode: str = "review") -> str:
+    """What the default rules in `mode` decide for the posts of `w` (each, for the path it takes)."""
+    with pipeline_in(directory, mode=mode) as pipeline:
+        ingest(pipeline, w, HOME)
+        rows = pipeline.store._conn.execute("SELECT decision, reasons FROM posts").fetchall()
+    found = collections.Counter(
+        f"{decision} ({', '.join(r['rule'] for r in json.loads(reasons) if r['decision'] != 'accept')})"
+        for decision, reasons in rows
+    )
+    return ", ".join(f"{n} {verdict}" for verdict, n in found.most_common()).replace(" ()", "")
 
 
 def table(rates: dict[str, float], sizes: dict[str, int]) -> list[str]:
@@ -227,7 +247,7 @@ def summary(rates: dict[str, float]) -> list[str]:
         f"  a new post costs {new_us / parse_us:.1f}× parsing it: {new_us - post_us:.0f} µs of dedupe,"
         f" screen and store on top of parse → Post",
     ]
-    for name in (NEW, SEEN):
+    for name in (NEW, ACCEPTED, SEEN):
         verdict = "met" if rates[name] >= AIM else "NOT met"
         lines.append(f"  aim ≥ {AIM:,} events/s on one core, {name[4:]}: {rates[name]:,.0f} ({verdict})")
     return lines
@@ -300,15 +320,21 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("info", json=True, stream=open(os.devnull, "w"))  # noqa: SIM115 (for the process)
     status_json = recorded_status()
     workload = build(status_json, args.events, distinct=True, authors=args.authors)
+    sample = max(500, args.events // 10)
+    public = public_posts(sample, authors=args.authors)
+    direct = build(status_json, sample, distinct=True, authors=args.authors)
     print(
         f"status: {len(status_json.encode())} bytes of JSON (from {CASSETTE}); {args.events} distinct"
         f" posts by {args.authors} accounts, a heartbeat every {HEARTBEAT_EVERY}; best of {args.repeat};"
         f" Python {sys.version.split()[0]}; SQLite {sqlite3.sqlite_version};"
-        f" state file under {args.dir or tempfile.gettempdir()}; {first_verdict(workload, args.dir)}"
+        f" state file under {args.dir or tempfile.gettempdir()}\n"
+        f"default rules decide: for the status, {verdicts(direct, args.dir)};"
+        f" for the public #hoot posts ({len(public.status_json.encode())} bytes, {PUBLIC_CASSETTE}),"
+        f" in open mode, {verdicts(public, args.dir, 'open')}"
     )
     rates: dict[str, float] = {}
     sizes: dict[str, int] = {}
-    for stage in stages(args.events, args.dir, what_if=args.what_if):
+    for stage in stages(args.events, args.dir, authors=args.authors, what_if=args.what_if):
         rates[stage.name] = measure(stage, workload, args.repeat)
         sizes[stage.name] = min(stage.events or args.events, args.events)
     print("\n".join(table(rates, sizes)))

@@ -81,6 +81,34 @@ def recorded_status(target: int = 2048) -> str:
     return min(updates, key=lambda data: abs(len(data.encode()) - target))
 
 
+PUBLIC_CASSETTE = "hashtag_tl.yaml"
+
+
+def public_status() -> str:
+    """The recorded public `#hoot` status (Mastodon 4.6.4's tag timeline), as compact JSON: what a
+    hashtag stream sends for it."""
+    cassette = yaml.safe_load((FIXTURES / PUBLIC_CASSETTE).read_text(encoding="utf-8"))
+    for i in cassette["interactions"]:
+        if urlsplit(i["request"]["uri"]).path.startswith("/api/v1/timelines/tag/"):
+            status = json.loads(str(i["response"]["body"]["string"]))[0]
+            return json.dumps(status, separators=(",", ":"), ensure_ascii=False)
+    raise LookupError(f"no tag timeline in {PUBLIC_CASSETTE}")
+
+
+def public_posts(n: int, *, authors: int = 1) -> Workload:
+    """`n` different public `#hoot` posts by `authors` accounts, each with its own text (numbered),
+    so that none is held as the same text again: posts that the rules accept."""
+    status_json = public_status()
+    text = "(hashtag toot)"
+    if text not in status_json:
+        raise ValueError(f"the recorded #hoot status no longer says {text!r}")
+    payloads = [
+        payload.replace(text, f"(hashtag toot number {i})", 1)
+        for i, payload in enumerate(numbered(status_json, n, authors=authors))
+    ]
+    return workload_of(status_json, payloads)
+
+
 def numbered(status_json: str, n: int, *, authors: int = 1) -> list[str]:
     """`n` copies of the status, each a distinct post: the status id (and with it the `uri` and
     `url` that contain it) counts up from the recorded one. With `authors` > 1 the author's `acct`
