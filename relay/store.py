@@ -44,6 +44,9 @@ _QUEUE_COLUMNS = """
 """
 _QUEUE_FROM = f"SELECT {_QUEUE_COLUMNS} FROM queue q JOIN posts p ON p.uri = q.uri"  # noqa: S608
 _JOURNAL_COLUMNS = "id, uri, kind, state, local_id, reblog_id, error, created_at, finished_at"
+# "journal INDEXED BY journal_uri" below: for `uri = ? AND kind = ? AND state = ?` SQLite would
+# rather take journal_done_at (kind, state, ...) and walk every open intent; with a backlog (a
+# paused relay, a rate limit) each boost then cost time in proportion to the backlog.
 
 
 class Store(PostsMixin, PeopleMixin):
@@ -204,7 +207,10 @@ class Store(PostsMixin, PeopleMixin):
 
     def boost_pending(self, uri: str) -> bool:
         """True when `uri` has an open boost intent (accepted or approved, not yet reblogged)."""
-        sql = "SELECT 1 FROM journal WHERE uri = ? AND kind = 'boost' AND state = 'intent' LIMIT 1"
+        sql = (
+            "SELECT 1 FROM journal INDEXED BY journal_uri"
+            " WHERE uri = ? AND kind = 'boost' AND state = 'intent' LIMIT 1"
+        )
         return self._one(sql, (uri,)) is not None
 
     def boosts_by_author(self, acct: str) -> list[str]:
@@ -255,7 +261,8 @@ class Store(PostsMixin, PeopleMixin):
             if last is not None and last[1] == kind:
                 return int(last[0])
             open_row = c.execute(
-                "SELECT id FROM journal WHERE uri = ? AND kind = ? AND state = 'intent'",
+                "SELECT id FROM journal INDEXED BY journal_uri"
+                " WHERE uri = ? AND kind = ? AND state = 'intent'",
                 (uri, kind),
             ).fetchone()
             if open_row is not None:
@@ -284,7 +291,8 @@ class Store(PostsMixin, PeopleMixin):
         at = self._at(now)
         with self._writing() as c:
             cur = c.execute(
-                "UPDATE journal SET state = ?, reblog_id = ?, error = ?, finished_at = ?"
+                "UPDATE journal INDEXED BY journal_uri"
+                " SET state = ?, reblog_id = ?, error = ?, finished_at = ?"
                 " WHERE uri = ? AND kind = ? AND state = 'intent'",
                 (state, reblog_id, error, at, uri, kind),
             )
