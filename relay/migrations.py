@@ -161,12 +161,22 @@ INSERT INTO handled_mentions (status_id, handled_at)
 DELETE FROM settings WHERE key GLOB 'moderation.handled.*';
 """
 
+_V6_JOURNAL_AUTHORS = """
+-- The author of each journal row, so that an author's done boosts of the last 24 hours (asked at
+-- every screening) are one index range. Until v5 that count walked every boost of the whole day
+-- (journal_done_at) and looked up each one's post: ~0.3 ms a screening after 1,000 boosts that day.
+ALTER TABLE journal ADD COLUMN acct TEXT;
+UPDATE journal SET acct = (SELECT acct FROM posts WHERE posts.uri = journal.uri);
+CREATE INDEX journal_author_done ON journal (acct, kind, state, finished_at);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
     _V3_LOCAL_IDS,
     _V4_RECENT_BOOSTS,
     _V5_HANDLED_MENTIONS,
+    _V6_JOURNAL_AUTHORS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

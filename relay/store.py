@@ -229,9 +229,8 @@ class Store(PostsMixin, PeopleMixin):
         """Done boosts finished at or after `since`, of `acct`'s posts or of everyone's."""
         return int(
             self._one(
-                "SELECT count(*) FROM journal j JOIN posts p ON p.uri = j.uri"
-                " WHERE j.kind = 'boost' AND j.state = 'done' AND j.finished_at >= ?"
-                " AND (? IS NULL OR p.acct = ?)",
+                "SELECT count(*) FROM journal"
+                " WHERE kind = 'boost' AND state = 'done' AND finished_at >= ? AND (? IS NULL OR acct = ?)",
                 (self._at(since), acct and norm_acct(acct), acct and norm_acct(acct)),
             )
         )
@@ -249,7 +248,7 @@ class Store(PostsMixin, PeopleMixin):
     def _intent(self, uri: str, kind: str, local_id: str | None, now: datetime | None) -> int:
         at = self._at(now)
         with self._writing() as c:
-            post = c.execute("SELECT retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
+            post = c.execute("SELECT retracted_at, acct FROM posts WHERE uri = ?", (uri,)).fetchone()
             if post is None:
                 raise LookupError(f"no observed post with uri {uri!r}")
             if kind == "boost" and post[0] is not None:
@@ -272,8 +271,9 @@ class Store(PostsMixin, PeopleMixin):
                 )
                 return int(open_row[0])
             cur = c.execute(
-                "INSERT INTO journal (uri, kind, state, local_id, created_at) VALUES (?, ?, 'intent', ?, ?)",
-                (uri, kind, local_id, at),
+                "INSERT INTO journal (uri, acct, kind, state, local_id, created_at)"
+                " VALUES (?, ?, ?, 'intent', ?, ?)",
+                (uri, post[1], kind, local_id, at),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid

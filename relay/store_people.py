@@ -33,13 +33,13 @@ _DOMAIN_COVERS = "(target = :domain OR substr(:domain, -(length(target) + 1)) = 
 
 
 # Everything `history()` needs about an author, in one statement, each part by its own index: the
-# done boosts of the author's posts since :since (CROSS JOIN keeps the recent boosts, by
-# journal_done_at, as the outer loop); the same non-empty text from the same author under another
-# uri (posts_acct); consent; an account block; the longest domain block covering the domain; trust.
+# done boosts of the author's posts since :since (journal_author_done: one range, however many
+# boosts the day had); the same non-empty text from the same author under another uri
+# (posts_acct); consent; an account block; the longest domain block covering the domain; trust.
 _HISTORY = f"""
 SELECT
-    (SELECT count(*) FROM journal j CROSS JOIN posts p ON p.uri = j.uri
-     WHERE j.kind = 'boost' AND j.state = 'done' AND j.finished_at >= :since AND p.acct = :acct),
+    (SELECT count(*) FROM journal INDEXED BY journal_author_done
+     WHERE acct = :acct AND kind = 'boost' AND state = 'done' AND finished_at >= :since),
     :fingerprint != '' AND EXISTS (SELECT 1 FROM posts
         WHERE acct = :acct AND text_fingerprint = :fingerprint AND uri != :uri),
     (SELECT mode FROM consent WHERE acct = :acct),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -93,6 +93,33 @@ def test_handled_mentions_move_out_of_settings(tmp_path: Path) -> None:
         assert store.get_setting("moderation.handled.1001") is None
         assert store.prune_handled_mentions(T0) == 1  # the older one, by its recorded date
         assert store.is_mention_handled("1002")
+
+
+def test_journal_rows_learn_their_author(tmp_path: Path) -> None:
+    """Migration 6 copies each journal row's author from its post, so the boosts that v5 recorded
+    still count towards the author's 24-hour limit."""
+    path = tmp_path / "state.db"
+    conn = open_raw(path)
+    try:
+        migrations.apply(conn, upto=5)
+        done = (T0 - timedelta(hours=1)).isoformat(timespec="microseconds")
+        for n, acct in enumerate(["alice@a.example", "alice@a.example", "bob@b.example"]):
+            uri = f"{URI}/{n}"
+            conn.execute(
+                "INSERT INTO posts (uri, acct, domain, first_seen, last_seen) VALUES (?, ?, 'x', ?, ?)",
+                (uri, acct, done, done),
+            )
+            conn.execute(
+                "INSERT INTO journal (uri, kind, state, created_at, finished_at)"
+                " VALUES (?, 'boost', 'done', ?, ?)",
+                (uri, done, done),
+            )
+    finally:
+        conn.close()
+    with Store.open(path) as store:
+        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 2
+        assert store.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
+        assert store.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 2
 
 
 def test_migrations_are_each_applied_once(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 SQLite picks an index by guessing, and with no statistics a two-column guess can be wrong: for
 `uri = ? AND kind = ? AND state = 'intent'` it once took journal_done_at (kind, state, ...) and
-walked every open intent, so that with a backlog each boost cost time in proportion to it. Here
-every statement a post's whole life runs is traced and its query plan read.
+walked every open intent, so that with a backlog each boost cost time in proportion to it; and an
+author's boosts of the day were counted by walking every boost of the day. Here every statement
+a post's whole life runs is traced and its query plan read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from relay.store import Store
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOLD = Verdict(Decision.HOLD, (Reason("mode", Decision.HOLD, "review mode"),))
 BIG_TABLES = ("posts", "sightings", "journal", "queue", "audit")
-PER_POST = re.compile(r"\b(uri|local_id)\s*=\s*'|\bid\s*=\s*\d")  # as traced: values written in
+PER_POST = re.compile(r"\b(uri|local_id|acct)\s*=\s*'|\bid\s*=\s*\d")  # as traced: values written in
 
 
 @pytest.fixture
