@@ -97,6 +97,7 @@ class Metrics:
     def __init__(self, *, streams: Callable[[], Iterable[StreamSample]] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
+        self._verdict_children: dict[tuple[str, tuple[str, ...]], list[Counter]] = {}
         r = self.registry
         self._seen = Counter(
             "relay_posts_seen",
@@ -134,9 +135,17 @@ class Metrics:
 
     def verdict(self, decision: str, rules: Iterable[str] = ()) -> None:
         """A post was screened to `decision`, for the reasons of `rules` (each counted once)."""
-        self._child(self._screened, decision).inc()
-        for rule in sorted(set(rules)) or [NO_RULE]:
-            self._child(self._verdicts, decision, rule).inc()
+        names = tuple(rules)
+        key = (decision, names)
+        children = self._verdict_children.get(key)
+        if children is None:  # the counters this decision and these reasons move, found once
+            children = [self._child(self._screened, decision)]
+            for rule in sorted(set(names)) or [NO_RULE]:
+                children.append(self._child(self._verdicts, decision, rule))
+            if len(self._verdict_children) < 4096:
+                self._verdict_children[key] = children
+        for child in children:
+            child.inc()
 
     def _child(self, metric: Counter, *labels: str) -> Counter:
         """`metric.labels(*labels)`, remembered: these are counted for every post, and the label

@@ -90,10 +90,6 @@ def _reasons(verdict: Verdict) -> list[str]:
     return [f"{r.rule}: {r.detail}" for r in verdict.reasons if r.decision is not Decision.ACCEPT]
 
 
-def _detail(verdict: Verdict) -> str | None:
-    return "; ".join(_reasons(verdict)) or None
-
-
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -125,6 +121,7 @@ class Pipeline:
         self.seen = SeenCache()
         self._after_commit: list[Callable[[], object]] = []
         self._counts: Counter[str] = Counter()
+        self._now = clock()
 
     def sighting(
         self, status: Mapping[str, Any], *, source: str, via: str, hashtag: str | None = None
@@ -166,6 +163,7 @@ class Pipeline:
         after: list[Callable[[], object]] = []
         sightings: list[tuple[str, str, str | None]] = []
         self._counts = Counter()
+        self._now = self._clock()  # one time for the whole batch: the time of its transaction
         with self.store.atomic():
             for item in items:
                 if isinstance(item, Fatal):
@@ -194,9 +192,9 @@ class Pipeline:
                         raise _ItemFailed from exc  # rolls the batch back: taken again, item by item
                 after.extend(self._after_commit)
             if sightings:
-                self.store.record_sightings(sightings, self._clock())
+                self.store.record_sightings(sightings, self._now)
             if self._counts:
-                self.store.record_source_events(self._counts, self._clock())
+                self.store.record_source_events(self._counts, self._now)
         return after
 
     def _take_one(self, item: Seen | Deleted) -> None:
@@ -219,14 +217,14 @@ class Pipeline:
             self._move_cursor(item.source, item.hashtag, item.local_id)
 
     def _move_cursor(self, source: str, hashtag: str, status_id: str) -> None:
-        if self.store.set_cursor(source, hashtag, status_id, self._clock()):
+        if self.store.set_cursor(source, hashtag, status_id, self._now):
             key = (source, hashtag)
             self._after_commit.append(lambda: self.cursors.__setitem__(key, status_id))
 
     # -- a status arrives ------------------------------------------------------------------------
 
     def _seen(self, item: Seen) -> None:
-        post, now, store = item.post, self._clock(), self.store
+        post, now, store = item.post, self._now, self.store
         self._later(self.metrics.seen, post.source, item.via)
         self._counts[post.source] += 1
         if item.hashtag is not None and item.via != "rss" and post.id.isdigit():
@@ -245,7 +243,8 @@ class Pipeline:
         arrival = store.arrival(post.uri, edited_at)
         if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
             verdict = self._screen(post, fingerprint, now)
-            store.add_screened(post.uri, verdict, audit_detail=_detail(verdict), **sighting)
+            reasons = _reasons(verdict)
+            store.add_screened(post.uri, verdict, audit_detail="; ".join(reasons) or None, **sighting)
         else:
             arrival = store.observe(post.uri, **sighting)
         if post.source == self._home and post.id and self._remember is not None:
@@ -266,13 +265,14 @@ class Pipeline:
             return
         if arrival is Arrival.RESCREEN:
             verdict = self._screen(post, fingerprint, now)
+            reasons = _reasons(verdict)
             store.record_verdict(post.uri, verdict, now)
             store.audit(
                 f"screen.{verdict.decision.value}",
                 actor="relay",
                 uri=post.uri,
                 target=post.author.acct,
-                detail=_detail(verdict),
+                detail="; ".join(reasons) or None,
                 now=now,
             )
         self._later(self.metrics.verdict, verdict.decision.value, [r.rule for r in verdict.reasons])
@@ -285,7 +285,7 @@ class Pipeline:
             via=item.via,
             edit=arrival is Arrival.RESCREEN,
             decision=verdict.decision.value,
-            reasons=_reasons(verdict),
+            reasons=reasons,
         )
         if arrival is Arrival.SCREEN:
             self._first_decision(post, verdict)
@@ -305,10 +305,10 @@ class Pipeline:
 
     def _intend_boost(self, post: Post) -> None:
         local_id = post.id if post.source == self._home and post.id else None
-        self.store.boost_intent(post.uri, local_id, self._clock())
+        self.store.boost_intent(post.uri, local_id, self._now)
 
     def _hold(self, post: Post, verdict: Verdict) -> None:
-        short_id = self.store.hold(post.uri, verdict, self._clock())
+        short_id = self.store.hold(post.uri, verdict, self._now)
         on_hold = self._on_hold
         if on_hold is not None:
             self._after_commit.append(lambda: on_hold(short_id, post, verdict))
@@ -322,13 +322,13 @@ class Pipeline:
                 self._hold(post, verdict)
                 self._later(log.info, "post.edit_held", uri=uri)
             else:
-                store.unboost_intent(uri, post.id if post.source == self._home else None, self._clock())
+                store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
                 self._move_queue(uri, "retracted", "edited: no longer passes")
                 self._later(log.info, "post.edit_unboost", uri=uri)
             return
         if store.boost_pending(uri):
             if not passes(verdict):
-                store.boost_failed(uri, "edited before the boost: no longer passes", self._clock())
+                store.boost_failed(uri, "edited before the boost: no longer passes", self._now)
                 self._later(log.info, "post.edit_cancelled", uri=uri)
             return
         item = store.queue_by_uri(uri)
@@ -341,12 +341,12 @@ class Pipeline:
     def _move_queue(self, uri: str, state: str, reason: str) -> None:
         item = self.store.queue_by_uri(uri)
         if item is not None and item.state == "boosted":
-            self.store.set_queue_state(item.short_id, state, "relay", reason, self._clock())
+            self.store.set_queue_state(item.short_id, state, "relay", reason, self._now)
 
     # -- a status is deleted ---------------------------------------------------------------------
 
     def _deleted(self, item: Deleted) -> None:
-        store, now = self.store, self._clock()
+        store, now = self.store, self._now
         uri = store.uri_for_local_id(item.source, item.local_id)
         if uri is None:
             self._later(log.debug, "post.delete_unknown", source=item.source, local_id=item.local_id)

@@ -44,6 +44,12 @@ _QUEUE_COLUMNS = """
 """
 _QUEUE_FROM = f"SELECT {_QUEUE_COLUMNS} FROM queue q JOIN posts p ON p.uri = q.uri"  # noqa: S608
 _JOURNAL_COLUMNS = "id, uri, kind, state, local_id, reblog_id, error, created_at, finished_at"
+# A boost intent for a post that is stored, not retracted, and has no journal row yet.
+_FIRST_BOOST_INTENT = (
+    "INSERT INTO journal (uri, acct, kind, state, local_id, created_at)"
+    " SELECT ?, acct, 'boost', 'intent', ?, ? FROM posts WHERE uri = ? AND retracted_at IS NULL"
+    " AND NOT EXISTS (SELECT 1 FROM journal INDEXED BY journal_uri WHERE uri = ?)"
+)
 # "journal INDEXED BY journal_uri" below: for `uri = ? AND kind = ? AND state = ?` SQLite would
 # rather take journal_done_at (kind, state, ...) and walk every open intent; with a backlog (a
 # paused relay, a rate limit) each boost then cost time in proportion to the backlog.
@@ -248,6 +254,11 @@ class Store(PostsMixin, PeopleMixin):
     def _intent(self, uri: str, kind: str, local_id: str | None, now: datetime | None) -> int:
         at = self._at(now)
         with self._writing() as c:
+            if kind == "boost":  # the usual case, a post's first intent: one statement
+                cur = c.execute(_FIRST_BOOST_INTENT, (uri, local_id, at, uri, uri))
+                if cur.rowcount == 1:
+                    assert cur.lastrowid is not None
+                    return cur.lastrowid
             post = c.execute("SELECT retracted_at, acct FROM posts WHERE uri = ?", (uri,)).fetchone()
             if post is None:
                 raise LookupError(f"no observed post with uri {uri!r}")

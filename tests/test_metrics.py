@@ -68,6 +68,17 @@ class TestScrape:
         assert values[("relay_retractions_total", ())] == 1
         assert values[("relay_errors_total", (("kind", "stream"),))] == 1
 
+    def test_the_same_verdict_again_counts_again(self, metrics: Metrics, server: MetricsServer) -> None:
+        """Repeated verdicts (the counters are looked up once) keep counting; a rule named twice
+        counts once per post; the reasons may come as any iterable."""
+        for _ in range(3):
+            metrics.verdict("reject", (r for r in ["visibility", "hashtags", "visibility"]))
+        metrics.verdict("reject", ["hashtags"])
+        values = scrape(server)
+        assert values[("relay_screened_total", (("decision", "reject"),))] == 4
+        assert values[("relay_verdicts_total", (("decision", "reject"), ("rule", "visibility")))] == 3
+        assert values[("relay_verdicts_total", (("decision", "reject"), ("rule", "hashtags")))] == 4
+
     def test_gauges_follow_the_latest_value(self, metrics: Metrics, server: MetricsServer) -> None:
         """queue_depth and rate_budget report what was set last."""
         metrics.queue_depth(5)
