@@ -8,21 +8,24 @@ measures each step next to two baselines on the same bytes, in the same run:
                                 casting: the baseline
   (c) parse                     relay's parse path, `relay.sources.stream.parse_stream`
   (d) parse → Post              plus `Post.from_status`, as the stream handler in `relay.app` does
-  (e) full path, new posts      plus `Pipeline.handle(Seen(...))`: dedupe, screen, store, one SQLite
-                                transaction per post, in a real WAL file in a temporary directory
+  (e) full path, new posts      plus what `relay run` does: the queue, then `Pipeline.handle_batch`
+                                on up to 200 items (one SQLite transaction): dedupe, screen, store,
+                                in a real WAL file in a temporary directory; "rejected" for the
+                                direct message below, "accepted" for public #hoot posts in open
+                                mode (each also gets its boost intent)
   (f) full path, already seen   the same posts again from a second instance: dedupe says duplicate
                                 (what twenty instances delivering one post cost 19 times)
 
-Every event is the same recorded ~2 KB status (Mastodon 4.6.4) with its id, uri and url counted
-up, so that each is a distinct post, by one of `--authors` accounts (default 100; screening reads
-the author's history from the store, and one author with thousands of posts, `--authors 1`, is a
+Every event is a recorded ~2 KB status (Mastodon 4.6.4) with its id, uri and url counted up, so
+that each is a distinct post, by one of `--authors` accounts (default 100; screening reads the
+author's history from the store, and one author with thousands of posts, `--authors 1`, is a
 different benchmark). The pipeline runs with `default_rules` and the relay's own logging at level
 info (rendered as JSON to /dev/null), so log calls cost what they cost in production. `--dir` puts
 the state file on another disk (the one the relay's will live on: the fsync of every commit is part
 of the cost).
 
 `--what-if` adds rows for the proposals in bench/README.md, measured without changing the relay;
-`--profile` then profiles (e) and (f): time per SQL statement, and cProfile of (f).
+`--profile` then profiles (e) rejected and (f): time per SQL statement, and cProfile of (f).
 """
 
 from __future__ import annotations
@@ -250,6 +253,12 @@ def summary(rates: dict[str, float]) -> list[str]:
     for name in (NEW, ACCEPTED, SEEN):
         verdict = "met" if rates[name] >= AIM else "NOT met"
         lines.append(f"  aim ≥ {AIM:,} events/s on one core, {name[4:]}: {rates[name]:,.0f} ({verdict})")
+    accepted_us = 1e6 / rates[ACCEPTED]
+    mixes = ", ".join(f"{k}: {k * 1e6 / (accepted_us + (k - 1) * seen_us):,.0f}" for k in (2, 3, 5, 20))
+    lines.append(
+        f"  computed from (e) accepted and (f): events/s when every post arrives from k instances"
+        f" (one new, k - 1 already seen), k = {mixes}"
+    )
     return lines
 
 
