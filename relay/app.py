@@ -420,8 +420,9 @@ class Relay:
     def _guarded(self, kind: str, work: Callable[[], None]) -> None:
         """Do one piece of work; anything but a RelayError is logged and the relay goes on.
 
-        The pipeline already isolates each post in a savepoint; what reaches here failed a whole
-        batch, which is rolled back and comes again through catch-up.
+        The pipeline already isolates a post that fails (it takes the batch again, each post in a
+        savepoint); what reaches here failed a whole batch, which is rolled back and comes again
+        through catch-up.
         """
         try:
             work()

@@ -158,8 +158,8 @@ class StoreBase:
     def atomic(self) -> _Writing:
         """Make every Store call inside one transaction: all of them happen, or none.
 
-        The pipeline decides on a post in one `atomic()` block (seen, screened, boost intent or
-        hold, cursor), so a crash at any moment leaves either all of it or none of it.
+        The pipeline decides on a batch of posts in one `atomic()` block (seen, screened, boost
+        intent or hold, cursors), so a crash at any moment leaves either all of it or none of it.
         """
         return self._writing()
 
