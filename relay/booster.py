@@ -41,6 +41,7 @@ from relay.store_types import JournalEntry
 log = structlog.get_logger()
 
 UNREBLOG_LIMIT = (30, 30 * 60.0)  # Mastodon: 30 unreblogs (and deletes) per 30 minutes
+TURN = 100  # open intents of each kind looked at per turn: more than any budget lets go at once
 RETRY_FIRST, RETRY_MAX = 2.0, 300.0  # seconds before retrying an intent after a network error or 5xx:
 # doubling from RETRY_FIRST up to RETRY_MAX, with jitter (a restarting Mastodon answers 502/503 for
 # seconds to minutes; a fixed long delay would hold every boost back that long after a blip)
@@ -97,19 +98,31 @@ class Booster:
     # -- the work loop ---------------------------------------------------------------------------
 
     def work(self) -> float | None:
-        """Do every open intent that may go now; return seconds until the next one may, or None."""
+        """Do the open intents that may go now; return seconds until the next one may, or None.
+
+        Each kind's queue is read from its head, `TURN` intents at a time (a post has intents of
+        one kind open at a time, so the kinds need no common order): a backlog of thousands (a
+        paused relay, a long rate limit) costs a turn no more than a short one. Boosts wait while
+        paused; unboosts (retractions) never do.
+        """
         next_wait: float | None = None
-        for entry in self._store.unfinished_intents():
-            if entry.kind == "boost" and self.paused:
+        for kind in ("boost", "unboost"):
+            if kind == "boost" and self.paused:
                 continue
-            wait = self._wait_for(entry)
-            if wait <= 0:
-                self._do(entry)
-                if entry.id not in self._retry_at and self.budget.wait(self._clock()) <= 0:
-                    continue  # done, or closed for good
-                wait = self._wait_for(entry)  # a retry or the rate limit holds it back
-            # a later entry of the other kind may still go within its own budget
-            next_wait = wait if next_wait is None else min(next_wait, wait)
+            head = self._store.unfinished_intents(kind=kind, limit=TURN)
+            waits = []
+            for entry in head:
+                wait = self._wait_for(entry)
+                if wait <= 0:
+                    self._do(entry)
+                    if entry.id not in self._retry_at and self.budget.wait(self._clock()) <= 0:
+                        continue  # done, or closed for good
+                    wait = self._wait_for(entry)  # a retry or the rate limit holds it back
+                waits.append(wait)
+            if len(head) == TURN and not waits:
+                waits.append(0.0)  # the whole head went: more may be waiting behind it
+            if waits:
+                next_wait = min(waits) if next_wait is None else min(next_wait, *waits)
         return next_wait
 
     def _wait_for(self, entry: JournalEntry) -> float:

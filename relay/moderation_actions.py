@@ -346,7 +346,7 @@ class Actions:
             out.lines.append("Boosting was not paused.")
             return
         self.store.set_paused(False, ctx.actor, ctx.now)
-        waiting = sum(1 for e in self.store.unfinished_intents() if e.kind == "boost")
+        waiting = self.store.intent_count("boost")
         out.lines.append(f"Resumed: boosting again ({waiting} waiting).")
 
     def _status(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:

@@ -189,13 +189,26 @@ class Store(PostsMixin, PeopleMixin):
         """Record that the open unboost intent for `uri` failed with `error`."""
         self._finish(uri, "unboost", "failed", now, error=error)
 
-    def unfinished_intents(self) -> list[JournalEntry]:
-        """Intents with no outcome (a crash between call and record): reconcile them at start."""
+    def unfinished_intents(self, kind: str | None = None, limit: int | None = None) -> list[JournalEntry]:
+        """Open intents, oldest first: of one `kind` ("boost" or "unboost") or both, the first
+        `limit` of them or all (the booster looks at the head of each queue on every turn; at
+        start it reconciles every intent a crash may have left open)."""
+        sql = f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE state = 'intent'"  # noqa: S608
+        params: list[Any] = []
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         with self._reading() as c:
-            rows = c.execute(
-                f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE state = 'intent' ORDER BY id"  # noqa: S608
-            ).fetchall()
+            rows = c.execute(sql, params).fetchall()
         return [_journal_entry(row) for row in rows]
+
+    def intent_count(self, kind: str) -> int:
+        """How many `kind` intents are open."""
+        return int(self._one("SELECT count(*) FROM journal WHERE state = 'intent' AND kind = ?", (kind,)))
 
     def journal(self, uri: str) -> list[JournalEntry]:
         """Every journal entry for `uri`, oldest first."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mastodon import Mastodon
 
-from relay.booster import Booster, BoosterSettings
+from relay.booster import TURN, Booster, BoosterSettings
 from relay.budget import ServerBudget, WindowBudget
 from relay.sandbox import Fediverse, Instance, SeededAccount
 from relay.store import Store
@@ -111,6 +111,28 @@ class TestBoosting:
         booster.paused = False
         booster.work()
         assert store.is_boosted(status["uri"])
+
+    def test_a_backlog_longer_than_a_turn_goes_turn_by_turn(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """Each turn reads the head of the queue only (TURN intents); when all of it went the
+        booster asks for another turn at once, and the next one boosts the rest, each once."""
+        alice = fed["home"].create_account("alice")
+        client = api(fed["home"], alice)
+        statuses = [dict(client.status_post(f"Post {n} #TherapistsConnect")) for n in range(TURN + 3)]
+        for status in statuses:  # home posts: reblogged by their local id, no search needed
+            store.observe(
+                status["uri"], source=fed["home"].domain, acct=f"alice@{fed['home'].domain}",
+                url=status["url"], edited_at=None, text_fingerprint=status["id"],
+            )  # fmt: skip
+            store.boost_intent(status["uri"], str(status["id"]))
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
+        assert booster.work() == 0.0
+        assert [store.is_boosted(s["uri"]) for s in statuses].count(True) == TURN
+        assert store.intent_count("boost") == 3
+        assert booster.work() is None
+        assert all(store.is_boosted(s["uri"]) for s in statuses)
+        assert reblog_calls(fed["home"], bot) == TURN + 3
 
     def test_unboost_undoes_the_reblog(self, fed: Fediverse, bot: SeededAccount, store: Store) -> None:
         """An unboost intent removes the bot's reblog and is counted against the unreblog budget."""
