@@ -44,11 +44,13 @@ _QUEUE_COLUMNS = """
 """
 _QUEUE_FROM = f"SELECT {_QUEUE_COLUMNS} FROM queue q JOIN posts p ON p.uri = q.uri"  # noqa: S608
 _JOURNAL_COLUMNS = "id, uri, kind, state, local_id, reblog_id, error, created_at, finished_at"
-# A boost intent for a post that is stored, not retracted, and has no journal row yet.
-_FIRST_BOOST_INTENT = (
-    "INSERT INTO journal (uri, acct, kind, state, local_id, created_at)"
-    " SELECT ?, acct, 'boost', 'intent', ?, ? FROM posts WHERE uri = ? AND retracted_at IS NULL"
-    " AND NOT EXISTS (SELECT 1 FROM journal INDEXED BY journal_uri WHERE uri = ?)"
+# The post an intent is for: retracted?, its author, and whether it has no journal row yet (the
+# usual case, a post's first intent, which then needs no more lookups). `INSERT ... SELECT` from
+# the journal into the journal would be one statement but costs more: SQLite copies the SELECT's
+# rows to a temporary table first.
+_POST_FOR_INTENT = (
+    "SELECT retracted_at, acct, NOT EXISTS (SELECT 1 FROM journal INDEXED BY journal_uri WHERE uri = ?1)"
+    " FROM posts WHERE uri = ?1"
 )
 # "journal INDEXED BY journal_uri" below: for `uri = ? AND kind = ? AND state = ?` SQLite would
 # rather take journal_done_at (kind, state, ...) and walk every open intent; with a backlog (a
@@ -267,37 +269,34 @@ class Store(PostsMixin, PeopleMixin):
     def _intent(self, uri: str, kind: str, local_id: str | None, now: datetime | None) -> int:
         at = self._at(now)
         with self._writing() as c:
-            if kind == "boost":  # the usual case, a post's first intent: one statement
-                cur = c.execute(_FIRST_BOOST_INTENT, (uri, local_id, at, uri, uri))
-                if cur.rowcount == 1:
-                    assert cur.lastrowid is not None
-                    return cur.lastrowid
-            post = c.execute("SELECT retracted_at, acct FROM posts WHERE uri = ?", (uri,)).fetchone()
+            post = c.execute(_POST_FOR_INTENT, (uri,)).fetchone()
             if post is None:
                 raise LookupError(f"no observed post with uri {uri!r}")
-            if kind == "boost" and post[0] is not None:
+            retracted, acct, first = post
+            if kind == "boost" and retracted is not None:
                 raise ValueError(f"{uri} was retracted: it is never boosted again")
-            last = c.execute(
-                "SELECT id, kind FROM journal WHERE uri = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
-                (uri,),
-            ).fetchone()
-            if last is not None and last[1] == kind:
-                return int(last[0])
-            open_row = c.execute(
-                "SELECT id FROM journal INDEXED BY journal_uri"
-                " WHERE uri = ? AND kind = ? AND state = 'intent'",
-                (uri, kind),
-            ).fetchone()
-            if open_row is not None:
-                c.execute(
-                    "UPDATE journal SET local_id = coalesce(?, local_id) WHERE id = ?",
-                    (local_id, open_row[0]),
-                )
-                return int(open_row[0])
+            if not first:
+                last = c.execute(
+                    "SELECT id, kind FROM journal WHERE uri = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
+                    (uri,),
+                ).fetchone()
+                if last is not None and last[1] == kind:
+                    return int(last[0])
+                open_row = c.execute(
+                    "SELECT id FROM journal INDEXED BY journal_uri"
+                    " WHERE uri = ? AND kind = ? AND state = 'intent'",
+                    (uri, kind),
+                ).fetchone()
+                if open_row is not None:
+                    c.execute(
+                        "UPDATE journal SET local_id = coalesce(?, local_id) WHERE id = ?",
+                        (local_id, open_row[0]),
+                    )
+                    return int(open_row[0])
             cur = c.execute(
                 "INSERT INTO journal (uri, acct, kind, state, local_id, created_at)"
                 " VALUES (?, ?, ?, 'intent', ?, ?)",
-                (uri, post[1], kind, local_id, at),
+                (uri, acct, kind, local_id, at),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
