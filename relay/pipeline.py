@@ -169,6 +169,9 @@ class Pipeline:
                 if isinstance(item, Fatal):
                     raise item.error
                 self._after_commit = []
+                if isinstance(item, Deleted) and sightings:  # its lookup may need one of them
+                    self.store.record_sightings(sightings, self._now)
+                    sightings.clear()
                 if isinstance(item, Sighting):
                     self._sighted(item, sightings)
                 elif isolate:

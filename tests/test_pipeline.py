@@ -221,6 +221,17 @@ class TestAtomicity:
 
 
 class TestFastPath:
+    def test_a_delete_right_after_a_sighting_in_one_batch_finds_the_post(self, store: Store) -> None:
+        """A source's delete that follows its sighting of a known post in the same batch finds the
+        post by that source's id (sightings are written in one go, but before a delete looks)."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        sighting = p.sighting(dict(data, id="999"), source="a.example", via="stream")
+        assert sighting is not None
+        p.handle_batch([sighting, Deleted("a.example", "999")])
+        assert store.is_retracted(data["uri"])
+
     def test_known_post_becomes_a_light_sighting(self, store: Store) -> None:
         """After a post is committed, the same status from another source is only a sighting."""
         p = pipeline(store)
