@@ -247,8 +247,7 @@ class _Writing(_Reading):
                 if exc is None:
                     try:
                         store._conn.execute("COMMIT")
-                    except BaseException as commit_error:
-                        exc = commit_error
+                    except BaseException:
                         if store._conn.in_transaction:  # COMMIT itself failed
                             store._conn.execute("ROLLBACK")
                         raise

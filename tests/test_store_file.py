@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from relay import migrations
 from relay.dedupe import Arrival
 from relay.errors import StoreError
+from relay.screen import Decision, Verdict
 from relay.store import Store
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -224,6 +226,32 @@ def test_write_while_another_process_holds_the_write_lock_fails_fast(tmp_path: P
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_failed_writes_leave_the_store_usable_from_any_thread(tmp_path: Path) -> None:
+    """After a write that could not begin (locked) and one that failed inside (a constraint), the
+    transaction is closed and the store's lock released: another thread writes at once."""
+    path = tmp_path / "state.db"
+    with Store.open(path, busy_timeout=0.2) as store:
+        other = open_raw(path)
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError, match="locked"):
+            store.audit("blocked", actor="relay", now=T0)
+        other.execute("ROLLBACK")
+        other.close()
+        store.mark_retracted(URI, "deleted", T0)
+        with pytest.raises(sqlite3.IntegrityError):
+            store.add_screened(
+                URI, Verdict(Decision.ACCEPT), source="a", acct="a@a.example", url=None, edited_at=None,
+                text_fingerprint="", now=T0,
+            )  # fmt: skip
+        done: list[int] = []
+        writer = threading.Thread(target=lambda: done.append(store.audit("after", actor="relay", now=T0)))
+        writer.start()
+        writer.join(timeout=10)
+        assert len(done) == 1
+        assert [r.action for r in store.audit_rows()] == ["post.retracted", "after"]
+        assert not store._conn.in_transaction
 
 
 def test_open_while_another_process_holds_the_lock_fails_fast(tmp_path: Path) -> None:
