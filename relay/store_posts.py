@@ -4,6 +4,7 @@ verdicts, retractions, and the cursors of the hashtag feeds.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -50,10 +51,8 @@ class PostsMixin(StoreBase):
         at = self._at(now)
         acct = norm_acct(acct)
         with self._writing() as c:
-            row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
-            seen = None if row is None else Seen(row[0], retracted=row[1] is not None)
-            arrival = decide(seen, edited_at)
-            if row is None:
+            arrival = _arrival_in(c, uri, edited_at)
+            if arrival is Arrival.SCREEN:
                 c.execute(
                     _INSERT_POST,
                     (uri, acct, domain_of(acct), url, source, at, at, edited_at, text_fingerprint),
@@ -82,8 +81,7 @@ class PostsMixin(StoreBase):
         `record_verdict` would write the post twice).
         """
         with self._reading() as c:
-            row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
-        return decide(None if row is None else Seen(row[0], retracted=row[1] is not None), edited_at)
+            return _arrival_in(c, uri, edited_at)
 
     def add_screened(
         self,
@@ -239,3 +237,9 @@ class PostsMixin(StoreBase):
                 (source, hashtag, status_id.strip(), at),
             )
         return True
+
+
+def _arrival_in(c: sqlite3.Connection, uri: str, edited_at: str | None) -> Arrival:
+    """The dedupe decision for this version of `uri`, from what the posts table holds."""
+    row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
+    return decide(None if row is None else Seen(row[0], retracted=row[1] is not None), edited_at)
