@@ -209,10 +209,8 @@ class _Reading:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._store._lock.release()
-        if isinstance(exc, sqlite3.Error):
-            translated = _translate(exc, self._store.path)
-            if translated is not exc:
-                raise translated from exc
+        if exc is not None:
+            _raise_translated(exc, self._store.path)
 
 
 class _Writing(_Reading):
@@ -230,10 +228,7 @@ class _Writing(_Reading):
                 store._conn.execute("BEGIN IMMEDIATE")
             except BaseException as exc:
                 store._lock.release()
-                if isinstance(exc, sqlite3.Error):
-                    translated = _translate(exc, store.path)
-                    if translated is not exc:
-                        raise translated from exc
+                _raise_translated(exc, store.path)
                 raise
             store._depth = 1
         return store._conn
@@ -253,16 +248,10 @@ class _Writing(_Reading):
                         raise
                 elif store._conn.in_transaction:
                     store._conn.execute("ROLLBACK")
-            except sqlite3.Error as error:
+            except BaseException as error:
                 store._depth = 0
                 store._lock.release()
-                translated = _translate(error, store.path)
-                if translated is not error:
-                    raise translated from error
-                raise
-            except BaseException:
-                store._depth = 0
-                store._lock.release()
+                _raise_translated(error, store.path)
                 raise
             store._depth = 0
         super().__exit__(exc_type, exc, tb)
@@ -335,10 +324,17 @@ def _translating(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
+        _raise_translated(exc, path)
+        raise
+
+
+def _raise_translated(exc: BaseException, path: Path) -> None:
+    """Raise the `StoreError` that a file-level sqlite3 error `exc` stands for; return otherwise
+    (the caller re-raises `exc` itself)."""
+    if isinstance(exc, sqlite3.Error):
         translated = _translate(exc, path)
-        if translated is exc:
-            raise
-        raise translated from exc
+        if translated is not exc:
+            raise translated from exc
 
 
 def _translate(exc: sqlite3.Error, path: Path) -> Exception:
