@@ -142,8 +142,7 @@ class Booster:
         except PermanentFailure as exc:
             self._metrics.error(f"{entry.kind}_refused")
             bound.warning(f"{entry.kind}.refused", reason=str(exc))
-            self._retry_at.pop(entry.id, None)
-            self._retries.pop(entry.id, None)
+            self._forget_retries(entry.id)
             if entry.kind == "boost":
                 self._store.boost_failed(entry.uri, str(exc))
             else:
@@ -170,12 +169,16 @@ class Booster:
                 retry_in_s=round(delay, 1),
             )
         else:
-            self._retry_at.pop(entry.id, None)
-            self._retries.pop(entry.id, None)
+            self._forget_retries(entry.id)
             if done:  # not after a dry run, which logged what it would have done
                 bound.info(f"{entry.kind}.done", took_ms=round((self._clock() - started) * 1000, 1))
         finally:
             self._observe_headers()
+
+    def _forget_retries(self, entry_id: int) -> None:
+        """The intent is closed (done or failed for good): drop its retry time and backoff."""
+        self._retry_at.pop(entry_id, None)
+        self._retries.pop(entry_id, None)
 
     def _observe_headers(self) -> None:
         api = self._api
