@@ -24,7 +24,7 @@ from typing import Any
 
 from relay.screen import Verdict
 from relay.store_people import PeopleMixin
-from relay.store_posts import PostsMixin
+from relay.store_posts import _INSERT_INTENT, PostsMixin
 from relay.store_types import (
     QUEUE_STATES,
     JournalEntry,
@@ -293,11 +293,7 @@ class Store(PostsMixin, PeopleMixin):
                         (local_id, open_row[0]),
                     )
                     return int(open_row[0])
-            cur = c.execute(
-                "INSERT INTO journal (uri, acct, kind, state, local_id, created_at)"
-                " VALUES (?, ?, ?, 'intent', ?, ?)",
-                (uri, acct, kind, local_id, at),
-            )
+            cur = c.execute(_INSERT_INTENT, (uri, acct, kind, local_id, at))
             assert cur.lastrowid is not None
             return cur.lastrowid
 

@@ -17,6 +17,9 @@ _INSERT_POST = (
     "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen, last_seen, edited_at,"
     " text_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_INTENT = (
+    "INSERT INTO journal (uri, acct, kind, state, local_id, created_at) VALUES (?, ?, ?, 'intent', ?, ?)"
+)
 _SIGHTING = (
     "INSERT INTO sightings (uri, source, first_seen, last_seen, count, local_id) VALUES (?, ?, ?, ?, 1, ?)"
     " ON CONFLICT (uri, source) DO UPDATE SET last_seen = excluded.last_seen, count = count + 1,"
@@ -95,12 +98,16 @@ class PostsMixin(StoreBase):
         text_fingerprint: str,
         local_id: str | None = None,
         audit_detail: str | None = None,
+        boost: bool = False,
+        boost_local_id: str | None = None,
         now: datetime | None = None,
     ) -> None:
         """Record a post seen for the first time together with its first verdict: what `observe`,
         `record_verdict` and `audit("screen.<decision>", ...)` record for it, with one row of
-        `posts` (plus its sighting and the audit row). Raises `sqlite3.IntegrityError` if the uri
-        is already stored (ask `arrival` first)."""
+        `posts` (plus its sighting and the audit row). With `boost`, also its boost intent, as
+        `boost_intent(uri, boost_local_id)` would write it (a new post has no journal row yet and
+        is not retracted, so nothing needs to be looked up). Raises `sqlite3.IntegrityError` if
+        the uri is already stored (ask `arrival` first)."""
         at = self._at(now)
         acct = norm_acct(acct)
         decision = verdict.decision.value
@@ -128,6 +135,8 @@ class PostsMixin(StoreBase):
             self._audit_in(
                 c, f"screen.{decision}", actor="relay", at=at, uri=uri, target=acct, detail=audit_detail
             )
+            if boost:
+                c.execute(_INSERT_INTENT, (uri, acct, "boost", boost_local_id, at))
 
     def record_sightings(
         self, sightings: Iterable[tuple[str, str, str | None]], now: datetime | None = None

@@ -163,17 +163,17 @@ class TestAtomicity:
         data = status()
         other = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
         broken = Seen(Post.from_status(data, source=HOME), via="stream")
-        original = store.boost_intent
+        original = store.add_screened
 
-        def failing_intent(uri: str, *args: Any, **kwargs: Any) -> int:
+        def failing_add(uri: str, *args: Any, **kwargs: Any) -> None:
+            original(uri, *args, **kwargs)  # the post, its verdict, audit row and intent are written
             if uri == data["uri"]:
-                raise RuntimeError("crash between verdict and intent")
-            return original(uri, *args, **kwargs)
+                raise RuntimeError("crash after the verdict and the intent were written")
 
-        store.boost_intent = failing_intent  # type: ignore[method-assign]
+        store.add_screened = failing_add  # type: ignore[method-assign]
         with capture_logs() as logs:
             p.handle_batch([broken, seen(other)])
-        store.boost_intent = original  # type: ignore[method-assign]
+        store.add_screened = original  # type: ignore[method-assign]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
         assert store.verdict_for(data["uri"]) is None
         assert store.sightings(data["uri"]) == {}

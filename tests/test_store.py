@@ -163,6 +163,40 @@ class TestSeenPosts:
             rows = [[c._conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables] for c in (slow, store)]  # noqa: S608
             assert rows[0] == rows[1]
 
+    def test_a_new_accepted_post_gets_the_intent_boost_intent_would_write(
+        self, store: Store, tmp_path: Path
+    ) -> None:
+        """`add_screened(boost=True)` writes the same journal row as `observe` + `boost_intent`,
+        and the intent is then open, reused and finished as any other."""
+        with Store.open(tmp_path / "other.db", now=lambda: T0) as slow:
+            observe(slow, source="a.example", acct="Alice@Social.example")
+            slow.boost_intent(URI, "111")
+            store.add_screened(
+                URI,
+                ACCEPT,
+                source="a.example",
+                acct="Alice@Social.example",
+                url=None,
+                edited_at=None,
+                text_fingerprint="fp-1",
+                boost=True,
+                boost_local_id="111",
+            )
+            rows = [c._conn.execute("SELECT * FROM journal").fetchall() for c in (slow, store)]
+            assert rows[0] == rows[1]
+            assert [(e.uri, e.local_id) for e in store.unfinished_intents()] == [(URI, "111")]
+            assert store.boost_intent(URI, "111") == rows[1][0][0]  # reused, not a second one
+            store.boost_done(URI, "r1")
+            assert store.is_boosted(URI)
+            assert store.boost_count(T0 - timedelta(hours=1), "alice@social.example") == 1
+
+    def test_a_new_post_not_accepted_gets_no_intent(self, store: Store) -> None:
+        store.add_screened(
+            URI, HOLD, source="a.example", acct="a@x.example", url=None, edited_at=None, text_fingerprint=""
+        )
+        assert store.journal(URI) == []
+        assert store.unfinished_intents() == []
+
     def test_adding_a_post_the_store_has_is_refused(self, store: Store) -> None:
         """`add_screened` is for a uri `arrival` called new: a second one raises and writes nothing."""
         observe(store)
