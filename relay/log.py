@@ -7,11 +7,12 @@ Every token the relay reads is registered with `register_secret`; a processor re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, TextIO
 
 import orjson
@@ -87,6 +88,61 @@ def render_json(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> 
         return json.dumps(event, default=_json_default, ensure_ascii=False)
 
 
+class LineLogger:
+    """structlog's logger for the relay: writes each rendered line to `file` and flushes it, or,
+    on a thread inside `lines_held()`, keeps it to be written with the others at the end.
+
+    One instance serves every bound logger (structlog's `PrintLoggerFactory` made a new logger,
+    with a weak-dict lookup for its lock, at every log call)."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self._lock = threading.Lock()
+
+    def __call__(self, *_args: Any) -> LineLogger:
+        """structlog's logger factory: this logger, for every bound logger."""
+        return self
+
+    def msg(self, message: str) -> None:
+        held = getattr(_held, "lines", None)
+        if held is not None:
+            held.append((self, message))
+        else:
+            self.write_lines([message])
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Write `lines`, each ended by a newline, in one write, and flush."""
+        with self._lock:
+            self._file.write("\n".join(lines) + "\n")
+            self._file.flush()
+
+
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def lines_held() -> Iterator[None]:
+    """The log lines this thread writes inside are written together at the end (one write and one
+    flush, not one each), even if the block raises. Nested, the outermost writes them."""
+    if getattr(_held, "lines", None) is not None:
+        yield
+        return
+    lines: list[tuple[LineLogger, str]] = []
+    _held.lines = lines
+    try:
+        yield
+    finally:
+        _held.lines = None
+        by_logger: dict[LineLogger, list[str]] = {}
+        for logger, line in lines:
+            by_logger.setdefault(logger, []).append(line)
+        for logger, batch in by_logger.items():
+            logger.write_lines(batch)
+
+
 def configure_logging(level: str = "info", *, json: bool | None = None, stream: TextIO | None = None) -> None:
     """Set up structlog once per process. `json=None` picks JSON unless `stream` is a terminal."""
     out = stream or sys.stderr
@@ -103,6 +159,6 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
             Redacted(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
-        cache_logger_on_first_use=False,
+        logger_factory=LineLogger(out),
+        cache_logger_on_first_use=False,  # a later configure_logging (or a test's) takes effect
     )

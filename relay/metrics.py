@@ -129,12 +129,13 @@ class Metrics:
 
     # -- what the app calls ----------------------------------------------------------------------
 
-    def seen(self, source: str, via: str) -> None:
-        """A source (`host`) delivered a post `via` stream, poll or rss."""
-        self._child(self._seen, source, via).inc()
+    def seen(self, source: str, via: str, count: int = 1) -> None:
+        """A source (`host`) delivered a post (`count` posts) `via` stream, poll or rss."""
+        self._child(self._seen, source, via).inc(count)
 
-    def verdict(self, decision: str, rules: Iterable[str] = ()) -> None:
-        """A post was screened to `decision`, for the reasons of `rules` (each counted once)."""
+    def verdict(self, decision: str, rules: Iterable[str] = (), count: int = 1) -> None:
+        """A post (`count` posts) was screened to `decision`, for the reasons of `rules` (each
+        counted once a post)."""
         names = tuple(rules)
         key = (decision, names)
         children = self._verdict_children.get(key)
@@ -145,7 +146,7 @@ class Metrics:
             if len(self._verdict_children) < 4096:
                 self._verdict_children[key] = children
         for child in children:
-            child.inc()
+            child.inc(count)
 
     def _child(self, metric: Counter, *labels: str) -> Counter:
         """`metric.labels(*labels)`, remembered: these are counted for every post, and the label

@@ -26,6 +26,7 @@ import structlog
 
 from relay.dedupe import Arrival
 from relay.errors import RelayError
+from relay.log import lines_held
 from relay.metrics import Metrics
 from relay.post import Post
 from relay.rules import Rules
@@ -121,6 +122,8 @@ class Pipeline:
         self.seen = SeenCache()
         self._after_commit: list[Callable[[], object]] = []
         self._counts: Counter[str] = Counter()
+        self._seen_by: list[tuple[str, str]] = []  # the batch's metrics, counted once it is committed
+        self._verdicts: list[tuple[str, tuple[str, ...]]] = []
         self._now = clock()
 
     def sighting(
@@ -156,13 +159,15 @@ class Pipeline:
             after = self._take(items, isolate=False)
         except _ItemFailed:
             after = self._take(items, isolate=True)
-        for action in after:
-            action()
+        with lines_held():  # the batch's log lines in one write
+            for action in after:
+                action()
 
     def _take(self, items: Sequence[Item], *, isolate: bool) -> list[Callable[[], object]]:
         after: list[Callable[[], object]] = []
         sightings: list[tuple[str, str, str | None]] = []
         self._counts = Counter()
+        self._seen_by, self._verdicts = [], []
         self._now = self._clock()  # one time for the whole batch: the time of its transaction
         with self.store.atomic():
             for item in items:
@@ -175,6 +180,7 @@ class Pipeline:
                 if isinstance(item, Sighting):
                     self._sighted(item, sightings)
                 elif isolate:
+                    counted = len(self._seen_by), len(self._verdicts)
                     try:
                         with self.store.savepoint():
                             self._take_one(item)
@@ -182,6 +188,7 @@ class Pipeline:
                         raise
                     except Exception:
                         # One bad item must never stop the relay: log it with its context and go on.
+                        del self._seen_by[counted[0] :], self._verdicts[counted[1] :]
                         self.metrics.error("pipeline")
                         uri = item.post.uri if isinstance(item, Seen) else None
                         log.exception("pipeline.error", item=type(item).__name__, uri=uri)
@@ -198,7 +205,17 @@ class Pipeline:
                 self.store.record_sightings(sightings, self._now)
             if self._counts:
                 self.store.record_source_events(self._counts, self._now)
+        after.append(functools.partial(self._count, Counter(self._seen_by), Counter(self._verdicts)))
         return after
+
+    def _count(
+        self, seen_by: Counter[tuple[str, str]], verdicts: Counter[tuple[str, tuple[str, ...]]]
+    ) -> None:
+        """The metrics of a committed batch: posts by (source, via), verdicts by (decision, rules)."""
+        for (source, via), n in seen_by.items():
+            self.metrics.seen(source, via, n)
+        for (decision, rules), n in verdicts.items():
+            self.metrics.verdict(decision, rules, n)
 
     def _take_one(self, item: Seen | Deleted) -> None:
         if isinstance(item, Seen):
@@ -211,7 +228,7 @@ class Pipeline:
         self._after_commit.append(functools.partial(action, *args, **kwargs))
 
     def _sighted(self, item: Sighting, sightings: list[tuple[str, str, str | None]]) -> None:
-        self._later(self.metrics.seen, item.source, item.via)
+        self._seen_by.append((item.source, item.via))
         self._counts[item.source] += 1
         sightings.append((item.uri, item.source, item.local_id))
         if item.source == self._home and item.local_id and self._remember is not None:
@@ -228,7 +245,7 @@ class Pipeline:
 
     def _seen(self, item: Seen) -> None:
         post, now, store = item.post, self._now, self.store
-        self._later(self.metrics.seen, post.source, item.via)
+        self._seen_by.append((post.source, item.via))
         self._counts[post.source] += 1
         if item.hashtag is not None and item.via != "rss" and post.id.isdigit():
             self._move_cursor(post.source, item.hashtag, post.id)
@@ -247,7 +264,14 @@ class Pipeline:
         if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
             verdict = self._screen(post, fingerprint, now)
             reasons = _reasons(verdict)
-            store.add_screened(post.uri, verdict, audit_detail="; ".join(reasons) or None, **sighting)
+            store.add_screened(  # with its boost intent if accepted (see `_first_decision`)
+                post.uri,
+                verdict,
+                audit_detail="; ".join(reasons) or None,
+                boost=verdict.decision is Decision.ACCEPT,
+                boost_local_id=self._home_id(post),
+                **sighting,
+            )
         else:
             arrival = store.observe(post.uri, **sighting)
         if post.source == self._home and post.id and self._remember is not None:
@@ -278,7 +302,7 @@ class Pipeline:
                 detail="; ".join(reasons) or None,
                 now=now,
             )
-        self._later(self.metrics.verdict, verdict.decision.value, [r.rule for r in verdict.reasons])
+        self._verdicts.append((verdict.decision.value, tuple([r.rule for r in verdict.reasons])))
         self._later(
             log.info,
             "post.screened",
@@ -301,14 +325,16 @@ class Pipeline:
         )
 
     def _first_decision(self, post: Post, verdict: Verdict) -> None:
-        if verdict.decision is Decision.ACCEPT:
-            self._intend_boost(post)
-        elif verdict.decision is Decision.HOLD:
+        # An accepted new post's boost intent was written with it, by `Store.add_screened`.
+        if verdict.decision is Decision.HOLD:
             self._hold(post, verdict)
 
+    def _home_id(self, post: Post) -> str | None:
+        """The post's status id on the home instance, if it came from there (the booster needs it)."""
+        return post.id if post.source == self._home and post.id else None
+
     def _intend_boost(self, post: Post) -> None:
-        local_id = post.id if post.source == self._home and post.id else None
-        self.store.boost_intent(post.uri, local_id, self._now)
+        self.store.boost_intent(post.uri, self._home_id(post), self._now)
 
     def _hold(self, post: Post, verdict: Verdict) -> None:
         short_id = self.store.hold(post.uri, verdict, self._now)

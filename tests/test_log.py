@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import pytest
 import structlog
 
-from relay.log import REDACTED, configure_logging, register_secret
+from relay.log import REDACTED, configure_logging, lines_held, register_secret
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +75,66 @@ def test_levels_below_the_configured_one_are_dropped() -> None:
     log.info("quiet")
     log.warning("loud")
     assert [json.loads(text)["event"] for text in out.getvalue().splitlines()] == ["loud"]
+
+
+class _CountedWrites(io.StringIO):
+    """A stream that counts its writes and flushes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = self.flushes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+class TestLinesHeld:
+    def test_each_line_is_written_and_flushed_at_once(self) -> None:
+        out = _CountedWrites()
+        configure_logging("info", json=True, stream=out)
+        structlog.get_logger().info("one", n=1)
+        assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == ["one"]
+        assert (out.writes, out.flushes) == (1, 1)
+
+    def test_held_lines_are_written_in_one_write_in_order_even_on_an_error(self) -> None:
+        out = _CountedWrites()
+        configure_logging("info", json=True, stream=out)
+        log = structlog.get_logger()
+
+        def callbacks() -> None:
+            with lines_held():
+                log.info("one")
+                with lines_held():  # nested: the outer block writes
+                    log.warning("two", secret_free=True)
+                log.debug("filtered out")
+                assert out.getvalue() == ""
+                raise RuntimeError("a callback failed")
+
+        with pytest.raises(RuntimeError):
+            callbacks()
+        assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == ["one", "two"]
+        assert (out.writes, out.flushes) == (1, 1)
+        log.info("three")  # after the block: written at once again
+        assert out.getvalue().splitlines()[-1].startswith('{"event":"three"')
+
+    def test_other_threads_write_at_once_while_one_holds(self) -> None:
+        out = _CountedWrites()
+        configure_logging("info", json=True, stream=out)
+        log = structlog.get_logger()
+        with lines_held():
+            log.info("held")
+            other = threading.Thread(target=lambda: log.info("from another thread"))
+            other.start()
+            other.join()
+            assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == [
+                "from another thread"
+            ]
+        assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == [
+            "from another thread",
+            "held",
+        ]

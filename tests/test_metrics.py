@@ -79,6 +79,19 @@ class TestScrape:
         assert values[("relay_verdicts_total", (("decision", "reject"), ("rule", "visibility")))] == 3
         assert values[("relay_verdicts_total", (("decision", "reject"), ("rule", "hashtags")))] == 4
 
+    def test_counts_of_several_posts_at_once(self, metrics: Metrics, server: MetricsServer) -> None:
+        """The pipeline counts a batch's posts by label set and adds each count once."""
+        metrics.seen("home", "stream", 5)
+        metrics.seen("home", "stream")
+        metrics.verdict("reject", ["visibility", "hashtags", "visibility"], 4)
+        metrics.verdict("accept", (), 2)
+        values = scrape(server)
+        assert values[("relay_posts_seen_total", (("source", "home"), ("via", "stream")))] == 6
+        assert values[("relay_screened_total", (("decision", "reject"),))] == 4
+        assert values[("relay_verdicts_total", (("decision", "reject"), ("rule", "visibility")))] == 4
+        assert values[("relay_verdicts_total", (("decision", "reject"), ("rule", "hashtags")))] == 4
+        assert values[("relay_verdicts_total", (("decision", "accept"), ("rule", "none")))] == 2
+
     def test_gauges_follow_the_latest_value(self, metrics: Metrics, server: MetricsServer) -> None:
         """queue_depth and rate_budget report what was set last."""
         metrics.queue_depth(5)
