@@ -5,6 +5,7 @@ needs, and statistics.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -28,15 +29,14 @@ from relay.store_types import (
 _DAY = timedelta(hours=24)
 _PAUSED = "paused"
 
-# A domain row `target` covers `:domain` itself and every subdomain of it.
-_DOMAIN_COVERS = "(target = :domain OR substr(:domain, -(length(target) + 1)) = '.' || target)"
-
-
 # Everything `history()` needs about an author, in one statement, each part by its own index: the
 # done boosts of the author's posts since :since (journal_author_done: one range, however many
 # boosts the day had); the same non-empty text from the same author under another uri
-# (posts_acct); consent; an account block; the longest domain block covering the domain; trust.
-_HISTORY = f"""
+# (posts_acct); consent; an account block; the longest domain block covering the domain, found
+# by looking up the domain and then each of its parents, longest first, by primary key (:c0, :c1,
+# ..., see `_covering`; coalesce stops at the first found), so that a long block list costs no
+# more than a short one; trust.
+_HISTORY = """
 SELECT
     (SELECT count(*) FROM journal INDEXED BY journal_author_done
      WHERE acct = :acct AND kind = 'boost' AND state = 'done' AND finished_at >= :since),
@@ -44,10 +44,32 @@ SELECT
         WHERE acct = :acct AND text_fingerprint = :fingerprint AND uri != :uri),
     (SELECT mode FROM consent WHERE acct = :acct),
     (SELECT reason FROM blocks WHERE kind = 'account' AND target = :acct),
-    (SELECT reason FROM blocks WHERE kind = 'domain' AND {_DOMAIN_COVERS}
-     ORDER BY length(target) DESC LIMIT 1),
+    {covering},
     EXISTS (SELECT 1 FROM trusted WHERE acct = :acct)
-"""  # noqa: S608 (no user input in the text: _DOMAIN_COVERS is a constant)
+"""
+
+
+@functools.lru_cache(maxsize=64)
+def _history_sql(depth: int) -> str:
+    """`_HISTORY` for a domain with `depth` covering targets (the statement cache keeps each)."""
+    # S608: the text holds only parameter names made here, never a value.
+    lookups = [f"(SELECT reason FROM blocks WHERE target = :c{i} AND kind = 'domain')" for i in range(depth)]  # noqa: S608
+    return _HISTORY.format(covering=f"coalesce({', '.join(lookups)}, NULL)" if lookups else "NULL")
+
+
+@functools.lru_cache(maxsize=4096)
+def _covering(domain: str | None) -> dict[str, str]:
+    """The block targets that cover `domain`, as parameters c0, c1, ...: the domain itself and
+    every `target` that it ends in after a dot (for "a.b.example": "a.b.example", "b.example",
+    "example"). None for a handle without a domain: nothing covers it."""
+    if domain is None:
+        return {}
+    targets = [domain]
+    dot = domain.find(".")
+    while dot >= 0:
+        targets.append(domain[dot + 1 :])
+        dot = domain.find(".", dot + 1)
+    return {f"c{i}": target for i, target in enumerate(targets)}
 
 
 class PeopleMixin(StoreBase):
@@ -241,15 +263,16 @@ class PeopleMixin(StoreBase):
         `boosts_last_24h` counts done boosts of the author's posts in the 24 h before `now`.
         """
         acct = norm_acct(acct)
+        covering = _covering(domain_of(acct))
         with self._reading() as c:
             row = c.execute(
-                _HISTORY,
+                _history_sql(len(covering)),
                 {
                     "acct": acct,
-                    "domain": domain_of(acct),  # NULL for a handle without a domain: no domain block
                     "since": self._day_before(now),
                     "fingerprint": text_fingerprint,
                     "uri": uri,
+                    **covering,
                 },
             ).fetchone()
         boosts, same_text, consent, account_block, domain_block, trusted = row

@@ -157,6 +157,31 @@ class TestHistory:
         store.set_consent("dave@d.example", "opt-in", "dave@d.example")
         assert store.history("dave@d.example", "fp", uri="u").opted_in
 
+    def test_the_longest_domain_block_covering_the_domain_is_found_among_many(self, store: Store) -> None:
+        """A block list of hundreds: each domain gets the longest block that covers it (itself or
+        a parent), never one it merely ends with, whatever the block list holds."""
+        blocked = ["example", "b.example", "c.b.example", "x.y.z.w.v.u.t.s.r.q.deep.example", "solo"]
+        for n in range(300):
+            store.block(f"noise{n}.example.org", "noise", MOD)
+            store.block(f"someone@noise{n}.example.org", "noise", MOD)
+        for target in blocked:
+            store.block(target, f"block {target}", MOD)
+
+        def reference(domain: str) -> str | None:  # the rule, stated plainly
+            if domain.startswith("noise"):
+                return "noise"
+            covering = [t for t in blocked if domain == t or domain.endswith("." + t)]
+            return f"block {max(covering, key=len)}" if covering else None
+
+        for domain in [
+            "d.c.b.example", "c.b.example", "xc.b.example", "b.example", "a.example", "example",
+            "notexample", "a.x.y.z.w.v.u.t.s.r.q.deep.example", "y.z.w.v.u.t.s.r.q.deep.example",
+            "solo", "a.solo", "solo.org", "noise1.example.org", "example.org",
+        ]:  # fmt: skip
+            found = store.history(f"someone@{domain}", "fp", uri="u").domain_blocked
+            assert found == reference(domain), domain
+        assert store.history("local-user", "fp", uri="u").domain_blocked is None  # no domain: none
+
 
 class TestStats:
     def test_status_counts_the_last_24_hours(self, store: Store) -> None:

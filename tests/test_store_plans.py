@@ -3,7 +3,8 @@
 SQLite picks an index by guessing, and with no statistics a two-column guess can be wrong: for
 `uri = ? AND kind = ? AND state = 'intent'` it once took journal_done_at (kind, state, ...) and
 walked every open intent, so that with a backlog each boost cost time in proportion to it; and an
-author's boosts of the day were counted by walking every boost of the day. Here every statement
+author's boosts of the day were counted by walking every boost of the day, and the domain blocks
+covering an author's domain were found by walking the whole block list. Here every statement
 a post's whole life runs is traced and its query plan read.
 """
 
@@ -22,7 +23,7 @@ from relay.store import Store
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HOLD = Verdict(Decision.HOLD, (Reason("mode", Decision.HOLD, "review mode"),))
-BIG_TABLES = ("posts", "sightings", "journal", "queue", "audit")
+BIG_TABLES = ("posts", "sightings", "journal", "queue", "audit", "blocks")  # blocks: a shared block list
 PER_POST = re.compile(r"\b(uri|local_id|acct)\s*=\s*'|\bid\s*=\s*\d")  # as traced: values written in
 
 
@@ -72,7 +73,9 @@ def plan(conn: sqlite3.Connection, sql: str) -> list[str]:
 
 
 def test_statements_about_one_post_use_an_index_for_it(store: Store) -> None:
-    for n in range(40):  # many posts, and open intents: so that a scan would be a choice
+    for n in range(40):  # many posts, open intents and blocks: so that a scan would be a choice
+        store.block(f"spam{n}.example", "spam", "mod@a.example")
+        store.block(f"spammer@spam{n}.example", "spam", "mod@a.example")
         store.add_screened(
             f"https://a.example/old/{n}", HOLD, source="a.example", acct="o@a.example", url=None,
             edited_at=None, text_fingerprint="", local_id=None,
