@@ -47,7 +47,9 @@ log = structlog.get_logger()
 
 USER_AGENT = f"relay/{__version__} (+https://pypi.org/project/hashtag-relay/)"
 REQUEST_TIMEOUT = 30.0
-BATCH = 200  # queue items handled before the booster gets a turn
+# Queue items taken in one transaction (one commit, one fsync) before the booster gets a turn: a
+# burst of 500 new posts takes well under 0.2 s, and each commit's cost is shared by more posts.
+BATCH = 500
 
 Work = Item | Mention | MentionsSeen  # what the threads put on the one queue
 
