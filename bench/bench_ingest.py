@@ -22,7 +22,8 @@ author's history from the store, and one author with thousands of posts, `--auth
 different benchmark). The pipeline runs with `default_rules` and the relay's own logging at level
 info (rendered as JSON to /dev/null), so log calls cost what they cost in production. `--dir` puts
 the state file on another disk (the one the relay's will live on: the fsync of every commit is part
-of the cost).
+of the cost). `--blocks N` gives every state file N domain blocks made by moderators, as an
+imported block list would (screening looks up the blocks covering each author's domain).
 
 `--what-if` adds rows for the proposals in bench/README.md, measured without changing the relay;
 `--profile` then profiles (e) rejected and (f): time per SQL statement, and cProfile of (f).
@@ -76,6 +77,7 @@ OTHER = "other.example"  # a second instance delivering the same posts again
 HASHTAGS = ("therapistsconnect", "hoot")  # the accepted posts are #hoot posts
 AIM = 10_000  # events/s on one core, from the issue
 BATCH = RELAY_BATCH  # items per transaction: what the main loop drains from its queue at once
+BLOCKS = 0  # moderators' domain blocks in every state file (--blocks): none of them covers an author
 
 JSON, PARSE = "(a) json.loads alone", "(c) parse"
 MASTODON, MASTODON_UNTYPED = "(b) Mastodon.py 2.3, typed", "(b) Mastodon.py 2.3, no casting"
@@ -128,6 +130,9 @@ def pipeline_in(
     rules in `mode` (relay.toml's default, "review", holds what passes; "open" boosts it)."""
     with tempfile.TemporaryDirectory(prefix="relay-bench-", dir=directory) as tmp:
         store = Store.open(Path(tmp) / "state.sqlite3")
+        with store.atomic():
+            for n in range(BLOCKS):
+                store.block(f"blocked-{n}.example", "bench", "mod@home.example")
         if synchronous is not None:  # --what-if only: the relay leaves SQLite's default (FULL)
             store._conn.execute(f"PRAGMA synchronous = {synchronous}")
         try:
@@ -317,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--events", type=int, default=20000, help="events in the stream (20000)")
     parser.add_argument("-r", "--repeat", type=int, default=3, help="runs per stage; the best counts (3)")
     parser.add_argument("--authors", type=int, default=100, help="accounts the posts come from (100)")
+    parser.add_argument(
+        "--blocks", type=int, default=0, help="domain blocks moderators made, in every state file (0)"
+    )
     parser.add_argument("--dir", help="where to put the temporary state file (default: the system temp dir)")
     parser.add_argument(
         "--what-if", action="store_true", help="also measure the proposals for a cheap duplicate"
@@ -324,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="then cProfile the already-seen path")
     parser.add_argument("--top", type=int, default=25, help="functions the profile lists (25)")
     args = parser.parse_args(argv)
+    global BLOCKS  # the one setting every state file of this run shares
+    BLOCKS = args.blocks
 
     # The relay's logging, at the production level, rendered and written to nowhere.
     configure_logging("info", json=True, stream=open(os.devnull, "w"))  # noqa: SIM115 (for the process)
@@ -336,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         f"status: {len(status_json.encode())} bytes of JSON (from {CASSETTE}); {args.events} distinct"
         f" posts by {args.authors} accounts, a heartbeat every {HEARTBEAT_EVERY}; best of {args.repeat};"
         f" Python {sys.version.split()[0]}; SQLite {sqlite3.sqlite_version};"
-        f" state file under {args.dir or tempfile.gettempdir()}\n"
+        f" state file under {args.dir or tempfile.gettempdir()}, with {args.blocks} domain blocks\n"
         f"default rules decide: for the status, {verdicts(direct, args.dir)};"
         f" for the public #hoot posts ({len(public.status_json.encode())} bytes, {PUBLIC_CASSETTE}),"
         f" in open mode, {verdicts(public, args.dir, 'open')}"
