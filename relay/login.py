@@ -107,7 +107,7 @@ def log_in(
         raise CredentialsError(
             "no authorisation code was given",
             fix=f"paste the code when asked, or run `relay login --instance {instance.url}"
-            f" --token-file {token_file} --code CODE`"
+            f" --token-file {token_file} --code=CODE`"  # "=": a code may begin with "-"
             f" (the app registration is kept in {app_file(token_file)})",
         )
     with _asking(

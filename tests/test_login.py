@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import queue
 import re
 import socket
@@ -18,6 +19,7 @@ import requests
 from mastodon import Mastodon
 from relayproc import relay_env
 
+from relay import login
 from relay.check import REQUIRED_SCOPES
 from relay.credentials import write_token_file
 from relay.login import app_file
@@ -158,9 +160,9 @@ class TestCodeFlow:
         url = re.search(r"^(http://\S+)$", out, re.MULTILINE)
         assert url is not None
         home.log_in(alice)
-        second = relay(
-            "login", "--instance", home.url, "--token-file", str(token_file), "--code", code_from_page(url[1])
-        )
+        assert "--code=CODE" in err  # with "=": a code may begin with "-", as one here did once
+        code = code_from_page(url[1])
+        second = relay("login", "--instance", home.url, "--token-file", str(token_file), f"--code={code}")
         out, err = second.communicate(timeout=20)
         assert second.returncode == 0, err
         token = token_file.read_text(encoding="utf-8").strip()
@@ -224,3 +226,12 @@ class TestRunRefusesReadableToken:
         assert proc.returncode == 2
         assert f"chmod 600 {token_file}" in err
         assert "secret-token-value" not in err
+
+
+def test_a_code_beginning_with_a_dash_is_read_in_the_form_the_hint_gives() -> None:
+    """OAuth codes are URL-safe base64: one may begin with "-", which argparse would take for an
+    option after a space; `--code=CODE`, the form the hint prints, always works."""
+    parser = argparse.ArgumentParser()
+    login.add_arguments(parser)
+    args = parser.parse_args(["--instance", "https://a.example", "--code=-Zx_9"])
+    assert args.code == "-Zx_9"
