@@ -54,7 +54,10 @@ def _history_sql(depth: int) -> str:
     """`_HISTORY` for a domain with `depth` covering targets (the statement cache keeps each)."""
     # S608: the text holds only parameter names made here, never a value.
     lookups = [f"(SELECT reason FROM blocks WHERE target = :c{i} AND kind = 'domain')" for i in range(depth)]  # noqa: S608
-    return _HISTORY.format(covering=f"coalesce({', '.join(lookups)}, NULL)" if lookups else "NULL")
+    while len(lookups) > 1:  # SQLite takes at most 127 arguments a function: coalesce 100 at a time
+        groups = [lookups[i : i + 100] for i in range(0, len(lookups), 100)]
+        lookups = [f"coalesce({', '.join(group)})" if len(group) > 1 else group[0] for group in groups]
+    return _HISTORY.format(covering=lookups[0] if lookups else "NULL")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -182,6 +182,17 @@ class TestHistory:
             assert found == reference(domain), domain
         assert store.history("local-user", "fp", uri="u").domain_blocked is None  # no domain: none
 
+    def test_a_domain_of_the_most_labels_dns_allows_is_screened(self, store: Store) -> None:
+        """A server may name itself with 127 labels: every parent is still looked up (SQLite takes
+        at most 127 arguments a function), the nearest block found, and none found is none."""
+        deep = "a." * 126 + "example"
+        assert store.history(f"x@{deep}", "fp", uri="u").domain_blocked is None
+        store.block("example", "all of it", MOD)
+        assert store.history(f"x@{deep}", "fp", uri="u").domain_blocked == "all of it"
+        store.block(deep[60:], "nearer", MOD)
+        assert store.history(f"x@{deep}", "fp", uri="u").domain_blocked == "nearer"
+        assert store.history("x@example", "fp", uri="u").domain_blocked == "all of it"
+
 
 class TestStats:
     def test_status_counts_the_last_24_hours(self, store: Store) -> None:
