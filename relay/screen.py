@@ -171,6 +171,17 @@ def check_account_kind(post: Post, rules: Rules, history: History, now: datetime
         yield from _action("groups", rules.groups, "a group account")
 
 
+def covering_domains(domain: str) -> list[str]:
+    """What a domain block must name to cover `domain`: the domain itself, then each parent, the
+    longest first ("a.b.example", "b.example", "example"): every text `domain` ends in after a dot."""
+    found = [domain]
+    dot = domain.find(".")
+    while dot >= 0:
+        found.append(domain[dot + 1 :])
+        dot = domain.find(".", dot + 1)
+    return found
+
+
 def domain_matches(domain: str, blocked: frozenset[str]) -> str | None:
     """The entry of `blocked` that covers `domain` (itself or a parent domain), or None."""
     if not blocked:
@@ -178,9 +189,7 @@ def domain_matches(domain: str, blocked: frozenset[str]) -> str | None:
     full = domain.lower()
     if full in blocked:
         return full
-    labels = full.partition(":")[0].split(".")
-    for i in range(len(labels)):
-        candidate = ".".join(labels[i:])
+    for candidate in covering_domains(full.partition(":")[0]):
         if candidate in blocked:
             return candidate
     return None

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from relay.screen import History
+from relay.screen import History, covering_domains
 from relay.store_base import StoreBase
 from relay.store_types import (
     CONSENT_MODES,
@@ -62,17 +62,9 @@ def _history_sql(depth: int) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _covering(domain: str | None) -> dict[str, str]:
-    """The block targets that cover `domain`, as parameters c0, c1, ...: the domain itself and
-    every `target` that it ends in after a dot (for "a.b.example": "a.b.example", "b.example",
-    "example"). None for a handle without a domain: nothing covers it."""
-    if domain is None:
-        return {}
-    targets = [domain]
-    dot = domain.find(".")
-    while dot >= 0:
-        targets.append(domain[dot + 1 :])
-        dot = domain.find(".", dot + 1)
-    return {f"c{i}": target for i, target in enumerate(targets)}
+    """The block targets that cover `domain` (`covering_domains`), as parameters c0, c1, ...; none
+    for a handle without a domain. Callers unpack it, never change it: it is shared by the cache."""
+    return {} if domain is None else {f"c{i}": target for i, target in enumerate(covering_domains(domain))}
 
 
 class PeopleMixin(StoreBase):

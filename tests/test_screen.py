@@ -23,6 +23,7 @@ from relay.screen import (
     Verdict,
     _any_word_pattern,
     _word_pattern,
+    covering_domains,
     domain_matches,
     screen,
 )
@@ -296,6 +297,14 @@ class TestAccounts:
         """A host with a port matches a block of the bare host or the host with that port."""
         assert domain_matches("localhost:3000", frozenset({"localhost"})) == "localhost"
         assert domain_matches("localhost:3000", frozenset({"localhost:3000"})) == "localhost:3000"
+
+    def test_covering_domains_are_every_text_the_domain_ends_in_after_a_dot(self) -> None:
+        """The domain, then each parent, longest first; odd dots are taken as they stand."""
+        assert covering_domains("a.b.example") == ["a.b.example", "b.example", "example"]
+        assert covering_domains("solo") == ["solo"]
+        for odd in (".a.b", "a.b.", "a..b", "."):
+            expected = [odd] + [odd[i + 1 :] for i, ch in enumerate(odd) if ch == "."]
+            assert covering_domains(odd) == expected, odd
 
 
 class TestKeywords:
