@@ -9,12 +9,16 @@ measures each step next to two baselines on the same bytes, in the same run:
   (c) parse                     relay's parse path, `relay.sources.stream.parse_stream`
   (d) parse → Post              plus `Post.from_status`, as the stream handler in `relay.app` does
   (e) full path, new posts      plus what `relay run` does: the queue, then `Pipeline.handle_batch`
-                                on up to 200 items (one SQLite transaction): dedupe, screen, store,
+                                on up to 500 items (one SQLite transaction): dedupe, screen, store,
                                 in a real WAL file in a temporary directory; "rejected" for the
                                 direct message below, "accepted" for public #hoot posts in open
                                 mode (each also gets its boost intent)
   (f) full path, already seen   the same posts again from a second instance: dedupe says duplicate
                                 (what twenty instances delivering one post cost 19 times)
+  (g) from k instances         the stream a relay watching the hashtag on k instances gets:
+                                the accepted posts from the home instance, and each again from
+                                k - 1 other instances' streams, a batch later (k = 2 and 3;
+                                with -n below a batch, 500, the copies share the posts' batch)
 
 Every event is a recorded ~2 KB status (Mastodon 4.6.4) with its id, uri and url counted up, so
 that each is a distinct post, by one of `--authors` accounts (default 100; screening reads the
@@ -44,7 +48,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +74,7 @@ from relay.log import configure_logging
 from relay.pipeline import Item, Pipeline, Seen
 from relay.post import Post
 from relay.rules import default_rules
+from relay.sources.stream import StreamEvent
 from relay.store import Store
 
 HOME = "home.example"  # the relay's home instance: it delivers every post first
@@ -77,12 +82,18 @@ OTHER = "other.example"  # a second instance delivering the same posts again
 HASHTAGS = ("therapistsconnect", "hoot")  # the accepted posts are #hoot posts
 AIM = 10_000  # events/s on one core, from the issue
 BATCH = RELAY_BATCH  # items per transaction: what the main loop drains from its queue at once
+LAG = BATCH  # how many posts later a post's copy arrives from the next instance (see `deliveries`)
+INSTANCES = (2, 3)  # (g): each post from that many instances, measured
 BLOCKS = 0  # moderators' domain blocks in every state file (--blocks): none of them covers an author
 
 JSON, PARSE = "(a) json.loads alone", "(c) parse"
 MASTODON, MASTODON_UNTYPED = "(b) Mastodon.py 2.3, typed", "(b) Mastodon.py 2.3, no casting"
 POST, SEEN = "(d) parse → Post", "(f) full path, already seen"
 NEW, ACCEPTED = "(e) full path, new posts, rejected", "(e) full path, new posts, accepted"
+
+
+def federated_name(k: int) -> str:
+    return f"(g) full path, each post from {k} instances"
 
 
 def to_posts(w: Workload, source: str) -> Iterator[Post]:
@@ -95,14 +106,33 @@ def parse_to_post(w: Workload) -> int:
     return sum(1 for _ in to_posts(w, HOME))
 
 
-def ingest(pipeline: Pipeline, w: Workload, source: str, *, batch: int = BATCH, fast: bool = True) -> int:
-    """The whole path as `relay run` takes it: in the source thread, the fast path for statuses the
+def deliveries(w: Workload, sources: Sequence[str], lag: int = LAG) -> Iterator[tuple[str, StreamEvent]]:
+    """The events of `w` as the relay receives them from the streams of `sources`: each source's
+    stream parsed on its own, every post from every source, the j-th source `j * lag` posts behind
+    the first (as a post federates: later, and with `lag` = a batch, in a later batch)."""
+    streams = [relay_events(w.writes) for _ in sources]
+    for t in range(w.events + (len(sources) - 1) * lag):
+        for j, (source, stream) in enumerate(zip(sources, streams, strict=True)):
+            if 0 <= t - j * lag < w.events:
+                yield source, next(stream)
+
+
+def ingest(
+    pipeline: Pipeline,
+    w: Workload,
+    sources: Sequence[str],
+    *,
+    batch: int = BATCH,
+    fast: bool = True,
+) -> int:
+    """The whole path as `relay run` takes it: in the source threads, the fast path for statuses the
     store already has (`Pipeline.sighting`) or else `Post.from_status`, put on the queue; in the
     main thread, `Pipeline.handle_batch` on up to `batch` items, as the loop drains its queue.
-    `fast=False` and `batch=1` measure the path without those two (for `--what-if`)."""
+    `w` arrives from each of `sources` (see `deliveries`). `fast=False` and `batch=1` measure the
+    path without those two (for `--what-if`)."""
 
     def items() -> Iterator[Item]:
-        for event in relay_events(w.writes):
+        for source, event in deliveries(w, sources):
             known = pipeline.sighting(event.data, source=source, via="stream") if fast else None
             yield known or Seen(Post.from_status(event.data, source=source), via="stream")
 
@@ -112,7 +142,7 @@ def ingest(pipeline: Pipeline, w: Workload, source: str, *, batch: int = BATCH, 
     while True:
         for item in itertools.islice(stream, batch):
             pending.put(item)
-        chunk = []
+        chunk: list[Item] = []
         with contextlib.suppress(queue.Empty):
             while len(chunk) < batch:
                 chunk.append(pending.get_nowait())
@@ -147,12 +177,12 @@ class Ingest:
 
     pipeline: Pipeline
     workload: Workload
-    source: str
+    sources: tuple[str, ...]
     batch: int = BATCH
     fast: bool = True
 
     def __call__(self) -> int:
-        return ingest(self.pipeline, self.workload, self.source, batch=self.batch, fast=self.fast)
+        return ingest(self.pipeline, self.workload, self.sources, batch=self.batch, fast=self.fast)
 
 
 Prepare = Callable[[Workload], contextlib.AbstractContextManager[Ingest]]
@@ -165,7 +195,22 @@ def new_posts(directory: str | None, *, batch: int = BATCH, accepted: int | None
     def prepare(w: Workload) -> Iterator[Ingest]:
         posts = w if accepted is None else public_posts(w.events, authors=accepted)
         with pipeline_in(directory, mode="review" if accepted is None else "open") as pipeline:
-            yield Ingest(pipeline, posts, HOME, batch)
+            yield Ingest(pipeline, posts, (HOME,), batch)
+
+    return prepare
+
+
+def federated(directory: str | None, instances: int, *, authors: int) -> Prepare:
+    """The accepted public #hoot posts (as many as the workload's events) as a relay watching the
+    hashtag on `instances` instances receives them: each from the home instance first, then from
+    each other instance a batch later (see `deliveries`)."""
+
+    @contextlib.contextmanager
+    def prepare(w: Workload) -> Iterator[Ingest]:
+        posts = public_posts(w.events, authors=authors)
+        sources = (HOME, *(f"instance{j}.example" for j in range(1, instances)))
+        with pipeline_in(directory, mode="open") as pipeline:
+            yield Ingest(pipeline, posts, sources)
 
     return prepare
 
@@ -176,8 +221,8 @@ def seen_posts(
     @contextlib.contextmanager
     def prepare(w: Workload) -> Iterator[Ingest]:
         with pipeline_in(directory, synchronous=synchronous) as pipeline:
-            ingest(pipeline, w, HOME)  # untimed: every post is stored and screened once
-            yield Ingest(pipeline, w, OTHER, batch, fast)
+            ingest(pipeline, w, (HOME,))  # untimed: every post is stored and screened once
+            yield Ingest(pipeline, w, (OTHER,), batch, fast)
 
     return prepare
 
@@ -194,6 +239,12 @@ def stages(n: int, directory: str | None, *, authors: int, what_if: bool = False
         Stage(NEW, events=stored, prepare=new_posts(directory)),
         Stage(ACCEPTED, events=stored, prepare=new_posts(directory, accepted=authors)),
         Stage(SEEN, events=stored, prepare=seen_posts(directory)),
+        *(
+            Stage(
+                federated_name(k), events=stored, prepare=federated(directory, k, authors=authors), copies=k
+            )
+            for k in INSTANCES
+        ),
     ]
     if what_if:  # what the fast path and group commit save, and what SQLite's durability costs
         measured += [
@@ -220,7 +271,7 @@ def stages(n: int, directory: str | None, *, authors: int, what_if: bool = False
 def verdicts(w: Workload, directory: str | None, mode: str = "review") -> str:
     """What the default rules in `mode` decide for the posts of `w` (each, for the path it takes)."""
     with pipeline_in(directory, mode=mode) as pipeline:
-        ingest(pipeline, w, HOME)
+        ingest(pipeline, w, (HOME,))
         rows = pipeline.store._conn.execute("SELECT decision, reasons FROM posts").fetchall()
     found = collections.Counter(
         f"{decision} ({', '.join(r['rule'] for r in json.loads(reasons) if r['decision'] != 'accept')})"
@@ -255,7 +306,7 @@ def summary(rates: dict[str, float]) -> list[str]:
         f"  a new post costs {new_us / parse_us:.1f}× parsing it: {new_us - post_us:.0f} µs of dedupe,"
         f" screen and store on top of parse → Post",
     ]
-    for name in (NEW, ACCEPTED, SEEN):
+    for name in (NEW, ACCEPTED, SEEN, *map(federated_name, INSTANCES)):
         verdict = "met" if rates[name] >= AIM else "NOT met"
         lines.append(f"  aim ≥ {AIM:,} events/s on one core, {name[4:]}: {rates[name]:,.0f} ({verdict})")
     accepted_us = 1e6 / rates[ACCEPTED]
@@ -355,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes: dict[str, int] = {}
     for stage in stages(args.events, args.dir, authors=args.authors, what_if=args.what_if):
         rates[stage.name] = measure(stage, workload, args.repeat)
-        sizes[stage.name] = min(stage.events or args.events, args.events)
+        sizes[stage.name] = min(stage.events or args.events, args.events) * stage.copies
     print("\n".join(table(rates, sizes)))
     print("\n".join(summary(rates)))
     if args.profile:
