@@ -170,6 +170,16 @@ UPDATE journal SET acct = (SELECT acct FROM posts WHERE posts.uri = journal.uri)
 CREATE INDEX journal_author_done ON journal (acct, kind, state, finished_at);
 """
 
+_V7_DONE_INDEXES_HOLD_DONE_ROWS = """
+-- The two indexes of done boosts hold done boosts only. Every query that reads them asks for
+-- state = 'done', but they held every journal row: each accepted post's boost intent went into
+-- both at once (with no finish time), and the booster moved it within both when it finished.
+DROP INDEX journal_done_at;
+CREATE INDEX journal_done_at ON journal (kind, finished_at) WHERE state = 'done';
+DROP INDEX journal_author_done;
+CREATE INDEX journal_author_done ON journal (acct, kind, finished_at) WHERE state = 'done';
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
@@ -177,6 +187,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V4_RECENT_BOOSTS,
     _V5_HANDLED_MENTIONS,
     _V6_JOURNAL_AUTHORS,
+    _V7_DONE_INDEXES_HOLD_DONE_ROWS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

@@ -124,6 +124,43 @@ def test_journal_rows_learn_their_author(tmp_path: Path) -> None:
         assert store.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 2
 
 
+def test_done_boost_indexes_hold_done_boosts_only(tmp_path: Path) -> None:
+    """Migration 7 makes the indexes of done boosts partial: a v6 file's done boosts still count,
+    its open intent is still open, and an intent finished after the upgrade counts once done."""
+    path = tmp_path / "state.db"
+    conn = open_raw(path)
+    try:
+        migrations.apply(conn, upto=6)
+        done = (T0 - timedelta(hours=1)).isoformat(timespec="microseconds")
+        for n, state in enumerate(["done", "done", "intent"]):
+            uri = f"{URI}/{n}"
+            conn.execute(
+                "INSERT INTO posts (uri, acct, domain, first_seen, last_seen)"
+                " VALUES (?, 'alice@a.example', 'a.example', ?, ?)",
+                (uri, done, done),
+            )
+            conn.execute(
+                "INSERT INTO journal (uri, acct, kind, state, created_at, finished_at)"
+                " VALUES (?, 'alice@a.example', 'boost', ?, ?, ?)",
+                (uri, state, done, done if state == "done" else None),
+            )
+    finally:
+        conn.close()
+    with Store.open(path, now=lambda: T0) as store:
+        indexes = dict(
+            store._conn.execute("SELECT name, sql FROM sqlite_master WHERE name GLOB 'journal_*done*'")
+        )
+        assert sorted(indexes) == ["journal_author_done", "journal_done_at"]
+        assert all(sql.endswith("WHERE state = 'done'") for sql in indexes.values())
+        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 2
+        assert store.boost_count(T0 - timedelta(hours=2)) == 2
+        assert [j.uri for j in store.unfinished_intents("boost")] == [f"{URI}/2"]
+        store.boost_done(f"{URI}/2", "reblog-2")
+        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 3
+        assert store.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 3
+        assert store.stats(T0).boosts_last_24h == 3
+
+
 def test_migrations_are_each_applied_once(tmp_path: Path) -> None:
     """Reopening an up-to-date file applies nothing."""
     path = tmp_path / "state.db"
