@@ -97,27 +97,37 @@ def test_handled_mentions_move_out_of_settings(tmp_path: Path) -> None:
         assert store.is_mention_handled("1002")
 
 
+def file_with_boosts(path: Path, version: int, boosts: list[tuple[str, str]]) -> None:
+    """A state file at schema `version` with a post and its journal row for each (author, state),
+    done ones finished an hour before T0 (from v6 on the journal row names its author too)."""
+    conn = open_raw(path)
+    try:
+        migrations.apply(conn, upto=version)
+        at = (T0 - timedelta(hours=1)).isoformat(timespec="microseconds")
+        for n, (acct, state) in enumerate(boosts):
+            uri, finished = f"{URI}/{n}", at if state == "done" else None
+            conn.execute(
+                "INSERT INTO posts (uri, acct, domain, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
+                (uri, acct, acct.partition("@")[2], at, at),
+            )
+            conn.execute(
+                "INSERT INTO journal (uri, kind, state, created_at, finished_at)"
+                " VALUES (?, 'boost', ?, ?, ?)",
+                (uri, state, at, finished),
+            )
+            if version >= 6:  # the column came with v6
+                conn.execute("UPDATE journal SET acct = ? WHERE uri = ?", (acct, uri))
+    finally:
+        conn.close()
+
+
 def test_journal_rows_learn_their_author(tmp_path: Path) -> None:
     """Migration 6 copies each journal row's author from its post, so the boosts that v5 recorded
     still count towards the author's 24-hour limit."""
     path = tmp_path / "state.db"
-    conn = open_raw(path)
-    try:
-        migrations.apply(conn, upto=5)
-        done = (T0 - timedelta(hours=1)).isoformat(timespec="microseconds")
-        for n, acct in enumerate(["alice@a.example", "alice@a.example", "bob@b.example"]):
-            uri = f"{URI}/{n}"
-            conn.execute(
-                "INSERT INTO posts (uri, acct, domain, first_seen, last_seen) VALUES (?, ?, 'x', ?, ?)",
-                (uri, acct, done, done),
-            )
-            conn.execute(
-                "INSERT INTO journal (uri, kind, state, created_at, finished_at)"
-                " VALUES (?, 'boost', 'done', ?, ?)",
-                (uri, done, done),
-            )
-    finally:
-        conn.close()
+    file_with_boosts(
+        path, 5, [("alice@a.example", "done"), ("alice@a.example", "done"), ("bob@b.example", "done")]
+    )
     with Store.open(path) as store:
         assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 2
         assert store.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
@@ -128,24 +138,9 @@ def test_done_boost_indexes_hold_done_boosts_only(tmp_path: Path) -> None:
     """Migration 7 makes the indexes of done boosts partial: a v6 file's done boosts still count,
     its open intent is still open, and an intent finished after the upgrade counts once done."""
     path = tmp_path / "state.db"
-    conn = open_raw(path)
-    try:
-        migrations.apply(conn, upto=6)
-        done = (T0 - timedelta(hours=1)).isoformat(timespec="microseconds")
-        for n, state in enumerate(["done", "done", "intent"]):
-            uri = f"{URI}/{n}"
-            conn.execute(
-                "INSERT INTO posts (uri, acct, domain, first_seen, last_seen)"
-                " VALUES (?, 'alice@a.example', 'a.example', ?, ?)",
-                (uri, done, done),
-            )
-            conn.execute(
-                "INSERT INTO journal (uri, acct, kind, state, created_at, finished_at)"
-                " VALUES (?, 'alice@a.example', 'boost', ?, ?, ?)",
-                (uri, state, done, done if state == "done" else None),
-            )
-    finally:
-        conn.close()
+    file_with_boosts(
+        path, 6, [("alice@a.example", "done"), ("alice@a.example", "done"), ("alice@a.example", "intent")]
+    )
     with Store.open(path, now=lambda: T0) as store:
         indexes = dict(
             store._conn.execute("SELECT name, sql FROM sqlite_master WHERE name GLOB 'journal_*done*'")
