@@ -110,9 +110,9 @@ def deliveries(w: Workload, sources: Sequence[str], lag: int = LAG) -> Iterator[
     """The events of `w` as the relay receives them from the streams of `sources`: each source's
     stream parsed on its own, every post from every source, the j-th source `j * lag` posts behind
     the first (as a post federates: later, and with `lag` = a batch, in a later batch)."""
-    streams = [relay_events(w.writes) for _ in sources]
+    streams = [(source, relay_events(w.writes)) for source in sources]
     for t in range(w.events + (len(sources) - 1) * lag):
-        for j, (source, stream) in enumerate(zip(sources, streams, strict=True)):
+        for j, (source, stream) in enumerate(streams):
             if 0 <= t - j * lag < w.events:
                 yield source, next(stream)
 
