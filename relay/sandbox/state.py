@@ -51,6 +51,19 @@ NOT_FOUND = "Record not found"
 NOT_ALLOWED = "This action is not allowed"
 
 
+@dataclass(frozen=True, slots=True)
+class ReblogRecord:
+    """One reblog the instance created: who boosted which status (by ``uri``), and when.
+
+    Kept after the reblog is undone or its status deleted, so a test can tell a post boosted twice
+    (boosted, unboosted, boosted again) from one boosted once, which the statuses alone cannot.
+    """
+
+    account_id: str
+    uri: str
+    at: datetime
+
+
 @dataclass(eq=False)
 class InstanceState:
     name: str
@@ -69,6 +82,7 @@ class InstanceState:
     apps: dict[str, App] = field(default_factory=dict)
     tokens: dict[str, Token] = field(default_factory=dict)
     codes: dict[str, AuthCode] = field(default_factory=dict)
+    reblogs_made: list[ReblogRecord] = field(default_factory=list)  # every reblog created, ever
     _counter: int = 0
 
     # ---- identity -------------------------------------------------------------------------
@@ -432,6 +446,7 @@ class InstanceState:
         )
         st.language = None
         self.statuses[st.id] = st
+        self.reblogs_made.append(ReblogRecord(acc.id, target.uri, st.created_at))
         if target.account.domain is None and target.account is not acc:
             self.notify(target.account, "reblog", acc, target)
         if self.hub is not None:
