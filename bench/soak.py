@@ -140,6 +140,7 @@ class Soak:
         self.run_info = Run()
         self._log_at = 0
         self._listening = False
+        self.notes: dict[str, str] = {}
 
     # -- the whole run -----------------------------------------------------------------------------
 
@@ -173,6 +174,7 @@ class Soak:
                 self._down()
             self._settle()
             seen = self._observe()
+        self.notes = seen.notes
         self.run_info.seconds = time.monotonic() - began
         return judge(self.posts, seen)
 
@@ -429,7 +431,26 @@ class Soak:
                 open_intents=len(store.unfinished_intents()),
                 unhandled_dms=sum(1 for i in self.sent if not store.is_mention_handled(i)),
                 cap=CAP,
+                notes={p.uri: self._note(store, p, made) for p in self.posts},
             )
+
+    def _note(self, store: Store, post: Planned, made: dict[str, list[datetime]]) -> str:
+        """One line on a post for the table: the schedule's side and the relay's."""
+        verdict = store.verdict_for(post.uri)
+        said = "unseen" if verdict is None else verdict.decision.value
+        why = [r.rule for r in verdict.reasons if r.decision.value != "accept"] if verdict else []
+        journal = ",".join(f"{e.kind}:{e.state}" for e in store.journal(post.uri)) or "-"
+        fate = [
+            f"#{post.serial} {post.kind}",
+            post.acct,
+            "posted while down" if post.while_down else "",
+            f"{post.harmless_edits} harmless edits" if post.harmless_edits else "",
+            "edited to fail" if post.failed_by_edit_at else "",
+            "deleted" if post.deleted_at else "",
+            f"moderator: {post.decision}" if post.kind == HOLD else "",
+        ]
+        relay = f"relay: {said} {why or ''} journal {journal} reblogs {len(made.get(post.uri, ()))}"
+        return "; ".join(f for f in fate if f) + " | " + relay
 
     @contextlib.contextmanager
     def _store(self) -> Iterator[Store]:
@@ -493,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         soak = Soak(settings, folder)
         rows = soak.run()
     print(soak.header())
-    print(table(rows))
+    print(table(rows, soak.notes))
     broken = violations(rows)
     print(f"violations: {broken}")
     if args.json:

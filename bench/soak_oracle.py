@@ -74,6 +74,7 @@ class Observed:
     open_intents: int
     unhandled_dms: int
     cap: int
+    notes: Mapping[str, str] = field(default_factory=dict)  # uri or author -> what to print beside it
 
 
 @dataclass
@@ -168,15 +169,17 @@ def violations(rows: Iterable[Row]) -> int:
     return sum(len(r.broken) for r in rows if not r.info)
 
 
-def table(rows: Sequence[Row]) -> str:
-    """The rows as a plain-text table: total, kept, broken, and a few of the uris that broke it."""
+def table(rows: Sequence[Row], notes: Mapping[str, str] | None = None) -> str:
+    """The rows as a plain-text table: total, kept, broken, and the first few that broke it (with
+    what `notes` says of each)."""
+    notes = notes or {}
     width = max(len(r.name) for r in rows)
-    lines = [f"  {'check':<{width}}  {'posts':>6}  {'kept':>6}  {'broken':>6}"]
+    lines = [f"  {'check':<{width}}  {'count':>6}  {'kept':>6}  {'broken':>6}"]
     for r in rows:
         mark = " (figure)" if r.info else ""
         lines.append(f"  {r.name:<{width}}  {r.total:>6}  {r.kept:>6}  {len(r.broken):>6}{mark}")
         for uri in r.broken[:5]:
-            lines.append(f"      {uri}")
+            lines.append(f"      {uri}" + (f"\n        {notes[uri]}" if uri in notes else ""))
         if len(r.broken) > 5:
             lines.append(f"      ... and {len(r.broken) - 5} more")
     return "\n".join(lines)
