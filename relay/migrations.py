@@ -180,6 +180,18 @@ DROP INDEX journal_author_done;
 CREATE INDEX journal_author_done ON journal (acct, kind, finished_at) WHERE state = 'done';
 """
 
+_V8_AUTHOR_ACCEPTED_POSTS = """
+-- The per-author cap counts the author's posts accepted for boosting in the last 24 hours: every
+-- boost journal row by when it was written, whatever became of it (done, still an intent, failed,
+-- undone later), so that a decision no longer depends on how far the booster had got. One index
+-- range per screening, read from the index alone: it holds each row's uri (the count is of
+-- distinct posts, without the one being screened) and its kind (SQLite 3.40 does not take a
+-- partial index's condition for a column it holds). Nothing else read the author's done boosts:
+-- their index goes.
+DROP INDEX journal_author_done;
+CREATE INDEX journal_author_boosts ON journal (acct, kind, created_at, uri) WHERE kind = 'boost';
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
@@ -188,6 +200,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V5_HANDLED_MENTIONS,
     _V6_JOURNAL_AUTHORS,
     _V7_DONE_INDEXES_HOLD_DONE_ROWS,
+    _V8_AUTHOR_ACCEPTED_POSTS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

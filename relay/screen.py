@@ -49,7 +49,7 @@ class Verdict:
 class History:
     """What the store knows about the author at screening time (filled by the store, read here)."""
 
-    boosts_last_24h: int = 0
+    boosts_last_24h: int = 0  # other posts of the author accepted for boosting in 24 h (see Store.history)
     same_text_seen: bool = False
     opted_out: bool = False
     opted_in: bool = False
@@ -283,7 +283,8 @@ def check_limits(post: Post, rules: Rules, history: History, now: datetime) -> I
         yield Reason(
             "limits.max_boosts_per_author_24h",
             Decision.REJECT,
-            f"already {history.boosts_last_24h} boosts of this author in 24 h (at most {cap})",
+            f"already {history.boosts_last_24h} posts of this author accepted for boosting in 24 h"
+            f" (at most {cap})",
         )
 
 

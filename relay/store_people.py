@@ -30,16 +30,17 @@ _DAY = timedelta(hours=24)
 _PAUSED = "paused"
 
 # Everything `history()` needs about an author, in one statement, each part by its own index: the
-# done boosts of the author's posts since :since (journal_author_done: one range, however many
-# boosts the day had); the same non-empty text from the same author under another uri
+# author's posts other than :uri accepted for boosting since :since, i.e. with a boost journal row
+# written since then in any state (journal_author_boosts: one range of the author's rows of the
+# day, read from the index alone); the same non-empty text from the same author under another uri
 # (posts_acct); consent; an account block; the longest domain block covering the domain, found
 # by looking up the domain and then each of its parents, longest first, by primary key (:c0, :c1,
 # ..., see `_covering`; coalesce stops at the first found), so that a long block list costs no
 # more than a short one; trust.
 _HISTORY = """
 SELECT
-    (SELECT count(*) FROM journal INDEXED BY journal_author_done
-     WHERE acct = :acct AND kind = 'boost' AND state = 'done' AND finished_at >= :since),
+    (SELECT count(DISTINCT uri) FROM journal INDEXED BY journal_author_boosts
+     WHERE acct = :acct AND kind = 'boost' AND created_at >= :since AND uri != :uri),
     :fingerprint != '' AND EXISTS (SELECT 1 FROM posts
         WHERE acct = :acct AND text_fingerprint = :fingerprint AND uri != :uri),
     (SELECT mode FROM consent WHERE acct = :acct),
@@ -255,7 +256,12 @@ class PeopleMixin(StoreBase):
 
         `same_text_seen` is true when the same non-empty fingerprint from the same author was
         seen under a uri other than `uri` (so the post being screened never matches itself).
-        `boosts_last_24h` counts done boosts of the author's posts in the 24 h before `now`.
+        `boosts_last_24h` counts the author's posts other than `uri` accepted for boosting (by
+        screening or by a moderator) in the 24 h before `now`: each post with a boost journal row
+        written in that time, whether the boost is done, still an intent, failed (a dry run, a
+        post deleted or edited before its boost) or was undone since (a delete, an edit, an
+        opt-out). It is a function of the decisions made, not of how far the booster got, and
+        the post being screened never counts against itself (an edit of a boosted post).
         """
         acct = norm_acct(acct)
         covering = _covering(domain_of(acct))

@@ -98,14 +98,15 @@ def test_handled_mentions_move_out_of_settings(tmp_path: Path) -> None:
 
 
 def file_with_boosts(path: Path, version: int, boosts: list[tuple[str, str]]) -> None:
-    """A state file at schema `version` with a post and its journal row for each (author, state),
-    done ones finished an hour before T0 (from v6 on the journal row names its author too)."""
+    """A state file at schema `version` with a post and its boost journal row for each (author,
+    state), written (and, unless an intent, finished) an hour before T0 (from v6 on the journal
+    row names its author too)."""
     conn = open_raw(path)
     try:
         migrations.apply(conn, upto=version)
         at = (T0 - timedelta(hours=1)).isoformat(timespec="microseconds")
         for n, (acct, state) in enumerate(boosts):
-            uri, finished = f"{URI}/{n}", at if state == "done" else None
+            uri, finished = f"{URI}/{n}", None if state == "intent" else at
             conn.execute(
                 "INSERT INTO posts (uri, acct, domain, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
                 (uri, acct, acct.partition("@")[2], at, at),
@@ -141,19 +142,58 @@ def test_done_boost_indexes_hold_done_boosts_only(tmp_path: Path) -> None:
     file_with_boosts(
         path, 6, [("alice@a.example", "done"), ("alice@a.example", "done"), ("alice@a.example", "intent")]
     )
+    conn = open_raw(path)
+    try:
+        assert migrations.apply(conn, upto=7) == [7]
+        indexes = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE name GLOB 'journal_*done*'"))
+    finally:
+        conn.close()
+    assert sorted(indexes) == ["journal_author_done", "journal_done_at"]
+    assert all(sql.endswith("WHERE state = 'done'") for sql in indexes.values())
     with Store.open(path, now=lambda: T0) as store:
-        indexes = dict(
-            store._conn.execute("SELECT name, sql FROM sqlite_master WHERE name GLOB 'journal_*done*'")
-        )
-        assert sorted(indexes) == ["journal_author_done", "journal_done_at"]
-        assert all(sql.endswith("WHERE state = 'done'") for sql in indexes.values())
-        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 2
         assert store.boost_count(T0 - timedelta(hours=2)) == 2
         assert [j.uri for j in store.unfinished_intents("boost")] == [f"{URI}/2"]
         store.boost_done(f"{URI}/2", "reblog-2")
-        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 3
         assert store.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 3
         assert store.stats(T0).boosts_last_24h == 3
+
+
+def test_the_cap_counts_what_a_v7_file_accepted_for_boosting(tmp_path: Path) -> None:
+    """Migration 8 counts an author's posts accepted for boosting, not their finished boosts: a v7
+    file's done, open, failed and undone boosts all count, each post once, never the post being
+    screened, and nothing written more than 24 hours ago; the index of done boosts by author goes."""
+    path = tmp_path / "state.db"
+    states = ["done", "intent", "failed", "done", "done"]
+    file_with_boosts(path, 7, [("alice@a.example", state) for state in states] + [("bob@b.example", "done")])
+    conn = open_raw(path)
+    try:
+        hour_ago, day_ago = ((T0 - timedelta(hours=h)).isoformat(timespec="microseconds") for h in (1, 25))
+        rows = [
+            (f"{URI}/3", "unboost", "done", hour_ago),  # undone (an edit): still counts
+            (f"{URI}/4", "boost", "done", hour_ago),  # boosted again after that: still one post
+            (f"{URI}/9", "boost", "done", day_ago),  # more than a day ago: no longer counts
+        ]
+        conn.execute(
+            "INSERT INTO posts (uri, acct, domain, first_seen, last_seen)"
+            " VALUES (?, 'alice@a.example', 'a.example', ?, ?)",
+            (f"{URI}/9", day_ago, day_ago),
+        )
+        for uri, kind, state, at in rows:
+            conn.execute(
+                "INSERT INTO journal (uri, acct, kind, state, created_at, finished_at)"
+                " VALUES (?, 'alice@a.example', ?, ?, ?, ?)",
+                (uri, kind, state, at, at),
+            )
+    finally:
+        conn.close()
+    with Store.open(path, now=lambda: T0) as store:
+        assert store.schema_version() >= 8
+        names = [row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
+        assert "journal_author_boosts" in names
+        assert "journal_author_done" not in names
+        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 5
+        assert store.history("alice@a.example", "fp", T0, uri=f"{URI}/4").boosts_last_24h == 4
+        assert store.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
 
 
 def test_migrations_are_each_applied_once(tmp_path: Path) -> None:

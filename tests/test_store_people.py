@@ -124,12 +124,34 @@ class TestHistory:
         assert store.history("new@a.example", "fp", uri="https://a.example/1") == History()
 
     def test_boosts_in_the_last_24_hours_are_counted(self, store: Store) -> None:
-        """Only the author's boosts done in the 24 h before `now` count."""
+        """Only the author's boosts of the 24 h before `now` count."""
         boosted(store, "https://a.example/old", "alice@a.example", T0 - timedelta(hours=25))
         boosted(store, "https://a.example/1", "alice@a.example", T0 - timedelta(hours=2))
         boosted(store, "https://a.example/2", "alice@a.example", T0 - timedelta(minutes=1))
         boosted(store, "https://b.example/1", "bob@b.example", T0)
         assert store.history("alice@a.example", "x", T0, uri="new").boosts_last_24h == 2
+
+    def test_every_post_accepted_for_boosting_counts_once_whatever_became_of_it(self, store: Store) -> None:
+        """The count is of the author's posts with a boost intent written in the 24 h: open, done,
+        failed (a dry run) or undone since (a delete, an edit) alike, each post once however many
+        times it was boosted, and never the post being screened."""
+        acct, hour_ago = "alice@a.example", T0 - timedelta(hours=1)
+        uris = [f"https://a.example/{n}" for n in range(5)]
+        for uri in uris:
+            seen(store, uri, acct, fingerprint=uri, now=hour_ago)
+            store.boost_intent(uri, None, hour_ago)
+        store.boost_done(uris[1], "r1", hour_ago)
+        store.boost_failed(uris[2], "dry run", hour_ago)
+        for uri in uris[3:]:  # boosted, then undone
+            store.boost_done(uri, None, hour_ago)
+            store.unboost_intent(uri, None, hour_ago)
+            store.unboost_done(uri, hour_ago)
+        store.boost_intent(uris[4], None, T0)  # boosted again after an edit: still one post
+        store.mark_retracted(uris[3], "deleted by its author", T0)
+        assert store.history(acct, "x", T0, uri="new").boosts_last_24h == 5
+        assert store.history(acct, "x", T0, uri=uris[4]).boosts_last_24h == 4
+        assert store.history(acct, "x", T0 + timedelta(hours=23), uri="new").boosts_last_24h == 5
+        assert store.history(acct, "x", T0 + timedelta(hours=23, seconds=1), uri="new").boosts_last_24h == 1
 
     def test_same_text_under_another_uri_is_seen(self, store: Store) -> None:
         """The same fingerprint from the same author under another uri is flagged; itself is not."""
