@@ -255,7 +255,7 @@ class Soak:
         if action in ("pass", "hold", "fail"):
             self._post(action, down=down)
         elif action == "post+delete":
-            self._delete(self._post(PASS, down=down))
+            self._delete(self._post(PASS, down=down), down=down)
         elif action == "burst":
             author = self._new_author(CAP + 2)
             for _ in range(CAP + 2):
@@ -265,7 +265,7 @@ class Soak:
         elif action == "edit-fail":
             self._edit(self.rng.choice(editable), fail=True)
         else:
-            self._delete(self.rng.choice(live))
+            self._delete(self.rng.choice(live), down=down)
 
     def _post(self, kind: str, *, down: bool, author: Author | None = None) -> Planned:
         author = author or self._normal_author()
@@ -309,10 +309,11 @@ class Soak:
             post.harmless_edits += 1
         self._edited.add(post.uri)
 
-    def _delete(self, post: Planned) -> None:
+    def _delete(self, post: Planned, *, down: bool) -> None:
         author, status_id = self.ids[post.uri]
         author.api.status_delete(status_id)
         post.deleted_at = datetime.now(UTC)  # after the call: the status is gone by now
+        post.deleted_unheard = down or not self._listening  # no stream, no delete event
 
     def _normal_author(self) -> Author:
         waiting = [a for a in self.authors if a.quota > 0]
@@ -460,6 +461,7 @@ class Soak:
                 boost_done=frozenset(u for u in uris if store.is_boosted(u)),
                 retracted=frozenset(u for u in uris if store.is_retracted(u)),
                 known_versions=frozenset(p.uri for p in self.posts if self._known(store, p)),
+                screened=frozenset(u for u in uris if store.verdict_for(u) is not None),
                 open_intents=len(store.unfinished_intents()),
                 unhandled_dms=sum(1 for i in self.sent if not store.is_mention_handled(i)),
                 cap=CAP,

@@ -39,6 +39,7 @@ class Planned:
     harmless_edits: int = 0
     failed_by_edit_at: datetime | None = None  # an edit that makes it fail the rules
     deleted_at: datetime | None = None
+    deleted_unheard: bool = False  # while the relay's streams were not all up: it cannot learn of it
 
     @property
     def approved(self) -> bool:
@@ -71,6 +72,7 @@ class Observed:
     boost_done: frozenset[str]  # uris whose latest journal entry is a done boost
     retracted: frozenset[str]  # uris the relay recorded as deleted
     known_versions: frozenset[str]  # uris whose current version the relay has screened (or retracted)
+    screened: frozenset[str]  # uris the relay has screened at all
     open_intents: int
     unhandled_dms: int
     cap: int
@@ -149,14 +151,14 @@ def _bookkeeping(posts: Sequence[Planned], seen: Observed) -> list[Row]:
     """What the relay's own records say once it is idle: figures beside the promises."""
     stale = Row("boosted posts whose review item still says approved")
     versions = Row("live posts whose last version the relay screened", info=True)
-    deletes = Row("deleted posts the relay knows are deleted", info=True)
+    deletes = Row("posts deleted while it listened that the relay knows are deleted", info=True)
     for post in posts:
         state = seen.queue_states.get(post.uri)
         if state is not None and post.uri in seen.boost_done:
             stale.add(post.uri, state != "approved")
         if post.deleted_at is None:
             versions.add(post.uri, post.uri in seen.known_versions)
-        elif post.uri in seen.queue_states or post.uri in seen.known_versions:
+        elif not post.deleted_unheard and post.uri in seen.screened:
             deletes.add(post.uri, post.uri in seen.retracted)
     idle = Row("relay idle at the end (open intents, unhandled DMs)")
     idle.add("open intents", seen.open_intents == 0)
@@ -194,6 +196,7 @@ def kinds(posts: Iterable[Planned]) -> Counter[str]:
         count["edited (harmless)"] += p.harmless_edits > 0
         count["edited to fail"] += p.failed_by_edit_at is not None
         count["deleted"] += p.deleted_at is not None
+        count["deleted unheard"] += p.deleted_unheard
         if p.kind == HOLD:
             count[f"held: {p.decision or 'undecided'}"] += 1
     return count

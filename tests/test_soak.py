@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_a_few_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
     """Four SIGKILLs at random moments among 40 posts, edits, deletes and DM approvals: no promise broken."""
     report = tmp_path / "soak.json"
+    small = ["--kills", "4", "--posts", "40", "--seed", "13"]
     done = subprocess.run(
-        [sys.executable, "bench/soak.py", "--kills", "4", "--posts", "40", "--seed", "13"]
-        + ["--json", str(report), "--dir", str(tmp_path / "relay")],
+        [sys.executable, "bench/soak.py", *small, "--json", str(report), "--dir", str(tmp_path / "relay")],
         cwd=ROOT,
         capture_output=True,
         text=True,
