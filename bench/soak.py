@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import random
-import re
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # relayproc: how the end-to-end tests start `relay run`
 
 from relayproc import HASHTAG, RelayProcess  # noqa: E402
+from soak_moderator import Moderator  # noqa: E402
 from soak_oracle import (  # noqa: E402
     APPROVE,
     BURST,
@@ -56,7 +56,6 @@ from soak_oracle import (  # noqa: E402
 
 from relay.dedupe import Arrival  # noqa: E402
 from relay.log import configure_logging  # noqa: E402
-from relay.post import dm_text  # noqa: E402
 from relay.sandbox import Budget, Fediverse, RateLimits, SeededAccount  # noqa: E402
 from relay.sandbox.model import iso  # noqa: E402
 from relay.store import Store  # noqa: E402
@@ -71,9 +70,6 @@ max_boosts_per_author_24h = {CAP}
 """
 # Budgets far above Mastodon's: the soak is about crashes, not about waiting out rate limits.
 PLENTY = RateLimits(Budget(10**6, 300.0), Budget(10**6, 900.0), Budget(10**6, 1800.0))
-NOTICE = re.compile(r"Held for review: (h\d+)")
-DIGEST_LINE = re.compile(r"^(h\d+)\b.*?(https?://\S+)")
-URL = re.compile(r"https?://[^\s“”]+")
 STALE = "posts whose last version is not screened"
 ACTIONS = {  # what a step of the schedule does, with its weight; one that cannot be done now idles
     "pass": 30,
@@ -138,9 +134,6 @@ class Soak:
         self._edited: set[str] = set()  # posts edited since the relay was last started
         self.ids: dict[str, tuple[Author, str]] = {}  # uri -> author, status id on their instance
         self.authors: list[Author] = []
-        self.notices: dict[str, tuple[str, int]] = {}  # uri -> short id, step it was read at
-        self.note_cursor: str | None = None
-        self.sent: list[str] = []  # the moderator's DMs (status ids on home)
         self.step = 0
         self.run_info = Run()
         self._log_at = 0
@@ -163,7 +156,7 @@ class Soak:
             self.bot_acct = f"{self.bot.username}@{home.domain}"
             mira = home.create_account("mira", display_name="Mira")
             home.follow(mira, self.bot_acct)
-            self.mod = self._api("home", mira)
+            self.mod = Moderator(self._api("home", mira), self.bot.uri, self.bot_acct, self.rng)
             watcher = fed["remote"].create_account("watcher")
             self.relay = RelayProcess(
                 self.folder,
@@ -179,7 +172,7 @@ class Soak:
                 self._down()
             self._settle()
             seen = self._observe()
-        self.notes = seen.notes
+        self.notes = dict(seen.notes)
         self.run_info.seconds = time.monotonic() - began
         return judge(self.posts, seen)
 
@@ -238,7 +231,7 @@ class Soak:
 
     def _act(self, *, down: bool) -> None:
         self.step += 1
-        self._moderate(final=False)
+        self.mod.turn(self.posts, self.by_url, self.step, final=False)
         if not down:
             self._read_log()
         budget = self.s.total_posts * (self.run_info.kills + 1) / (self.s.kills + 1)
@@ -328,49 +321,6 @@ class Soak:
         self.authors.append(author)
         return author
 
-    def _moderate(self, *, final: bool) -> None:
-        """Read the bot's new DMs to the moderator, and answer the holds whose turn has come."""
-        self._read_notices()
-        due: dict[str, list[str]] = {APPROVE: [], REJECT: []}
-        for post in self.posts:
-            if post.kind != HOLD or post.decision is None or post.decided_at is not None:
-                continue
-            notice = self.notices.get(post.uri)
-            if notice is None or (not final and self.step < notice[1]):
-                continue
-            due[post.decision].append(notice[0])
-            post.decided_at = datetime.now(UTC)  # before the DM: it may be handled at once
-        if due[APPROVE]:
-            self._dm("approve " + " ".join(due[APPROVE]))
-        for short_id in due[REJECT]:
-            self._dm(f"reject {short_id} not for this feed")
-
-    def _dm(self, text: str) -> None:
-        status = self.mod.status_post(f"@{self.bot_acct} {text}", visibility="direct")
-        self.sent.append(str(status["id"]))
-
-    def _read_notices(self) -> None:
-        while True:
-            page = self.mod.notifications(types=["mention"], min_id=self.note_cursor, limit=80)
-            if not page:
-                return
-            self.note_cursor = str(max(int(n["id"]) for n in page))
-            for note in page:
-                if note["account"]["uri"] == self.bot.uri:
-                    self._parse_notice(dm_text(note["status"]["content"]))
-
-    def _parse_notice(self, text: str) -> None:
-        found: list[tuple[str, str]] = []
-        single = NOTICE.search(text)
-        if single is not None:
-            found += [(single.group(1), url) for url in URL.findall(text)]
-        elif "for review" in text:
-            found += [m.groups() for line in text.splitlines() if (m := DIGEST_LINE.match(line))]
-        for short_id, url in found:
-            post = self.by_url.get(url.rstrip(".,;:)"))
-            if post is not None and post.uri not in self.notices:
-                self.notices[post.uri] = (short_id, self.step + self.rng.randint(0, 4))
-
     # -- the relay's side --------------------------------------------------------------------------
 
     def _read_log(self) -> None:
@@ -395,7 +345,7 @@ class Soak:
         deadline = started + self.s.settle
         while True:
             self._alive()
-            self._moderate(final=True)
+            self.mod.turn(self.posts, self.by_url, self.step, final=True)
             waiting = self._waiting()
             if not waiting or (self.s.unguarded_edits and self._only_stale(waiting, started)):
                 break
@@ -404,7 +354,7 @@ class Soak:
                 break
             time.sleep(0.1)  # polling interval of a wait with a deadline
         self.run_info.reblog_calls = self.relay.reblog_calls()
-        self.run_info.dms = len(self.sent)
+        self.run_info.dms = len(self.mod.sent)
         self.relay.stop()
 
     def _only_stale(self, waiting: list[str], started: float) -> bool:
@@ -421,7 +371,7 @@ class Soak:
         ]
         with self._store() as store:
             open_intents = store.unfinished_intents()
-            unhandled = [i for i in self.sent if not store.is_mention_handled(i)]
+            unhandled = [i for i in self.mod.sent if not store.is_mention_handled(i)]
             stale = [p.uri for p in self.posts if p.deleted_at is None and not self._known(store, p)]
         waiting = []
         for name, items in (
@@ -451,7 +401,7 @@ class Soak:
                     made.setdefault(record.uri, []).append(record.at)
         with self._store() as store:
             uris = [p.uri for p in self.posts]
-            approved = Counter(r.uri for r in store.audit_rows() if r.action == "queue.approved")
+            approved = Counter(r.uri for r in store.audit_rows() if r.action == "queue.approved" and r.uri)
             states = {u: item.state for u in uris if (item := store.queue_by_uri(u)) is not None}
             return Observed(
                 reblogs_made=made,
@@ -463,7 +413,7 @@ class Soak:
                 known_versions=frozenset(p.uri for p in self.posts if self._known(store, p)),
                 screened=frozenset(u for u in uris if store.verdict_for(u) is not None),
                 open_intents=len(store.unfinished_intents()),
-                unhandled_dms=sum(1 for i in self.sent if not store.is_mention_handled(i)),
+                unhandled_dms=sum(1 for i in self.mod.sent if not store.is_mention_handled(i)),
                 cap=CAP,
                 notes={p.uri: self._note(store, p, made) for p in self.posts},
             )
