@@ -22,7 +22,7 @@ from soak_oracle import APPROVE, BURST, HOLD, PASS, Observed, Planned, Row, judg
 def test_a_few_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
     """Four SIGKILLs at random moments among 40 posts, edits, deletes and DM approvals: no promise broken."""
     report = tmp_path / "soak.json"
-    small = ["--kills", "4", "--posts", "40", "--seed", "13"]
+    small = ["--kills", "4", "--posts", "40", "--seed", "13", "--settle", "60"]
     done = subprocess.run(
         [sys.executable, "bench/soak.py", *small, "--json", str(report), "--dir", str(tmp_path / "relay")],
         cwd=ROOT,
