@@ -189,7 +189,7 @@ def test_the_cap_counts_what_a_v7_file_accepted_for_boosting(tmp_path: Path) -> 
     with Store.open(path, now=lambda: T0) as store:
         assert store.schema_version() >= 8
         names = [row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
-        assert "journal_author_boosts" in names
+        assert "posts_author_boosts" in names
         assert "journal_author_done" not in names
         assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 5
         assert store.history("alice@a.example", "fp", T0, uri=f"{URI}/4").boosts_last_24h == 4
