@@ -56,6 +56,24 @@ class TestBoosting:
             assert relay.reblog_calls() == 1
             print(f"post to boost: {took:.3f} s")
 
+    def test_a_home_stream_post_costs_the_home_token_one_request(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+    ) -> None:
+        """Each post from the home instance's own stream is boosted with its reblog alone: the home
+        instance sees one request per boost, and never a fetch of the status first."""
+        authors = [fed["home"].create_account(f"local{i}") for i in range(3)]
+        with connected_relay(tmp_path, fed, bot) as relay:
+            before = len(fed["home"].requests)
+            statuses = [post(fed, "home", a, f"Local intro {i} #{HASHTAG}") for i, a in enumerate(authors)]
+            for status in statuses:
+                relay.wait_boosted(status["uri"])
+            for_statuses = sorted(
+                f"{r.method} {r.path}"
+                for r in fed["home"].requests[before:]
+                if r.token == bot.token and r.path.startswith(("/api/v1/statuses", "/api/v2/search"))
+            )
+        assert for_statuses == sorted(f"POST /api/v1/statuses/{s['id']}/reblog" for s in statuses)
+
     def test_private_reply_and_untagged_posts_are_not_boosted(
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
