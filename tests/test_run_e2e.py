@@ -59,6 +59,24 @@ class TestBoosting:
             assert relay.reblog_calls() == 1
             print(f"post to boost: {took:.3f} s")
 
+    def test_a_home_stream_post_costs_the_home_token_one_request(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+    ) -> None:
+        """Each post from the home instance's own stream is boosted with its reblog alone: the home
+        instance sees one request per boost, and never a fetch of the status first."""
+        authors = [fed["home"].create_account(f"local{i}") for i in range(3)]
+        with connected_relay(tmp_path, fed, bot) as relay:
+            before = len(fed["home"].requests)
+            statuses = [post(fed, "home", a, f"Local intro {i} #{HASHTAG}") for i, a in enumerate(authors)]
+            for status in statuses:
+                relay.wait_boosted(status["uri"])
+            for_statuses = sorted(
+                f"{r.method} {r.path}"
+                for r in fed["home"].requests[before:]
+                if r.token == bot.token and r.path.startswith(("/api/v1/statuses", "/api/v2/search"))
+            )
+        assert for_statuses == sorted(f"POST /api/v1/statuses/{s['id']}/reblog" for s in statuses)
+
     def test_private_reply_and_untagged_posts_are_not_boosted(
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
@@ -122,29 +140,29 @@ class TestNothingLost:
             relay.wait_boosted(stalled["uri"], timeout=20)
 
     def test_kill_9_during_a_burst_boosts_everything_exactly_once(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
     ) -> None:
-        """SIGKILL in the middle of a burst, then restart: each accepted post boosted exactly once,
-        and the per-author cap lets through the same posts as if nothing had happened: each
-        author's first five (the default cap) in the order the relay screened them."""
-        authors = [bob, *(fed["remote"].create_account(name) for name in ("carol", "dave", "erin"))]
+        """SIGKILL in the middle of a burst, then restart: each accepted post boosted exactly once."""
         fed["home"].set_latency(0.05)  # slow the home instance so that the kill likely lands mid-burst
+        # One author each, so that the per-author cap never decides which posts are accepted (see
+        # TestAuthorCap for the cap across a kill).
+        authors = [fed["remote"].create_account(f"author{i}") for i in range(20)]
+        statuses = []
         with connected_relay(tmp_path, fed, bot) as relay:
-            statuses = [post(fed, "remote", a, f"Burst {i} #{HASHTAG}") for i in range(3) for a in authors]
-            statuses += [post(fed, "remote", bob, f"Burst {i} #{HASHTAG}") for i in range(3, 7)]  # 2 too many
+            for i, author in enumerate(authors[:12]):
+                statuses.append(post(fed, "remote", author, f"Burst {i} #{HASHTAG}"))
             wait_for(lambda: len(relay.boosted_uris()) >= 3, what="the burst to start boosting")
             relay.kill()
         fed["home"].set_latency(0.0)
-        # the rest of the burst comes while the relay is down (catch-up brings it), so that what
-        # follows holds however far the first run got
-        statuses += [post(fed, "remote", a, f"Burst {i} #{HASHTAG}") for i in (3, 4) for a in authors[1:]]
+        # The rest of the burst is posted while the relay is down (catch-up brings it): some of it
+        # is boosted after the restart however far the first run got, on any machine.
+        for i, author in enumerate(authors[12:], start=12):
+            statuses.append(post(fed, "remote", author, f"Burst {i} #{HASHTAG}"))
         with RelayProcess(tmp_path, fed, bot) as again:
-            accepted = wait_screened(again, statuses)
-            assert len(accepted) == 20
-            for uri in accepted:
-                again.wait_boosted(uri)
-            wait_settled(again)
-            assert sorted(again.boosted_uris()) == sorted(accepted)
+            for status in statuses:
+                again.wait_boosted(status["uri"])
+            boosted = again.boosted_uris()
+            assert sorted(boosted) == sorted(s["uri"] for s in statuses)
         calls = relay.reblog_calls()
         assert calls <= 21, f"{calls} reblog calls for 20 posts"  # at most one in flight at the kill
 
@@ -201,6 +219,33 @@ class TestAuthorCap:
                 relay.wait_boosted(uri)
             wait_settled(relay)
             assert sorted(relay.boosted_uris()) == sorted(accepted)
+
+    def test_a_kill_9_mid_burst_changes_nothing_the_cap_decides(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """SIGKILL in the middle of a burst of four authors' posts, then restart: the cap lets
+        through each author's first five (the default cap) in the order the relay screened them,
+        before or after the restart alike, and rejects bob's two over it; each boosted once."""
+        authors = [bob, *(fed["remote"].create_account(name) for name in ("carol", "dave", "erin"))]
+        fed["home"].set_latency(0.05)  # slow the home instance so that the kill likely lands mid-burst
+        with connected_relay(tmp_path, fed, bot) as relay:
+            statuses = [post(fed, "remote", a, f"Burst {i} #{HASHTAG}") for i in range(3) for a in authors]
+            statuses += [post(fed, "remote", bob, f"Burst {i} #{HASHTAG}") for i in range(3, 7)]  # 2 too many
+            wait_for(lambda: len(relay.boosted_uris()) >= 3, what="the burst to start boosting")
+            relay.kill()
+        fed["home"].set_latency(0.0)
+        # the rest of the burst comes while the relay is down (catch-up brings it), so that what
+        # follows holds however far the first run got
+        statuses += [post(fed, "remote", a, f"Burst {i} #{HASHTAG}") for i in (3, 4) for a in authors[1:]]
+        with RelayProcess(tmp_path, fed, bot) as again:
+            accepted = wait_screened(again, statuses)
+            assert len(accepted) == 20
+            for uri in accepted:
+                again.wait_boosted(uri)
+            wait_settled(again)
+            assert sorted(again.boosted_uris()) == sorted(accepted)
+        calls = relay.reblog_calls()
+        assert calls <= 21, f"{calls} reblog calls for 20 posts"  # at most one in flight at the kill
 
     def test_a_harmless_edit_of_a_boosted_post_at_the_cap_keeps_it_boosted(
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
