@@ -180,16 +180,19 @@ DROP INDEX journal_author_done;
 CREATE INDEX journal_author_done ON journal (acct, kind, finished_at) WHERE state = 'done';
 """
 
-_V8_AUTHOR_ACCEPTED_POSTS = """
--- The per-author cap counts the author's posts accepted for boosting in the last 24 hours: every
--- boost journal row by when it was written, whatever became of it (done, still an intent, failed,
--- undone later), so that a decision no longer depends on how far the booster had got. One index
--- range per screening, read from the index alone: it holds each row's uri (the count is of
--- distinct posts, without the one being screened) and its kind (SQLite 3.40 does not take a
--- partial index's condition for a column it holds). Nothing else read the author's done boosts:
--- their index goes.
+_V8_BOOST_INTENT_AT = """
+-- The per-author cap counts the author's posts accepted for boosting (by the rules or by a
+-- moderator) in the last 24 hours, whatever became of their boosts since (done, still an intent,
+-- failed, undone). Until v7 it counted the boosts finished, so that a decision depended on how far
+-- the booster had got. Each post keeps the time of its newest boost intent: the count is then of
+-- posts (one boosted again after an edit is one post), one range of an index that holds all it
+-- reads. Nothing else read the author's done boosts: their index goes.
+ALTER TABLE posts ADD COLUMN boost_intent_at TEXT;
+UPDATE posts SET boost_intent_at = (
+    SELECT max(created_at) FROM journal WHERE journal.uri = posts.uri AND kind = 'boost'
+) WHERE uri IN (SELECT uri FROM journal WHERE kind = 'boost');
+CREATE INDEX posts_author_boosts ON posts (acct, boost_intent_at, uri) WHERE boost_intent_at IS NOT NULL;
 DROP INDEX journal_author_done;
-CREATE INDEX journal_author_boosts ON journal (acct, kind, created_at, uri) WHERE kind = 'boost';
 """
 
 MIGRATIONS: tuple[str, ...] = (
@@ -200,7 +203,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V5_HANDLED_MENTIONS,
     _V6_JOURNAL_AUTHORS,
     _V7_DONE_INDEXES_HOLD_DONE_ROWS,
-    _V8_AUTHOR_ACCEPTED_POSTS,
+    _V8_BOOST_INTENT_AT,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

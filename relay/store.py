@@ -166,8 +166,9 @@ class Store(PostsMixin, PeopleMixin):
         """Write the intent to reblog `uri` (home-instance status `local_id`) BEFORE the call.
 
         Returns the journal id. Idempotent: if `uri` is already boosted, the id of that done
-        boost is returned and nothing is written; an open intent is reused. Raises ValueError for
-        a retracted uri and LookupError for one never observed.
+        boost is returned and nothing is written; an open intent is reused. A new intent is also
+        the post's `boost_intent_at`, by which the per-author cap counts it (see `history`).
+        Raises ValueError for a retracted uri and LookupError for one never observed.
         """
         return self._intent(uri, "boost", local_id, now)
 
@@ -295,6 +296,8 @@ class Store(PostsMixin, PeopleMixin):
                     return int(open_row[0])
             cur = c.execute(_INSERT_INTENT, (uri, acct, kind, local_id, at))
             assert cur.lastrowid is not None
+            if kind == "boost":  # the per-author cap counts the post from now (see `history`)
+                c.execute("UPDATE posts SET boost_intent_at = ? WHERE uri = ?", (at, uri))
             return cur.lastrowid
 
     def _finish(

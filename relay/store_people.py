@@ -30,17 +30,17 @@ _DAY = timedelta(hours=24)
 _PAUSED = "paused"
 
 # Everything `history()` needs about an author, in one statement, each part by its own index: the
-# author's posts other than :uri accepted for boosting since :since, i.e. with a boost journal row
-# written since then in any state (journal_author_boosts: one range of the author's rows of the
-# day, read from the index alone); the same non-empty text from the same author under another uri
+# author's posts other than :uri with a boost intent written since :since, whatever became of it
+# (posts_author_boosts: one range, read from the index alone, however many posts the author has
+# had); the same non-empty text from the same author under another uri
 # (posts_acct); consent; an account block; the longest domain block covering the domain, found
 # by looking up the domain and then each of its parents, longest first, by primary key (:c0, :c1,
 # ..., see `_covering`; coalesce stops at the first found), so that a long block list costs no
 # more than a short one; trust.
 _HISTORY = """
 SELECT
-    (SELECT count(DISTINCT uri) FROM journal INDEXED BY journal_author_boosts
-     WHERE acct = :acct AND kind = 'boost' AND created_at >= :since AND uri != :uri),
+    (SELECT count(*) FROM posts INDEXED BY posts_author_boosts
+     WHERE acct = :acct AND boost_intent_at >= :since AND uri != :uri),
     :fingerprint != '' AND EXISTS (SELECT 1 FROM posts
         WHERE acct = :acct AND text_fingerprint = :fingerprint AND uri != :uri),
     (SELECT mode FROM consent WHERE acct = :acct),
@@ -257,7 +257,7 @@ class PeopleMixin(StoreBase):
         `same_text_seen` is true when the same non-empty fingerprint from the same author was
         seen under a uri other than `uri` (so the post being screened never matches itself).
         `boosts_last_24h` counts the author's posts other than `uri` accepted for boosting (by
-        screening or by a moderator) in the 24 h before `now`: each post with a boost journal row
+        screening or by a moderator) in the 24 h before `now`: each post with a boost intent
         written in that time, whether the boost is done, still an intent, failed (a dry run, a
         post deleted or edited before its boost) or was undone since (a delete, an edit, an
         opt-out). It is a function of the decisions made, not of how far the booster got, and

@@ -114,8 +114,8 @@ class PostsMixin(StoreBase):
         with self._writing() as c:
             c.execute(
                 "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen, last_seen, edited_at,"
-                " text_fingerprint, decision, reasons, screened_at, screened_count)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                " text_fingerprint, decision, reasons, screened_at, screened_count, boost_intent_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                 (
                     uri,
                     acct,
@@ -129,6 +129,7 @@ class PostsMixin(StoreBase):
                     decision,
                     reasons_to_json(verdict),
                     at,
+                    at if boost else None,
                 ),
             )
             c.execute(_SIGHTING, (uri, source, at, at, local_id))

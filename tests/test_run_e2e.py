@@ -12,7 +12,10 @@ from mastodon import Mastodon
 from relayproc import HASHTAG, RelayProcess, connected_relay, wait_for
 
 from relay.sandbox import Fediverse, SeededAccount
+from relay.screen import Decision
 from relay.store import Store
+
+CAP_RULE = "limits.max_boosts_per_author_24h"
 
 
 @pytest.fixture
@@ -55,6 +58,24 @@ class TestBoosting:
             assert relay.boosted_uris() == [status["uri"]]
             assert relay.reblog_calls() == 1
             print(f"post to boost: {took:.3f} s")
+
+    def test_a_home_stream_post_costs_the_home_token_one_request(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+    ) -> None:
+        """Each post from the home instance's own stream is boosted with its reblog alone: the home
+        instance sees one request per boost, and never a fetch of the status first."""
+        authors = [fed["home"].create_account(f"local{i}") for i in range(3)]
+        with connected_relay(tmp_path, fed, bot) as relay:
+            before = len(fed["home"].requests)
+            statuses = [post(fed, "home", a, f"Local intro {i} #{HASHTAG}") for i, a in enumerate(authors)]
+            for status in statuses:
+                relay.wait_boosted(status["uri"])
+            for_statuses = sorted(
+                f"{r.method} {r.path}"
+                for r in fed["home"].requests[before:]
+                if r.token == bot.token and r.path.startswith(("/api/v1/statuses", "/api/v2/search"))
+            )
+        assert for_statuses == sorted(f"POST /api/v1/statuses/{s['id']}/reblog" for s in statuses)
 
     def test_private_reply_and_untagged_posts_are_not_boosted(
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
@@ -119,16 +140,24 @@ class TestNothingLost:
             relay.wait_boosted(stalled["uri"], timeout=20)
 
     def test_kill_9_during_a_burst_boosts_everything_exactly_once(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
     ) -> None:
         """SIGKILL in the middle of a burst, then restart: each accepted post boosted exactly once."""
-        fed["home"].set_latency(0.05)  # slow the home instance so that the kill lands mid-burst
+        fed["home"].set_latency(0.05)  # slow the home instance so that the kill likely lands mid-burst
+        # One author each, so that the per-author cap never decides which posts are accepted (see
+        # TestAuthorCap for the cap across a kill).
+        authors = [fed["remote"].create_account(f"author{i}") for i in range(20)]
+        statuses = []
         with connected_relay(tmp_path, fed, bot) as relay:
-            statuses = [post(fed, "remote", bob, f"Burst {i} #{HASHTAG}") for i in range(20)]
+            for i, author in enumerate(authors[:12]):
+                statuses.append(post(fed, "remote", author, f"Burst {i} #{HASHTAG}"))
             wait_for(lambda: len(relay.boosted_uris()) >= 3, what="the burst to start boosting")
             relay.kill()
         fed["home"].set_latency(0.0)
-        assert len(relay.boosted_uris()) < 20
+        # The rest of the burst is posted while the relay is down (catch-up brings it): some of it
+        # is boosted after the restart however far the first run got, on any machine.
+        for i, author in enumerate(authors[12:], start=12):
+            statuses.append(post(fed, "remote", author, f"Burst {i} #{HASHTAG}"))
         with RelayProcess(tmp_path, fed, bot) as again:
             for status in statuses:
                 again.wait_boosted(status["uri"])
@@ -136,6 +165,108 @@ class TestNothingLost:
             assert sorted(boosted) == sorted(s["uri"] for s in statuses)
         calls = relay.reblog_calls()
         assert calls <= 21, f"{calls} reblog calls for 20 posts"  # at most one in flight at the kill
+
+
+def wait_screened(relay: RelayProcess, statuses: list[dict], cap: int = 5) -> list[str]:
+    """Wait until every status is screened; return the uris accepted, after checking in the state
+    file that they are each author's first `cap` posts in the order the relay screened them (by
+    its audit log, written with each verdict, so that a kill loses none) and that every other post
+    was rejected by the cap alone."""
+    uris = {s["uri"]: s["account"]["acct"] for s in statuses}
+    with Store.open(relay.state, readonly=True) as store:
+        wait_for(lambda: all(store.verdict_for(uri) for uri in uris), timeout=30, what="every post screened")
+        order = list(dict.fromkeys(r.uri for r in store.audit_rows(actor="relay") if r.uri in uris))
+        expected = [uri for i, uri in enumerate(order) if [uris[u] for u in order[:i]].count(uris[uri]) < cap]
+        verdicts = {uri: store.verdict_for(uri) for uri in order}
+    accepted = [uri for uri, verdict in verdicts.items() if verdict and verdict.decision is Decision.ACCEPT]
+    assert accepted == expected
+    for uri in set(order) - set(accepted):
+        verdict = verdicts[uri]
+        assert verdict is not None
+        assert [r.rule for r in verdict.reasons if r.decision is not Decision.ACCEPT] == [CAP_RULE]
+    return accepted
+
+
+def wait_settled(relay: RelayProcess) -> None:
+    """Wait until the relay has recorded every boost it intended: no more are to come."""
+    with Store.open(relay.state, readonly=True) as store:
+        wait_for(lambda: store.unfinished_intents() == [], what="no open intents")
+
+
+class TestAuthorCap:
+    def test_a_burst_of_eight_posts_from_one_author_gives_four_boosts(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """With the cap at 4, eight posts from one author give four boosts and four rejections with
+        the cap's reason: in a burst screened while boosting is paused (no boost can finish before
+        the last post is screened), and in a burst screened while the boosts go out."""
+        carol = fed["remote"].create_account("carol")
+        limits = "[rules.limits]\nmax_boosts_per_author_24h = 4\n"
+        relay = RelayProcess(tmp_path, fed, bot, extra=limits)
+        with Store.open(relay.state) as store:
+            store.set_paused(True, "mod@example.org")  # as a moderator's `pause` leaves it
+        with relay:
+            relay.wait_log("stream.connected")
+            paused = [post(fed, "remote", bob, f"Paused burst {i} #{HASHTAG}") for i in range(8)]
+            accepted = wait_screened(relay, paused, cap=4)
+            assert len(accepted) == 4
+            with Store.open(relay.state) as store:
+                store.set_paused(False, "mod@example.org")
+            live = [post(fed, "remote", carol, f"Live burst {i} #{HASHTAG}") for i in range(8)]
+            accepted += wait_screened(relay, live, cap=4)
+            assert len(accepted) == 8
+            for uri in accepted:
+                relay.wait_boosted(uri)
+            wait_settled(relay)
+            assert sorted(relay.boosted_uris()) == sorted(accepted)
+
+    def test_a_kill_9_mid_burst_changes_nothing_the_cap_decides(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """SIGKILL in the middle of a burst of four authors' posts, then restart: the cap lets
+        through each author's first five (the default cap) in the order the relay screened them,
+        before or after the restart alike, and rejects bob's two over it; each boosted once."""
+        authors = [bob, *(fed["remote"].create_account(name) for name in ("carol", "dave", "erin"))]
+        fed["home"].set_latency(0.05)  # slow the home instance so that the kill likely lands mid-burst
+        with connected_relay(tmp_path, fed, bot) as relay:
+            statuses = [post(fed, "remote", a, f"Burst {i} #{HASHTAG}") for i in range(3) for a in authors]
+            statuses += [post(fed, "remote", bob, f"Burst {i} #{HASHTAG}") for i in range(3, 7)]  # 2 too many
+            wait_for(lambda: len(relay.boosted_uris()) >= 3, what="the burst to start boosting")
+            relay.kill()
+        fed["home"].set_latency(0.0)
+        # the rest of the burst comes while the relay is down (catch-up brings it), so that what
+        # follows holds however far the first run got
+        statuses += [post(fed, "remote", a, f"Burst {i} #{HASHTAG}") for i in (3, 4) for a in authors[1:]]
+        with RelayProcess(tmp_path, fed, bot) as again:
+            accepted = wait_screened(again, statuses)
+            assert len(accepted) == 20
+            for uri in accepted:
+                again.wait_boosted(uri)
+            wait_settled(again)
+            assert sorted(again.boosted_uris()) == sorted(accepted)
+        calls = relay.reblog_calls()
+        assert calls <= 21, f"{calls} reblog calls for 20 posts"  # at most one in flight at the kill
+
+    def test_a_harmless_edit_of_a_boosted_post_at_the_cap_keeps_it_boosted(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """An author with five boosts that day (the default cap) edits one of them harmlessly:
+        it is screened again, accepted, and stays boosted."""
+        with connected_relay(tmp_path, fed, bot) as relay:
+            text = "Offering a free consultation this week"
+            statuses = [post(fed, "remote", bob, f"{text} ({i}) #{HASHTAG}") for i in range(5)]
+            for status in statuses:
+                relay.wait_boosted(status["uri"])
+            edited = statuses[2]
+            client(fed, "remote", bob).status_update(
+                edited["id"], f"Offering free consultations (2) #{HASHTAG}"
+            )
+            screened = relay.wait_log("post.screened", uri=edited["uri"], edit=True)
+            assert (screened["decision"], screened["reasons"]) == ("accept", [])
+            with Store.open(relay.state, readonly=True) as store:
+                assert store.is_boosted(edited["uri"])
+                assert [e.kind for e in store.journal(edited["uri"])] == ["boost"]
+            assert sorted(relay.boosted_uris()) == sorted(s["uri"] for s in statuses)
 
 
 class TestFaults:

@@ -166,8 +166,9 @@ class TestSeenPosts:
     def test_a_new_accepted_post_gets_the_intent_boost_intent_would_write(
         self, store: Store, tmp_path: Path
     ) -> None:
-        """`add_screened(boost=True)` writes the same journal row as `observe` + `boost_intent`,
-        and the intent is then open, reused and finished as any other."""
+        """`add_screened(boost=True)` writes the same journal row (and time of the post's boost
+        intent) as `observe` + `boost_intent`, and the intent is then open, reused and finished as
+        any other."""
         with Store.open(tmp_path / "other.db", now=lambda: T0) as slow:
             observe(slow, source="a.example", acct="Alice@Social.example")
             slow.boost_intent(URI, "111")
@@ -184,6 +185,10 @@ class TestSeenPosts:
             )
             rows = [c._conn.execute("SELECT * FROM journal").fetchall() for c in (slow, store)]
             assert rows[0] == rows[1]
+            intent_at = [
+                c._conn.execute("SELECT boost_intent_at FROM posts").fetchall() for c in (slow, store)
+            ]
+            assert intent_at[0] == intent_at[1] == [(T0.isoformat(timespec="microseconds"),)]
             assert [(e.uri, e.local_id) for e in store.unfinished_intents()] == [(URI, "111")]
             assert store.boost_intent(URI, "111") == rows[1][0][0]  # reused, not a second one
             store.boost_done(URI, "r1")

@@ -172,27 +172,30 @@ def test_the_cap_counts_what_a_v7_file_accepted_for_boosting(tmp_path: Path) -> 
             (f"{URI}/3", "unboost", "done", hour_ago),  # undone (an edit): still counts
             (f"{URI}/4", "boost", "done", hour_ago),  # boosted again after that: still one post
             (f"{URI}/9", "boost", "done", day_ago),  # more than a day ago: no longer counts
+            (f"{URI}/10", "boost", "done", day_ago),  # as long ago, but boosted again since: counts
+            (f"{URI}/10", "boost", "intent", hour_ago),
         ]
-        conn.execute(
-            "INSERT INTO posts (uri, acct, domain, first_seen, last_seen)"
-            " VALUES (?, 'alice@a.example', 'a.example', ?, ?)",
-            (f"{URI}/9", day_ago, day_ago),
-        )
+        for n in (9, 10):
+            conn.execute(
+                "INSERT INTO posts (uri, acct, domain, first_seen, last_seen)"
+                " VALUES (?, 'alice@a.example', 'a.example', ?, ?)",
+                (f"{URI}/{n}", day_ago, day_ago),
+            )
         for uri, kind, state, at in rows:
             conn.execute(
                 "INSERT INTO journal (uri, acct, kind, state, created_at, finished_at)"
                 " VALUES (?, 'alice@a.example', ?, ?, ?, ?)",
-                (uri, kind, state, at, at),
+                (uri, kind, state, at, None if state == "intent" else at),
             )
     finally:
         conn.close()
     with Store.open(path, now=lambda: T0) as store:
         assert store.schema_version() >= 8
         names = [row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
-        assert "journal_author_boosts" in names
+        assert "posts_author_boosts" in names
         assert "journal_author_done" not in names
-        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 5
-        assert store.history("alice@a.example", "fp", T0, uri=f"{URI}/4").boosts_last_24h == 4
+        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 6
+        assert store.history("alice@a.example", "fp", T0, uri=f"{URI}/4").boosts_last_24h == 5
         assert store.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
 
 
