@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._conn_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (a relay killed with SIGKILL) is logged, not printed."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log.debug("sandbox.client_gone", error=type(error).__name__)
+            return
+        super().handle_error(request, client_address)
 
     def close(self) -> None:
         """Stop serving: end streams, stop the accept loop, cut every open connection."""
