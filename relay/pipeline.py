@@ -47,8 +47,9 @@ log = structlog.get_logger()
 
 REVIEW_RULE = "mode"  # the reason review mode adds to a post that passed every rule
 # How long a delete that came before its post is kept: far past the seconds the streaming server
-# holds a post, and long enough for a catch-up after an outage to bring the post. Local ids are
-# never reused, so the limits only bound the table (a busy hashtag sees a few hundred a day).
+# holds a post, and long enough for a catch-up after an outage to bring the post. A hashtag stream
+# sends the deletes of tagged posts only, and an instance never reuses a status id, so the limits
+# only bound the table and its set in memory (100,000 keys: about 17 MB).
 KEEP_EARLY_DELETES = timedelta(days=1)
 MAX_EARLY_DELETES = 100_000  # past this, the oldest are forgotten down to 90 % of it
 PRUNE_EARLY_DELETES_EVERY = timedelta(hours=1)
