@@ -5,44 +5,61 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 
+from relay.sandbox.testing import StreamTap
+
 
 @pytest.fixture
-def sandbox_process() -> Iterator[subprocess.Popen[str]]:
+def start_sandbox() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start real sandbox processes (two instances, a seeded account on each, plus any extra
+    arguments); each is killed when the test ends."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "relay",  # `relay sandbox`, as the README shows it
+                "sandbox",
+                "--instance",
+                "home",
+                "--instance",
+                "remote",
+                "--account",
+                "home:alice",
+                "--account",
+                "remote:bob",
+                "--heartbeat",
+                "0.5",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(5)
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+
+
+@pytest.fixture
+def sandbox_process(start_sandbox: Callable[..., subprocess.Popen[str]]) -> subprocess.Popen[str]:
     """A real sandbox process with two instances and a seeded account on each."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "relay",  # `relay sandbox`, as the README shows it
-            "sandbox",
-            "--instance",
-            "home",
-            "--instance",
-            "remote",
-            "--account",
-            "home:alice",
-            "--account",
-            "remote:bob",
-            "--heartbeat",
-            "0.5",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-    process.wait(5)
-    assert process.stdout is not None
-    assert process.stderr is not None
-    process.stdout.close()
-    process.stderr.close()
+    return start_sandbox()
 
 
 def read_banner(process: subprocess.Popen[str]) -> list[str]:
@@ -54,6 +71,17 @@ def read_banner(process: subprocess.Popen[str]) -> list[str]:
             return lines
         lines.append(line.strip())
     pytest.fail(f"sandbox exited before ready: {process.stderr.read() if process.stderr else ''}")
+
+
+def run_sandbox(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m relay.sandbox ARGS` to its end (for arguments that stop it at once)."""
+    return subprocess.run(
+        [sys.executable, "-m", "relay.sandbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
 
 
 class TestSandboxCommand:
@@ -79,12 +107,33 @@ class TestSandboxCommand:
 
     def test_unknown_instance_in_account_flag_exits_2(self) -> None:
         """--account for an instance that is not started is a usage error (exit 2)."""
-        result = subprocess.run(
-            [sys.executable, "-m", "relay.sandbox", "--account", "nowhere:alice"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
+        result = run_sandbox("--account", "nowhere:alice")
         assert result.returncode == 2
         assert "nowhere" in result.stderr
+
+    def test_reorder_streams_flag_sends_deletes_before_their_posts(
+        self, start_sandbox: Callable[..., subprocess.Popen[str]]
+    ) -> None:
+        """With --reorder-streams, a post deleted at once reaches a hashtag stream as its delete first."""
+        banner = read_banner(start_sandbox("--reorder-streams", "1"))
+        home = next(line.split()[2] for line in banner if line.startswith("instance home "))
+        token = next(line for line in banner if "instance=home" in line).split("token=")[1]
+        auth = {"Authorization": f"Bearer {token}"}
+        stream = StreamTap(f"{home}/api/v1/streaming/hashtag?tag=relay", token)
+        try:
+            stream.wait_for(lambda t: t.text().startswith(":)"))
+            posted = requests.post(
+                f"{home}/api/v1/statuses", data={"status": "gone #relay"}, headers=auth, timeout=5
+            ).json()
+            requests.delete(f"{home}/api/v1/statuses/{posted['id']}", headers=auth, timeout=5)
+            stream.wait_for(lambda t: len(t.events()) == 2, timeout=10)
+        finally:
+            stream.close()
+        assert [e.name for e in stream.events()] == ["delete", "update"]
+
+    @pytest.mark.parametrize("value", ["0", "-1", "soon"])
+    def test_reorder_streams_needs_positive_seconds(self, value: str) -> None:
+        """--reorder-streams with no positive number of seconds is a usage error (exit 2)."""
+        result = run_sandbox("--reorder-streams", value)
+        assert result.returncode == 2
+        assert "positive number of seconds" in result.stderr

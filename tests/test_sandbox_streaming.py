@@ -229,3 +229,82 @@ class TestUserStream:
         me.status_post("deutsch #relay", language="de")
         stream.wait_event("update")
         assert ["deutsch" in e.data for e in stream.events()] == [True]
+
+
+HOLD = 1.0  # seconds: long next to any scheduling delay between two calls, even on a busy machine
+
+
+class TestReordering:
+    def test_delete_overtakes_its_update(
+        self, home: Instance, alice: SeededAccount, client: Client, listen: Callable[[str], StreamTap]
+    ) -> None:
+        """With the switch on, a post deleted right away reaches the stream as its delete first."""
+        home.reorder_streams(HOLD)
+        stream = listen("/api/v1/streaming/hashtag?tag=relay")
+        me = client(home, alice)
+        status = me.status_post("gone soon #relay")
+        me.status_delete(status["id"])
+        stream.wait_for(lambda t: len(t.events()) == 2, timeout=10 * HOLD)
+        assert [e.name for e in stream.events()] == ["delete", "update"]
+        assert stream.events()[0].data == str(status["id"]) == json.loads(stream.events()[1].data)["id"]
+
+    def test_edits_are_held_too(
+        self, home: Instance, alice: SeededAccount, client: Client, listen: Callable[[str], StreamTap]
+    ) -> None:
+        """A `status.update` is held like an `update`: the delete that follows both comes first."""
+        stream = listen("/api/v1/streaming/hashtag?tag=relay")
+        me = client(home, alice)
+        status = me.status_post("first #relay")
+        stream.wait_event("update")
+        home.reorder_streams(HOLD)
+        me.status_update(status["id"], "second #relay")
+        me.status_delete(status["id"])
+        stream.wait_for(lambda t: len(t.events()) == 3, timeout=10 * HOLD)
+        assert [e.name for e in stream.events()] == ["update", "delete", "status.update"]
+
+    def test_each_subscriber_gets_its_own_order(
+        self,
+        home: Instance,
+        remote: Instance,
+        alice: SeededAccount,
+        bob: SeededAccount,
+        client: Client,
+        tap: Callable[..., StreamTap],
+    ) -> None:
+        """Posts published together overtake each other, differently on each of two streams."""
+        home.reorder_streams(HOLD)
+        streams = [tap(home, "/api/v1/streaming/hashtag?tag=relay", alice.token) for _ in range(2)]
+        wait_until(lambda: home.open_streams() == 2)
+        poster = client(remote, bob)
+        published = [poster.status_post(f"burst {n} #relay") for n in range(30)]
+        local_ids = {
+            status["uri"]: status["id"] for status in client(home, alice).timeline_hashtag("relay", limit=40)
+        }
+        orders = []
+        for stream in streams:
+            stream.wait_for(lambda t: len(t.events()) == len(published), timeout=10 * HOLD)
+            orders.append([json.loads(e.data)["uri"] for e in stream.events()])
+        assert all(sorted(order) == sorted(local_ids) for order in orders)
+        publish_order = sorted(local_ids, key=lambda uri: int(local_ids[uri]))
+        assert orders[0] != publish_order
+        assert orders[1] != publish_order
+        assert orders[0] != orders[1]
+
+    def test_off_again_keeps_publish_order(
+        self, home: Instance, alice: SeededAccount, client: Client, listen: Callable[[str], StreamTap]
+    ) -> None:
+        """`reorder_streams(None)` turns it off: an update again comes before its delete."""
+        home.reorder_streams(HOLD)
+        home.reorder_streams(None)
+        stream = listen("/api/v1/streaming/hashtag?tag=relay")
+        me = client(home, alice)
+        status = me.status_post("stays in order #relay")
+        me.status_delete(status["id"])
+        stream.wait_for(lambda t: len(t.events()) == 2)
+        assert [e.name for e in stream.events()] == ["update", "delete"]
+
+    @pytest.mark.parametrize("hold", [0.0, -1.0, float("nan")])
+    def test_hold_must_be_positive(self, home: Instance, hold: float) -> None:
+        """A hold that is not a positive number of seconds is refused."""
+        with pytest.raises(ValueError, match="positive"):
+            home.reorder_streams(hold)

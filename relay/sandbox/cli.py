@@ -22,6 +22,16 @@ def _account_spec(value: str) -> tuple[str, str]:
     return instance, username
 
 
+def _hold(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instance",
@@ -49,6 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between :thump heartbeats on streams (default 15)",
     )
     parser.add_argument(
+        "--reorder-streams",
+        type=_hold,
+        default=None,
+        metavar="SECONDS",
+        help="deliver stream events out of order as Mastodon's streaming server does: deletes at once,"
+        " each update held SECONDS to twice SECONDS (default: in order)",
+    )
+    parser.add_argument(
         "--port-base",
         type=int,
         default=None,
@@ -72,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Fediverse(names, heartbeat=args.heartbeat, port_base=args.port_base) as fed:
             for instance in fed:
+                instance.reorder_streams(args.reorder_streams)
                 print(f"instance {instance.name} {instance.url}", flush=True)
             for instance_name, username in args.accounts:
                 seeded = fed[instance_name].create_account(username)

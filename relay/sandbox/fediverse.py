@@ -204,6 +204,19 @@ class Instance:
         else:
             self.hub.stalled.clear()
 
+    def reorder_streams(self, hold: float | None) -> None:
+        """Deliver events out of order, as Mastodon's real streaming server does (None: in order).
+
+        With a `hold` in seconds, every stream gets `delete` events at once while each `update`
+        and `status.update` waits between `hold` and twice `hold` (drawn per event and per
+        subscriber, see `StreamHub.held_for`): a post deleted soon after it was published reaches
+        each reader as its delete first, and posts published close together overtake each other.
+        Events already held when the switch changes keep their time.
+        """
+        if hold is not None and not hold > 0:
+            raise ValueError(f"hold must be a positive number of seconds or None, not {hold!r}")
+        self.hub.hold = hold
+
     def send_malformed(self, raw: bytes = DEFAULT_MALFORMED) -> None:
         """Write ``raw`` bytes (by default a frame with broken JSON) on every open stream."""
         self.hub.inject(raw)

@@ -68,7 +68,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def close(self) -> None:
         """Stop serving: end streams, stop the accept loop, cut every open connection."""
-        self.hub.close_all()
+        self.hub.stop()
         self.shutdown()
         self.server_close()
         with self._conn_lock:

@@ -4,14 +4,19 @@ Each open stream is a ``Subscription`` with a queue of ready-made frames; ``Stre
 which subscriptions an event is for and renders it for that subscriber (``reblogged`` is per
 viewer). The HTTP handler drains the queue with ``pump``: ``:)`` greeting, ``event:``/``data:``
 frames, ``:thump`` heartbeats every ``heartbeat`` seconds. Fault switches live here too: drop,
-stall and malformed frames.
+stall and malformed frames, and ``hold``: the reordering of Mastodon's real streaming server, which
+sends a ``delete`` at once but holds each ``update`` and ``status.update`` for per-viewer checks in
+its database, so that a delete overtakes its own post and posts overtake each other.
 """
 
 from __future__ import annotations
 
 import enum
+import heapq
+import itertools
 import json
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -69,6 +74,50 @@ class Subscription:
     queue: queue.Queue[Item] = field(default_factory=queue.Queue)
 
 
+class _Later:
+    """Frames due later: one thread puts each on its subscription's queue when its time comes."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._due: list[tuple[float, int, Subscription, Item]] = []
+        self._order = itertools.count()  # ties keep the order they were put in
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def put(self, delay: float, sub: Subscription, item: Item) -> None:
+        with self._changed:
+            if self._stopped:
+                return
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), sub, item))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"sandbox-hold-{self._name}", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify()
+
+    def stop(self) -> None:
+        """Drop what is still held and end the thread."""
+        with self._changed:
+            self._stopped = True
+            self._due.clear()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while not self._stopped:
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                _, _, sub, item = heapq.heappop(self._due)
+                sub.queue.put(item)
+
+
 class StreamHub:
     def __init__(self, state: InstanceState, heartbeat: float) -> None:
         self.state = state
@@ -76,6 +125,9 @@ class StreamHub:
         self._subs: list[Subscription] = []
         self._subs_lock = threading.Lock()
         self.stalled = threading.Event()
+        self.hold: float | None = None  # see `held_for`
+        self._later = _Later(state.name)
+        self._random = random.Random()
 
     # ---- subscriptions --------------------------------------------------------------------
 
@@ -92,15 +144,42 @@ class StreamHub:
         with self._subs_lock:
             return list(self._subs)
 
-    def _send(self, predicate: Callable[[Subscription], bool], make: Callable[[Subscription], Item]) -> None:
+    def _send(
+        self,
+        predicate: Callable[[Subscription], bool],
+        make: Callable[[Subscription], Item],
+        *,
+        held: bool = False,
+    ) -> None:
+        """Queue `make(sub)` for each subscription that `predicate` picks; with `held`, each one
+        after its own `held_for()` delay while the reordering is on (rendered now, sent later)."""
         for sub in self.subscriptions():
             if predicate(sub):
-                sub.queue.put(make(sub))
+                delay = self.held_for() if held else None
+                if delay is None:
+                    sub.queue.put(make(sub))
+                else:
+                    self._later.put(delay, sub, make(sub))
+
+    def held_for(self) -> float | None:
+        """How long one subscriber's `update` or `status.update` is held (None: not at all).
+
+        With `hold` set, between `hold` and twice `hold` seconds, drawn for each event and each
+        subscriber: a `delete` sent within `hold` seconds of its post overtakes it on every stream,
+        and posts published close together reach each subscriber in an order of their own.
+        """
+        hold = self.hold
+        return None if hold is None else hold * (1.0 + self._random.random())
 
     # ---- fault switches and shutdown ------------------------------------------------------
 
     def close_all(self) -> None:
         self._send(lambda s: True, lambda s: Control.CLOSE)
+
+    def stop(self) -> None:
+        """The server stops: end every stream and drop the frames still held back."""
+        self._later.stop()
+        self.close_all()
 
     def drop_all(self) -> None:
         self._send(lambda s: True, lambda s: Control.DROP)
@@ -148,13 +227,16 @@ class StreamHub:
 
     def status_created(self, st: Status) -> None:
         self._send(
-            lambda s: self.matches(s, st), lambda s: frame("update", render.status(self.state, st, s.account))
+            lambda s: self.matches(s, st),
+            lambda s: frame("update", render.status(self.state, st, s.account)),
+            held=True,
         )
 
     def status_updated(self, st: Status) -> None:
         self._send(
             lambda s: self.matches(s, st),
             lambda s: frame("status.update", render.status(self.state, st, s.account)),
+            held=True,
         )
 
     def status_deleted(self, st: Status) -> None:
