@@ -36,7 +36,8 @@ def sse_events(chunks: Iterable[bytes]) -> Iterator[SSEvent]:
 
     Lines are found with `bytes.find` of one byte (memchr): scanning for a two-byte blank line
     or splitting the ~2 KB data line walks it byte by byte, several times slower."""
-    name, data = b"", []  # the event being read: its last `event` value, its `data` values
+    name = b""  # the event being read: its last `event` value,
+    data: list[bytes] = []  # and its `data` values
     parts: list[bytes] = []  # the beginning of a line that has not ended yet
     held = b""  # a CR that ended the last chunk: its LF may begin the next one
     for chunk in chunks:
