@@ -1,11 +1,16 @@
 """The booster: resolve a post on the home instance, reblog or unreblog it, crash-safely.
 
 The journal in the store is the to-do list. Accepting a post writes a boost *intent* (durably,
-before any call); the booster works through the open intents in order: resolve the post's local
-id on the home instance (`search_v2(uri, resolve=True)`, cached), reblog, record the outcome.
+before any call); the booster works through the open intents in order: find the post's local id
+on the home instance (from the home stream, or `search_v2(uri, resolve=True)`, cached), reblog,
+record the outcome.
 A crash anywhere leaves the intent open, and the next start picks it up again. An intent left by
 an earlier process is first *reconciled*: the status's `reblogged` field says whether the reblog
-already happened, so nothing is boosted twice (the server's reblog is idempotent as well).
+already happened, so nothing is boosted twice (the server's reblog is idempotent as well). A fresh
+intent costs one request when the post's home id is known (the home instance's own stream gives it):
+the reblog's answer tells whether the post is gone (404) or may not be reblogged (403, 422), and
+carries the post, whose visibility is checked once more (a reblog that is not allowed is undone at
+once); a post known only by its uri costs its resolve as well.
 
 Calls stay within budgets: the server's announced rate limit with a reserve (never a 429 under
 normal load; after one, wait until the reset), Mastodon's separate 30-per-30-minutes unreblog
@@ -192,40 +197,80 @@ class Booster:
     # -- boost -----------------------------------------------------------------------------------
 
     def _boost(self, entry: JournalEntry, bound: Any) -> bool:
-        """Reblog (or reconcile) the entry's post; False for a dry run, which calls nothing."""
-        status = self._resolve(entry)
-        visibility = status.get("visibility")
-        allowed = ("public", "unlisted") if self._settings.allow_unlisted else ("public",)
-        if visibility not in allowed:
-            raise PermanentFailure(
-                f"visibility is {visibility}: only {' or '.join(allowed)} posts are boosted"
-            )
+        """Reblog (or reconcile) the entry's post; False for a dry run, which calls nothing.
+
+        A fresh intent whose home id is known (a post from the home instance's stream) costs the
+        reblog alone: its answer says all a fetch would (404 gone, 403 or 422 refused, and the post
+        with its visibility). Any other post is resolved by its uri first. An intent left open by an
+        earlier run is fetched first, since its reblog may have gone out before the crash.
+        """
         if self._settings.dry_run:
+            status = self._resolve(entry)
+            self._refuse_unless_allowed(status, bound, reblogged=False)
             bound.info("boost.dry_run", would_reblog=str(status["id"]))
             self._store.boost_failed(entry.uri, "dry run: not reblogged")
             return False
-        if self._left_by_earlier_run(entry) and status.get("reblogged"):
-            bound.info("boost.reconciled", local_id=str(status["id"]))
-            self._store.boost_done(entry.uri, None)
-        else:
-            self.spacing.spend(self._clock())
-            try:
-                reblog = self._api.status_reblog(status["id"])
-            except MastodonNotFoundError:
-                raise PermanentFailure("the post is gone from the home instance") from None
-            except MastodonAPIError as exc:
-                if _status_code(exc) in (403, 422):
-                    raise PermanentFailure(f"the home instance refused the reblog: {_message(exc)}") from None
-                raise
-            self._store.boost_done(entry.uri, str(reblog["id"]))
+        earlier = self._left_by_earlier_run(entry)
+        local_id = None if earlier else self._local_id(entry)
+        if local_id is None:  # fetch first: an earlier run's intent, or a post without its home id
+            status = self._resolve(entry)
+            local_id = str(status["id"])
+            self._refuse_unless_allowed(status, bound, reblogged=bool(status.get("reblogged")))
+            if earlier and status.get("reblogged"):
+                bound.info("boost.reconciled", local_id=local_id)
+                self._store.boost_done(entry.uri, None)
+                return self._boosted(entry)
+        reblog = self._reblog(local_id)
+        # Screening let only allowed posts through and the server refuses private and direct ones;
+        # should one get through all the same, its reblog is undone at once.
+        original = reblog.get("reblog") or dict(self._api.status(local_id))  # a server without `reblog`
+        self._refuse_unless_allowed(original, bound, reblogged=True)
+        self._store.boost_done(entry.uri, str(reblog["id"]))
+        return self._boosted(entry)
+
+    def _boosted(self, entry: JournalEntry) -> bool:
         self._metrics.boosted()
         if self._on_boosted is not None:
             self._on_boosted(entry.uri)
         return True
 
+    def _local_id(self, entry: JournalEntry) -> str | None:
+        return entry.local_id or self._local_ids.get(entry.uri)
+
+    def _reblog(self, local_id: str) -> dict[str, Any]:
+        """Reblog the home instance's status `local_id`; its refusals are permanent failures."""
+        self.spacing.spend(self._clock())
+        try:
+            return dict(self._api.status_reblog(local_id))
+        except MastodonNotFoundError:
+            raise PermanentFailure(
+                "the home instance answered 404 to the reblog: the post is gone (or hidden from the bot)"
+            ) from None
+        except MastodonAPIError as exc:
+            code = _status_code(exc)
+            if code in (403, 422):
+                raise PermanentFailure(
+                    f"the home instance answered {code} to the reblog: {_message(exc)}"
+                ) from None
+            raise
+
+    def _refuse_unless_allowed(self, status: dict[str, Any], bound: Any, *, reblogged: bool) -> None:
+        """Raise `PermanentFailure` unless `status` may be boosted; if the bot has `reblogged` it,
+        undo that first (the unreblog is spent from its budget but never waits for it)."""
+        visibility = status.get("visibility")
+        allowed = ("public", "unlisted") if self._settings.allow_unlisted else ("public",)
+        if visibility in allowed:
+            return
+        if reblogged:
+            self.unreblog_budget.spend(self._clock())
+            with contextlib.suppress(MastodonNotFoundError):  # already gone is as good as undone
+                self._api.status_unreblog(status["id"])
+            bound.warning("boost.undone", visibility=visibility, local_id=str(status["id"]))
+        raise PermanentFailure(f"visibility is {visibility}: only {' or '.join(allowed)} posts are boosted")
+
     def _resolve(self, entry: JournalEntry) -> dict[str, Any]:
         """The post as the home instance knows it (with its local id, visibility, `reblogged`)."""
-        local_id = entry.local_id or self._local_ids.get(entry.uri)
+        local_id = self._local_id(entry)
         if local_id is not None:
             try:
                 return dict(self._api.status(local_id))

@@ -45,11 +45,13 @@ class ServerBudget:
             self.blocked_until = None
         if self.reset_at is not None and now >= self.reset_at:
             self.remaining, self.reset_at = None, None  # a new window has begun
-        # Keep `reserve` calls back, but never more than a tenth of a small budget.
-        reserve = min(self.reserve, self.limit // 10) if self.limit else self.reserve
-        if self.remaining is not None and self.remaining <= reserve and self.reset_at is not None:
+        if self.remaining is not None and self.remaining <= self.kept() and self.reset_at is not None:
             return max(self.reset_at - now, 0.0)
         return 0.0
+
+    def kept(self) -> int:
+        """The calls of each window kept back: `reserve`, but never more than a tenth of a small budget."""
+        return min(self.reserve, self.limit // 10) if self.limit else self.reserve
 
 
 @dataclass(slots=True)

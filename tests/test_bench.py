@@ -1,4 +1,4 @@
-"""The benchmarks still run: each, on a few events, prints every row it promises.
+"""The benchmarks still run: each, on a few events (or posts), prints every row it promises.
 
 Their figures are measured by hand (see bench/README.md) and never asserted: this only keeps the
 one-command benchmarks from rotting as the code they measure changes.
@@ -80,6 +80,15 @@ def test_bench_stream_runs() -> None:
         "Mastodon.py 2.3 handle_stream, typed",
     ):
         assert re.search(rf"^  {re.escape(row)}\s+[\d,]+ events/s", out, re.M), row
+
+
+def test_bench_backlog_prints_both_kinds_and_the_aim() -> None:
+    out = run_bench("bench_backlog.py", "--limit", "24", "--period", "2", "--windows", "1")
+    for kind in ("home stream", "another instance"):
+        assert re.search(
+            rf"^  {kind}\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+%\s+\d+\s+[\d.]+s  ", out, re.M
+        ), kind
+    assert re.search(r"^  aim ≥ 95% of the ceiling .*: (met|NOT met)$", out, re.M)
 
 
 def test_bench_process_prints_every_phase_and_the_aim(tmp_path: Path) -> None:

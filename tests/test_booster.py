@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
+from structlog.testing import capture_logs
 
 from relay.booster import TURN, Booster, BoosterSettings
 from relay.budget import ServerBudget, WindowBudget
@@ -59,6 +61,43 @@ def reblog_calls(instance: Instance, bot: SeededAccount) -> int:
         for r in instance.requests
         if r.method == "POST" and r.path.endswith("/reblog") and r.token == bot.token
     )
+
+
+NUMBERS = re.compile(r"/\d+")
+
+
+def calls(instance: Instance, bot: SeededAccount) -> list[str]:
+    """The bot's requests for statuses to `instance` as the server saw them, `METHOD path` with ids
+    as `:id` (not Mastodon.py's one-time version check, `GET /api/v1/instance` before a search)."""
+    return [
+        f"{r.method} {NUMBERS.sub('/:id', r.path)}"
+        for r in instance.requests
+        if r.token == bot.token and r.path.startswith(("/api/v1/statuses", "/api/v2/search"))
+    ]
+
+
+def home_post(
+    fed: Fediverse,
+    store: Store,
+    text: str = "Hi #TherapistsConnect",
+    *,
+    by: SeededAccount | None = None,
+    **options: object,
+) -> dict:
+    """A post on the home instance, accepted with its home id as the home stream gives it."""
+    home = fed["home"]
+    author = by or home.create_account(f"alice{len(home.requests)}")
+    status = dict(api(home, author).status_post(text, **options))
+    store.observe(
+        status["uri"], source=home.domain, acct=f"{author.username}@{home.domain}",
+        url=status["url"], edited_at=None, text_fingerprint=status["id"],
+    )  # fmt: skip
+    store.boost_intent(status["uri"], str(status["id"]))
+    return status
+
+
+REBLOG = "POST /api/v1/statuses/:id/reblog"
+UNREBLOG = "POST /api/v1/statuses/:id/unreblog"
 
 
 class TestBoosting:
@@ -118,15 +157,9 @@ class TestBoosting:
         """Each turn reads the head of the queue only (TURN intents); when all of it went the
         booster asks for another turn at once, and the next one boosts the rest, each once."""
         alice = fed["home"].create_account("alice")
-        client = api(fed["home"], alice)
-        statuses = [dict(client.status_post(f"Post {n} #TherapistsConnect")) for n in range(TURN + 3)]
-        for status in statuses:  # home posts: reblogged by their local id, no search needed
-            store.observe(
-                status["uri"], source=fed["home"].domain, acct=f"alice@{fed['home'].domain}",
-                url=status["url"], edited_at=None, text_fingerprint=status["id"],
-            )  # fmt: skip
-            store.boost_intent(status["uri"], str(status["id"]))
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
+        # home posts: reblogged by their local id, no search needed
+        statuses = [home_post(fed, store, f"Post {n} #TherapistsConnect", by=alice) for n in range(TURN + 3)]
         assert booster.work() == 0.0
         assert [store.is_boosted(s["uri"]) for s in statuses].count(True) == TURN
         assert store.intent_count("boost") == 3
@@ -146,6 +179,120 @@ class TestBoosting:
         local = api(fed["home"], bot).search_v2(status["uri"], resolve=True)["statuses"][0]
         assert local["reblogged"] is False
         assert booster.unreblog_budget.used(booster._clock()) == 1
+
+
+class TestRequestsPerBoost:
+    """What a boost costs the home token's budget, counted by the server."""
+
+    def test_a_home_post_costs_one_request(self, fed: Fediverse, bot: SeededAccount, store: Store) -> None:
+        """A fresh intent with the post's home id is reblogged straight away: the reblog alone, no fetch."""
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
+        status = home_post(fed, store)  # accepted while the relay runs
+        booster.work()
+        assert store.is_boosted(status["uri"])
+        assert calls(fed["home"], bot) == [REBLOG]
+
+    def test_a_post_from_elsewhere_seen_on_the_home_stream_costs_one_request(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """A remote post whose home id the home stream gave (`remember`) needs no resolve either."""
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
+        status = remote_post(fed)
+        accepted(store, status)
+        watcher = fed["home"].create_account("watcher")
+        [local] = api(fed["home"], watcher).search_v2(status["uri"], resolve=True)["statuses"]
+        booster.remember(status["uri"], str(local["id"]))
+        booster.work()
+        assert store.is_boosted(status["uri"])
+        assert calls(fed["home"], bot) == [REBLOG]
+
+    def test_a_post_from_elsewhere_costs_its_resolve_and_its_reblog(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """Without a home id the post is first resolved by its uri: two requests."""
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
+        status = remote_post(fed)
+        accepted(store, status)
+        booster.work()
+        assert store.is_boosted(status["uri"])
+        assert calls(fed["home"], bot) == ["GET /api/v2/search", REBLOG]
+
+    def test_an_intent_left_by_an_earlier_run_is_fetched_first(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """After a restart (a Booster made after the intents) each open intent is fetched first:
+        one whose reblog went out before the crash is closed without a second reblog, one whose
+        reblog did not is reblogged."""
+        went_out, did_not = home_post(fed, store), home_post(fed, store)
+        api(fed["home"], bot).status_reblog(went_out["id"])  # the call just before the crash
+        before = len(calls(fed["home"], bot))
+        Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
+        assert store.is_boosted(went_out["uri"])
+        assert store.is_boosted(did_not["uri"])
+        fetch = "GET /api/v1/statuses/:id"
+        assert calls(fed["home"], bot)[before:] == [fetch, fetch, REBLOG]
+
+    @pytest.mark.parametrize(("case", "status_code"), [("deleted", 404), ("direct", 403), ("refused", 422)])
+    def test_a_refused_reblog_fails_for_good_after_one_request(
+        self, fed: Fediverse, bot: SeededAccount, store: Store, case: str, status_code: int
+    ) -> None:
+        """404 (deleted), 403 (a direct post the bot may see but not boost) and 422 from the reblog
+        close the intent as failed, with the reason, after that one request."""
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
+        alice = fed["home"].create_account("alice")
+        if case == "direct":
+            status = home_post(fed, store, "@relaybot psst #TherapistsConnect", by=alice, visibility="direct")
+        else:
+            status = home_post(fed, store, by=alice)
+        if case == "deleted":
+            api(fed["home"], alice).status_delete(status["id"])
+        if case == "refused":
+            fed["home"].fail_next(1, status=422, path_prefix=f"/api/v1/statuses/{status['id']}/reblog")
+        assert booster.work() is None
+        [entry] = store.journal(status["uri"])
+        assert entry.state == "failed"
+        assert f"answered {status_code}" in (entry.error or "")
+        assert calls(fed["home"], bot) == [REBLOG]
+
+    def test_a_reblog_of_a_post_that_is_not_public_is_undone_at_once(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """Should a post that may not be boosted reach the reblog (an unlisted one, not allowed here),
+        the reblog response shows it: the booster unreblogs it in the same turn, fails the intent for
+        good and warns."""
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
+        status = home_post(fed, store, visibility="unlisted")
+        with capture_logs() as logs:
+            booster.work()
+        assert calls(fed["home"], bot) == [REBLOG, UNREBLOG]
+        assert api(fed["home"], bot).status(status["id"])["reblogged"] is False
+        [entry] = store.journal(status["uri"])
+        assert entry.state == "failed"
+        assert "visibility is unlisted" in (entry.error or "")
+        assert [e["visibility"] for e in logs if e["event"] == "boost.undone"] == ["unlisted"]
+
+    def test_unlisted_posts_go_in_one_request_where_allowed(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """With `allow_unlisted` an unlisted post's reblog stands."""
+        settings = BoosterSettings(allow_unlisted=True)
+        booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain, settings=settings)
+        status = home_post(fed, store, visibility="unlisted")
+        booster.work()
+        assert store.is_boosted(status["uri"])
+        assert calls(fed["home"], bot) == [REBLOG]
+
+    def test_a_reblog_left_up_by_an_earlier_run_that_is_not_allowed_is_undone(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """Reconciling finds the post reblogged but not public: the reblog is undone, not kept."""
+        status = home_post(fed, store, visibility="unlisted")
+        api(fed["home"], bot).status_reblog(status["id"])  # went out before the crash
+        before = len(calls(fed["home"], bot))
+        Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
+        assert calls(fed["home"], bot)[before:] == ["GET /api/v1/statuses/:id", UNREBLOG]
+        assert not store.is_boosted(status["uri"])
+        assert api(fed["home"], bot).status(status["id"])["reblogged"] is False
 
 
 class TestRefusals:

@@ -56,6 +56,24 @@ class TestBoosting:
             assert relay.reblog_calls() == 1
             print(f"post to boost: {took:.3f} s")
 
+    def test_a_home_stream_post_costs_the_home_token_one_request(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+    ) -> None:
+        """Each post from the home instance's own stream is boosted with its reblog alone: the home
+        instance sees one request per boost, and never a fetch of the status first."""
+        authors = [fed["home"].create_account(f"local{i}") for i in range(3)]
+        with connected_relay(tmp_path, fed, bot) as relay:
+            before = len(fed["home"].requests)
+            statuses = [post(fed, "home", a, f"Local intro {i} #{HASHTAG}") for i, a in enumerate(authors)]
+            for status in statuses:
+                relay.wait_boosted(status["uri"])
+            for_statuses = sorted(
+                f"{r.method} {r.path}"
+                for r in fed["home"].requests[before:]
+                if r.token == bot.token and r.path.startswith(("/api/v1/statuses", "/api/v2/search"))
+            )
+        assert for_statuses == sorted(f"POST /api/v1/statuses/{s['id']}/reblog" for s in statuses)
+
     def test_private_reply_and_untagged_posts_are_not_boosted(
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:
@@ -119,12 +137,17 @@ class TestNothingLost:
             relay.wait_boosted(stalled["uri"], timeout=20)
 
     def test_kill_9_during_a_burst_boosts_everything_exactly_once(
-        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
     ) -> None:
         """SIGKILL in the middle of a burst, then restart: each accepted post boosted exactly once."""
         fed["home"].set_latency(0.05)  # slow the home instance so that the kill lands mid-burst
+        # One author each, so that the per-author cap never decides which posts are accepted, however
+        # far the screening has come when the kill lands.
+        authors = [fed["remote"].create_account(f"author{i}") for i in range(20)]
         with connected_relay(tmp_path, fed, bot) as relay:
-            statuses = [post(fed, "remote", bob, f"Burst {i} #{HASHTAG}") for i in range(20)]
+            statuses = [
+                post(fed, "remote", author, f"Burst {i} #{HASHTAG}") for i, author in enumerate(authors)
+            ]
             wait_for(lambda: len(relay.boosted_uris()) >= 3, what="the burst to start boosting")
             relay.kill()
         fed["home"].set_latency(0.0)

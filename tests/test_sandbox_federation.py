@@ -168,3 +168,57 @@ class TestReblogVisibility:
         reblog = me.status_reblog(status["id"], visibility="unlisted")
         assert reblog["visibility"] == "private"
         assert reblog["reblog"]["id"] == status["id"]
+
+    def test_reblog_of_a_deleted_status_is_404_as_mastodon_4_6_words_it(
+        self, home: Instance, alice: SeededAccount, client: Client
+    ) -> None:
+        """A deleted post cannot be boosted: 404 with the body Mastodon 4.6 sends (`Not Found`)."""
+        dora = home.create_account("dora")
+        status = client(home, dora).status_post("soon gone #relay")
+        client(home, dora).status_delete(status["id"])
+        with pytest.raises(MastodonAPIError) as caught:
+            client(home, alice).status_reblog(status["id"])
+        assert caught.value.args[1:4] == (404, "Not Found", "Not Found")
+
+    def test_reblog_of_a_private_status_the_booster_cannot_see_is_404(
+        self, home: Instance, alice: SeededAccount, client: Client
+    ) -> None:
+        """A private post of someone alice does not follow does not exist for her: 404, not 403."""
+        dora = home.create_account("dora")
+        status = client(home, dora).status_post("followers only", visibility="private")
+        with pytest.raises(MastodonAPIError) as caught:
+            client(home, alice).status_reblog(status["id"])
+        assert caught.value.args[1] == 404
+
+    def test_a_direct_reblog_is_refused_with_422_and_a_repeated_reblog_is_the_same_one(
+        self, home: Instance, alice: SeededAccount, client: Client
+    ) -> None:
+        """A reblog may not be direct (Mastodon's Status validation: 422); reblogging again returns
+        the first reblog, whatever the visibility asked."""
+        dora = home.create_account("dora")
+        status = client(home, dora).status_post("public #relay")
+        me = client(home, alice)
+        with pytest.raises(MastodonAPIError) as caught:
+            me.status_reblog(status["id"], visibility="direct")
+        assert caught.value.args[1] == 422
+        assert caught.value.args[3] == "Validation failed: Visibility is reserved"
+        first = me.status_reblog(status["id"])
+        assert me.status_reblog(status["id"], visibility="direct")["id"] == first["id"]
+
+    def test_reblog_response_carries_the_post_as_the_booster_sees_it(
+        self, home: Instance, alice: SeededAccount, client: Client
+    ) -> None:
+        """As in status_reblog_visibility.yaml: the reblog, with the original under `reblog`, its
+        visibility and `reblogged` set for the booster."""
+        dora = home.create_account("dora")
+        status = client(home, dora).status_post("boost me #relay", visibility="unlisted")
+        reblog = client(home, alice).status_reblog(status["id"])
+        assert reblog["id"] != status["id"]
+        assert reblog["reblogged"] is True
+        original = reblog["reblog"]
+        assert (original["id"], original["uri"]) == (status["id"], status["uri"])
+        assert (original["visibility"], original["reblogged"], original["reblogs_count"]) == (
+            "unlisted",
+            True,
+            1,
+        )

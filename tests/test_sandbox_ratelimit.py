@@ -30,6 +30,7 @@ class TestRateLimits:
         assert all(RESET.match(r.headers["X-RateLimit-Reset"]) for r in responses)
         assert responses[-1].status_code == 429
         assert responses[-1].json() == {"error": "Too many requests"}
+        assert home.limiter.refused == 1  # the 429s met, as the server counts them
 
     def test_budgets_are_per_token(self) -> None:
         """One token's exhausted budget does not limit another token."""

@@ -37,7 +37,7 @@ class Faults:
     def fail_next(
         self, count: int = 1, *, status: int = 503, path_prefix: str = "", reset_in: float = 1.0
     ) -> None:
-        """Answer the next ``count`` requests under ``path_prefix`` with ``status`` (5xx or 429).
+        """Answer the next ``count`` requests under ``path_prefix`` with ``status`` (5xx, 429, 422...).
 
         A 429 carries the ``X-RateLimit-*`` headers as Mastodon's always do: nothing remaining,
         and a reset ``reset_in`` seconds from now.

@@ -48,6 +48,7 @@ class RateLimiter:
         self.limits = limits
         self._counts: dict[tuple[str, str, int], int] = {}
         self._lock = threading.Lock()
+        self.refused = 0  # requests answered 429, for tests and benchmarks to count
 
     def hit(self, names: list[str], key: str, now: float | None = None) -> Verdict:
         """Count one request against each named budget; the verdict of the tightest one."""
@@ -74,5 +75,7 @@ class RateLimiter:
                 )
         refused = [v for v in verdicts if not v.allowed]
         if refused:
+            with self._lock:
+                self.refused += 1
             return refused[0]
         return min(verdicts, key=lambda v: (v.remaining, v.limit))

@@ -47,7 +47,7 @@ class SandboxError(Exception):
         self.message = message
 
 
-NOT_FOUND = "Record not found"
+NOT_FOUND = "Not Found"  # Mastodon 4.6 (status_missing.yaml); older versions said "Record not found"
 NOT_ALLOWED = "This action is not allowed"
 
 
@@ -417,6 +417,8 @@ class InstanceState:
             return existing
         if target.visibility == "private":
             visibility = "private"
+        elif visibility == "direct":  # Status validates: a reblog is never direct (or limited)
+            raise SandboxError(422, "Validation failed: Visibility is reserved")
         reblog_id = SNOWFLAKES.next()
         st = Status(
             id=reblog_id,
@@ -425,7 +427,7 @@ class InstanceState:
             account=acc,
             text="",
             content="",
-            visibility=visibility if visibility in ("public", "unlisted", "private") else "public",
+            visibility=visibility,
             created_at=utcnow(),
             local=True,
             reblog=target,
