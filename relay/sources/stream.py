@@ -2,8 +2,9 @@
 
 Mastodon.py's own stream reader is not used: it reads one byte at a time (~930 events/s), an
 exception in a callback kills its thread, and with a revoked token it retries silently forever.
-Here sseclient-py parses bytes read with `read1` from a `requests` streaming response, so an event
-is handed on as soon as its bytes arrive, whether or not the server uses chunked encoding.
+Here `relay.sources.sse` frames the bytes read with `read1` from a `requests` streaming response,
+so an event is handed on as soon as its bytes arrive, whether or not the server uses chunked
+encoding, and orjson decodes each event's JSON from those bytes.
 
 - `parse_stream()` turns bytes into `StreamEvent`s (or `MalformedEvent`s); the benchmark measures it.
 - `StreamReader.run()` connects, calls `on_connect` (for a REST catch-up), hands every event to
@@ -15,7 +16,6 @@ is handed on as soon as its bytes arrive, whether or not the server uses chunked
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import dataclasses
 import json
@@ -31,10 +31,10 @@ import orjson
 import requests
 import structlog
 import urllib3.exceptions
-from sseclient import SSEClient
 
 from relay.errors import CredentialsError
 from relay.sources.backoff import Backoff
+from relay.sources.sse import sse_events
 
 log = structlog.get_logger("relay.sources.stream")
 
@@ -90,8 +90,20 @@ class StreamStatus:
     fatal: bool = False
 
 
-def decode_event(name: str, data: str) -> StreamEvent | MalformedEvent:
-    """Turn one SSE event's name and data into a `StreamEvent`, or say why it is malformed."""
+def decode_event(name: str, data: str | bytes) -> StreamEvent | MalformedEvent:
+    """Turn one SSE event's name and data into a `StreamEvent`, or say why it is malformed.
+
+    `data` is text, or the bytes the stream sent (bytes that are not UTF-8 read as U+FFFD, as the
+    SSE standard decodes a stream): JSON is decoded from the bytes without a copy to text."""
+    if isinstance(data, bytes):
+        if name not in _ID_EVENTS and name not in _EMPTY_EVENTS:
+            try:
+                payload = orjson.loads(data)  # valid UTF-8 and JSON: nearly every event
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                return _shaped(name, payload, data)
+        data = data.decode("utf-8", errors="replace")
     if name in _ID_EVENTS:
         ident = data.strip()
         if ident.startswith('"'):  # some servers quote the id as a JSON string
@@ -111,7 +123,13 @@ def decode_event(name: str, data: str) -> StreamEvent | MalformedEvent:
             payload = json.loads(data)
         except ValueError:
             return MalformedEvent(name, "data is not JSON", data[:_EXCERPT])
+    return _shaped(name, payload, data)
+
+
+def _shaped(name: str, payload: Any, data: str | bytes) -> StreamEvent | MalformedEvent:
     if name in _OBJECT_EVENTS and not (isinstance(payload, dict) and "id" in payload):
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", errors="replace")
         return MalformedEvent(name, "expected a JSON object with an id", data[:_EXCERPT])
     return StreamEvent(name, payload)
 
@@ -121,24 +139,8 @@ def parse_stream(chunks: Iterable[bytes]) -> Iterator[StreamEvent | MalformedEve
 
     This is the reader's whole parse path, shared with `bench/bench_stream.py`.
     """
-    for sse in SSEClient(_valid_utf8(chunks)).events():
-        yield decode_event(sse.event, sse.data)
-
-
-def _valid_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Replace bytes that are not UTF-8 with U+FFFD, as the SSE spec decodes a stream.
-
-    sseclient-py decodes strictly and would end the whole stream at one bad byte. A character
-    split between two chunks is kept whole by the incremental decoder.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    for chunk in chunks:
-        text = decoder.decode(chunk)
-        if text:
-            yield text.encode("utf-8")
-    tail = decoder.decode(b"", final=True)
-    if tail:
-        yield tail.encode("utf-8")
+    for name, data in sse_events(chunks):
+        yield decode_event(name, data)
 
 
 def _describe(exc: BaseException) -> str:
@@ -206,6 +208,11 @@ class StreamReader:
         self._clock = clock
         self._lock = threading.Lock()
         self._status = StreamStatus(name=name)
+        # The two times that change with every read and every event are plain attributes, written
+        # without the lock (a float store is atomic) and put into the snapshot when it is read:
+        # a new frozen `StreamStatus` per event cost more than parsing the event's SSE framing.
+        self._activity_at: float | None = None
+        self._event_at: float | None = None
         self._response: requests.Response | None = None
         self._abort = False
         # What the logs may show: the endpoint and its parameters, never the token.
@@ -215,7 +222,8 @@ class StreamReader:
     def status(self) -> StreamStatus:
         """The reader's health now (a frozen snapshot)."""
         with self._lock:
-            return self._status
+            status = self._status
+        return _replace(status, {"last_activity_at": self._activity_at, "last_event_at": self._event_at})
 
     def _update(self, **changes: Any) -> None:
         with self._lock:
@@ -312,17 +320,12 @@ class StreamReader:
             if first is None:
                 return self._disconnected("eof before any bytes")
             connected_at = self._clock()
+            self._activity_at = connected_at  # before `connected`: never a connected, stale reader
             with self._lock:
                 connects = self._status.connects + 1
                 self._status = _replace(
                     self._status,
-                    {
-                        "connected": True,
-                        "connects": connects,
-                        "last_error": None,
-                        "fatal": False,
-                        "last_activity_at": connected_at,
-                    },
+                    {"connected": True, "connects": connects, "last_error": None, "fatal": False},
                 )
             log.info("stream.connected", stream=self.name, connects=connects)
             if self._on_connect is not None:
@@ -355,19 +358,21 @@ class StreamReader:
         return self._disconnected(reason, healthy=up_s >= self._healthy_after, up_s=up_s, events=events)
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
-        """Bytes as they arrive (`read1` returns what one read got, chunked or not)."""
-        raw = response.raw
+        """Bytes as they arrive (`read1` returns what one read got, chunked or not).
+
+        The request asks for no content coding; urllib3's decoder (and its buffer) is only put in
+        the way if the server used one all the same."""
+        read1, clock = response.raw.read1, self._clock
+        decode = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
         while True:
-            data = raw.read1(_READ_SIZE, decode_content=True)
+            data = read1(_READ_SIZE, decode_content=decode)
             if not data:
                 return
-            now = self._clock()
-            with self._lock:
-                self._status = _replace(self._status, {"last_activity_at": now})
+            self._activity_at = clock()
             yield data
 
     def _handle(self, event: StreamEvent) -> None:
-        self._update(last_event_at=self._clock())
+        self._event_at = self._clock()
         try:
             self._on_event(event)
         except Exception:
