@@ -127,7 +127,7 @@ class TestFraming:
         bob: SeededAccount,
         client: Client,
     ) -> None:
-        """sseclient-py (which relay.sources.sse is checked against) reads the sandbox's events."""
+        """sseclient-py (what the relay uses) reads the sandbox's hashtag events."""
         response = requests.get(
             f"{home.url}/api/v1/streaming/hashtag",
             params={"tag": "relay"},

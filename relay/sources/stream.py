@@ -2,9 +2,8 @@
 
 Mastodon.py's own stream reader is not used: it reads one byte at a time (~930 events/s), an
 exception in a callback kills its thread, and with a revoked token it retries silently forever.
-Here `relay.sources.sse` frames the bytes read with `read1` from a `requests` streaming response,
-so an event is handed on as soon as its bytes arrive, whether or not the server uses chunked
-encoding, and orjson decodes each event's JSON from those bytes.
+Here sseclient-py parses bytes read with `read1` from a `requests` streaming response, so an event
+is handed on as soon as its bytes arrive, whether or not the server uses chunked encoding.
 
 - `parse_stream()` turns bytes into `StreamEvent`s (or `MalformedEvent`s); the benchmark measures it.
 - `StreamReader.run()` connects, calls `on_connect` (for a REST catch-up), hands every event to
@@ -16,6 +15,7 @@ encoding, and orjson decodes each event's JSON from those bytes.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import dataclasses
 import json
@@ -31,10 +31,10 @@ import orjson
 import requests
 import structlog
 import urllib3.exceptions
+from sseclient import SSEClient
 
 from relay.errors import CredentialsError
 from relay.sources.backoff import Backoff
-from relay.sources.sse import sse_events
 
 log = structlog.get_logger("relay.sources.stream")
 
@@ -90,20 +90,8 @@ class StreamStatus:
     fatal: bool = False
 
 
-def decode_event(name: str, data: str | bytes) -> StreamEvent | MalformedEvent:
-    """Turn one SSE event's name and data into a `StreamEvent`, or say why it is malformed.
-
-    `data` is text, or the bytes the stream sent (bytes that are not UTF-8 read as U+FFFD, as the
-    SSE standard decodes a stream): JSON is decoded from the bytes without a copy to text."""
-    if isinstance(data, bytes):
-        if name not in _ID_EVENTS and name not in _EMPTY_EVENTS:
-            try:
-                payload = orjson.loads(data)  # valid UTF-8 and JSON: nearly every event
-            except orjson.JSONDecodeError:
-                pass
-            else:
-                return _shaped(name, payload, data)
-        data = data.decode("utf-8", errors="replace")
+def decode_event(name: str, data: str) -> StreamEvent | MalformedEvent:
+    """Turn one SSE event's name and data into a `StreamEvent`, or say why it is malformed."""
     if name in _ID_EVENTS:
         ident = data.strip()
         if ident.startswith('"'):  # some servers quote the id as a JSON string
@@ -123,13 +111,7 @@ def decode_event(name: str, data: str | bytes) -> StreamEvent | MalformedEvent:
             payload = json.loads(data)
         except ValueError:
             return MalformedEvent(name, "data is not JSON", data[:_EXCERPT])
-    return _shaped(name, payload, data)
-
-
-def _shaped(name: str, payload: Any, data: str | bytes) -> StreamEvent | MalformedEvent:
     if name in _OBJECT_EVENTS and not (isinstance(payload, dict) and "id" in payload):
-        if isinstance(data, bytes):
-            data = data.decode("utf-8", errors="replace")
         return MalformedEvent(name, "expected a JSON object with an id", data[:_EXCERPT])
     return StreamEvent(name, payload)
 
@@ -139,8 +121,38 @@ def parse_stream(chunks: Iterable[bytes]) -> Iterator[StreamEvent | MalformedEve
 
     This is the reader's whole parse path, shared with `bench/bench_stream.py`.
     """
-    for name, data in sse_events(chunks):
-        yield decode_event(name, data)
+    for sse in SSEClient(_valid_utf8(chunks)).events():
+        yield decode_event(sse.event, sse.data)
+
+
+def _valid_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Replace bytes that are not UTF-8 with U+FFFD, as the SSE spec decodes a stream.
+
+    sseclient-py decodes strictly and would end the whole stream at one bad byte. A character
+    split between two chunks is kept whole by the incremental decoder. A chunk that is valid
+    UTF-8 on its own (nearly every one) goes on as it is, without being decoded and encoded again.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = False  # the decoder holds the first bytes of a character split between chunks
+    for chunk in chunks:
+        if not pending:
+            if chunk.isascii():
+                yield chunk
+                continue
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                yield chunk
+                continue
+        text = decoder.decode(chunk)
+        pending = bool(decoder.getstate()[0])
+        if text:
+            yield text.encode("utf-8")
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail.encode("utf-8")
 
 
 def _describe(exc: BaseException) -> str:
