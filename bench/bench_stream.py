@@ -4,7 +4,7 @@ Builds an SSE byte stream of N `update` events carrying a real ~2 KB status reco
 Mastodon 4.6.4 (with a `:thump` heartbeat every 20 events), then measures on one core:
 
   json.loads           the JSON decoding alone (a floor for any parser)
-  relay parse_stream   the reader's real parse path (sseclient-py + json.loads + shape checks),
+  relay parse_stream   the reader's real parse path (sseclient-py + orjson + shape checks),
                        fed from memory as the server writes (one chunk per event) and in 64 KiB
                        reads (what `read1` returns when events queue up)
   Mastodon.py          2.3's StreamListener.handle_stream over the same bytes, with and without

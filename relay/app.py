@@ -18,7 +18,7 @@ import functools
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -81,9 +81,12 @@ class Source:
 class Relay:
     """The running relay. `run()` returns the exit code."""
 
-    def __init__(self, config: Config, *, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self, config: Config, *, stop: threading.Event | None = None, signals: Sequence[str] = ()
+    ) -> None:
         self.config = config
         self.stop = stop or threading.Event()
+        self._signals = signals  # the stop signals received (see `install_signal_handlers`)
         self.queue: queue.Queue[Work] = queue.Queue(maxsize=10_000)
         self.threads: list[threading.Thread] = []
         self.sources: list[Source] = []
@@ -371,6 +374,8 @@ class Relay:
             try:
                 self._loop(pipeline, booster, store, moderation)
             finally:
+                if self._signals:
+                    log.info("relay.stopping", signal=self._signals[0])
                 notify.stopping()
                 self.stop.set()
                 if self._metrics_server is not None:
@@ -456,5 +461,5 @@ def run(args: argparse.Namespace) -> int:
             config.log_level, json={"auto": None, "json": True, "console": False}[args.log_format]
         )
     stop = threading.Event()
-    install_signal_handlers(stop)
-    return Relay(config, stop=stop).run()
+    signals = install_signal_handlers(stop)
+    return Relay(config, stop=stop, signals=signals).run()

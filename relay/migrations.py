@@ -195,6 +195,20 @@ CREATE INDEX posts_author_boosts ON posts (acct, boost_intent_at, uri) WHERE boo
 DROP INDEX journal_author_done;
 """
 
+_V9_EARLY_DELETES = """
+-- Deletes that came before their post: `delete` events for a status id the relay did not know yet
+-- (Mastodon's streaming server sends a delete at once but holds its post back), so that the post,
+-- when it comes from that source, is recorded as retracted and never boosted. Kept a day, and at
+-- most a bounded number (see relay.pipeline).
+CREATE TABLE early_deletes (
+    source     TEXT NOT NULL,               -- the host whose stream sent the delete
+    local_id   TEXT NOT NULL,               -- that host's id of the status
+    deleted_at TEXT NOT NULL,
+    PRIMARY KEY (source, local_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX early_deletes_at ON early_deletes (deleted_at);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
@@ -204,6 +218,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V6_JOURNAL_AUTHORS,
     _V7_DONE_INDEXES_HOLD_DONE_ROWS,
     _V8_BOOST_INTENT_AT,
+    _V9_EARLY_DELETES,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

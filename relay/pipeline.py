@@ -8,6 +8,15 @@ items on one queue; the pipeline, on the one store thread, takes them in order:
                                                  ──► reject: reasons kept
     Deleted ──► the uri is retracted: never boosted again; an open intent is cancelled
 
+Events come in any order. Mastodon's streaming server sends a `delete` at once but holds each
+`update` for per-viewer checks, so a post deleted soon after it was published comes as its delete
+first. A delete for a status id that the source has not shown yet is remembered (the
+`early_deletes` table, by source and that source's id, for `KEEP_EARLY_DELETES`, at most
+`MAX_EARLY_DELETES` of them); when the post then comes from that source, it is recorded as
+retracted without being screened (never boosted, no moderator asked), or, if the relay already had
+it from elsewhere, retracted like any deleted post. An older version arriving after a newer one is
+a duplicate (see `relay.dedupe`): it changes nothing.
+
 An edit (`status.update`, or a newer version from a poll) is screened again; a boosted post that
 no longer passes is unboosted (or, with `on_edit = "hold"`, held for a moderator). Every decision
 is logged and written to the audit log.
@@ -19,7 +28,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -37,6 +46,13 @@ from relay.store import Store
 log = structlog.get_logger()
 
 REVIEW_RULE = "mode"  # the reason review mode adds to a post that passed every rule
+# How long a delete that came before its post is kept: far past the seconds the streaming server
+# holds a post, and long enough for a catch-up after an outage to bring the post. A hashtag stream
+# sends the deletes of tagged posts only, and an instance never reuses a status id, so the limits
+# only bound the table and its set in memory (100,000 keys: about 17 MB).
+KEEP_EARLY_DELETES = timedelta(days=1)
+MAX_EARLY_DELETES = 100_000  # past this, the oldest are forgotten down to 90 % of it
+PRUNE_EARLY_DELETES_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +141,11 @@ class Pipeline:
         self._seen_by: list[tuple[str, str]] = []  # the batch's metrics, counted once it is committed
         self._verdicts: list[tuple[str, tuple[str, ...]]] = []
         self._now = clock()
+        # (source, local_id) of each remembered early delete: a new post's check is a set lookup.
+        # It may hold more than the table (an added key whose batch was rolled back, one taken by
+        # a batch not yet committed), never less: a key in it is only a reason to ask the store.
+        self._early = store.remembered_deletes(self._now - KEEP_EARLY_DELETES)
+        self._next_prune = self._now
 
     def sighting(
         self, status: Mapping[str, Any], *, source: str, via: str, hashtag: str | None = None
@@ -177,13 +198,13 @@ class Pipeline:
                 if isinstance(item, Deleted) and sightings:  # its lookup may need one of them
                     self.store.record_sightings(sightings, self._now)
                     sightings.clear()
-                if isinstance(item, Sighting):
+                if isinstance(item, Sighting) and (item.source, item.local_id) not in self._early:
                     self._sighted(item, sightings)
                 elif isolate:
                     counted = len(self._seen_by), len(self._verdicts)
                     try:
                         with self.store.savepoint():
-                            self._take_one(item)
+                            self._take_one(item, sightings)
                     except RelayError:
                         raise
                     except Exception:
@@ -195,7 +216,7 @@ class Pipeline:
                         continue
                 else:
                     try:
-                        self._take_one(item)
+                        self._take_one(item, sightings)
                     except RelayError:
                         raise
                     except Exception as exc:
@@ -217,9 +238,15 @@ class Pipeline:
         for (decision, rules), n in verdicts.items():
             self.metrics.verdict(decision, rules, n)
 
-    def _take_one(self, item: Seen | Deleted) -> None:
+    def _take_one(
+        self, item: Seen | Sighting | Deleted, sightings: list[tuple[str, str, str | None]]
+    ) -> None:
         if isinstance(item, Seen):
             self._seen(item)
+        elif isinstance(item, Sighting):  # a known post whose delete came from this source first
+            self._sighted(item, sightings)
+            if item.local_id is not None and self._take_early_delete(item.source, item.local_id):
+                self._retract(item.uri, item.source, early=True)
         else:
             self._deleted(item)
 
@@ -260,6 +287,10 @@ class Pipeline:
             "local_id": post.id or None,
             "now": now,
         }
+        if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
+            store.observe(post.uri, **sighting)  # recorded, never screened: its delete came first
+            self._retract(post.uri, post.source, early=True)
+            return
         arrival = store.arrival(post.uri, edited_at)
         if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
             verdict = self._screen(post, fingerprint, now)
@@ -375,11 +406,15 @@ class Pipeline:
     # -- a status is deleted ---------------------------------------------------------------------
 
     def _deleted(self, item: Deleted) -> None:
-        store, now = self.store, self._now
-        uri = store.uri_for_local_id(item.source, item.local_id)
+        uri = self.store.uri_for_local_id(item.source, item.local_id)
         if uri is None:
-            self._later(log.debug, "post.delete_unknown", source=item.source, local_id=item.local_id)
-            return
+            self._remember_delete(item.source, item.local_id)
+        else:
+            self._retract(uri, item.source, early=False)
+
+    def _retract(self, uri: str, source: str, *, early: bool) -> None:
+        """`uri` was deleted (`early`: its delete came before the post from `source`)."""
+        store, now = self.store, self._now
         if store.is_retracted(uri):
             return
         if store.is_boosted(uri):
@@ -392,4 +427,22 @@ class Pipeline:
         store.mark_retracted(uri, "deleted by its author", now)
         self._after_commit.append(lambda: self.seen.retract(uri))
         self._later(self.metrics.retracted)
-        self._later(log.info, "post.retracted", uri=uri, source=item.source, reason="deleted")
+        self._later(log.info, "post.retracted", uri=uri, source=source, reason="deleted", early=early)
+
+    def _remember_delete(self, source: str, local_id: str) -> None:
+        """Keep the delete of a status that `source` has not shown yet, for when it does."""
+        store, now = self.store, self._now
+        store.remember_delete(source, local_id, now)
+        self._early.add((source, local_id))  # at once: the post may come later in this batch
+        if len(self._early) > MAX_EARLY_DELETES or now >= self._next_prune:
+            self._next_prune = now + PRUNE_EARLY_DELETES_EVERY
+            forgotten = store.prune_deletes(now - KEEP_EARLY_DELETES, MAX_EARLY_DELETES * 9 // 10)
+            self._later(self._early.difference_update, forgotten)
+        self._later(log.debug, "post.delete_unknown", source=source, local_id=local_id, remembered=True)
+
+    def _take_early_delete(self, source: str, local_id: str) -> bool:
+        """True (and the delete forgotten) if `source` deleted `local_id` before showing it."""
+        if not self.store.take_delete(source, local_id, self._now - KEEP_EARLY_DELETES):
+            return False
+        self._later(self._early.discard, (source, local_id))
+        return True

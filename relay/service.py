@@ -90,12 +90,20 @@ class Health:
             store.set_setting(STREAMS_SETTING, json.dumps(stream_report(self._readers, now)))
 
 
-def install_signal_handlers(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT set the one stop event (the main loop notices within half a second)."""
+def install_signal_handlers(stop: threading.Event) -> list[str]:
+    """SIGTERM and SIGINT set the one stop event (the main loop notices within half a second);
+    return the list that the names of the signals received are appended to.
+
+    The handler only records the signal and sets the event. It runs on the main thread between two
+    bytecodes, maybe while that thread is inside a log write holding the log's lock: a log line
+    written from the handler would wait for that lock forever (the relay then ignored SIGTERM until
+    systemd killed it). `Relay.run` logs `relay.stopping` once its loop has seen the event."""
+    received: list[str] = []
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("relay.stopping", signal=signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    return received

@@ -11,7 +11,14 @@ from datetime import datetime
 from relay.dedupe import Arrival, Seen, decide
 from relay.screen import Verdict
 from relay.store_base import StoreBase
-from relay.store_types import domain_of, norm_acct, numeric_id_key, reasons_to_json, verdict_from
+from relay.store_types import (
+    domain_of,
+    norm_acct,
+    numeric_id_key,
+    reasons_to_json,
+    to_text,
+    verdict_from,
+)
 
 _INSERT_POST = (
     "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen, last_seen, edited_at,"
@@ -164,6 +171,51 @@ class PostsMixin(StoreBase):
                 "SELECT uri FROM sightings WHERE source = ? AND local_id = ?", (source, local_id)
             ).fetchone()
         return None if row is None else str(row[0])
+
+    # -- deletes that came before their post ----------------------------------------------------
+
+    def remember_delete(self, source: str, local_id: str, now: datetime | None = None) -> None:
+        """Keep a `delete` from `source` for a status id it has not shown yet (the first one stays)."""
+        at = self._at(now)
+        with self._writing() as c:
+            c.execute(
+                "INSERT INTO early_deletes (source, local_id, deleted_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (source, local_id) DO NOTHING",
+                (source, local_id, at),
+            )
+
+    def take_delete(self, source: str, local_id: str, since: datetime) -> bool:
+        """Forget the remembered delete of `local_id` by `source`; True if there was one from
+        `since` on (an older one is forgotten as if pruned)."""
+        with self._writing() as c:
+            row = c.execute(
+                "SELECT deleted_at FROM early_deletes WHERE source = ? AND local_id = ?", (source, local_id)
+            ).fetchone()
+            if row is None:
+                return False
+            c.execute("DELETE FROM early_deletes WHERE source = ? AND local_id = ?", (source, local_id))
+        return bool(row[0] >= to_text(since))
+
+    def remembered_deletes(self, since: datetime) -> set[tuple[str, str]]:
+        """The (source, local_id) of every delete remembered from `since` on."""
+        with self._reading() as c:
+            rows = c.execute(
+                "SELECT source, local_id FROM early_deletes WHERE deleted_at >= ?", (to_text(since),)
+            ).fetchall()
+        return {(source, local_id) for source, local_id in rows}
+
+    def prune_deletes(self, before: datetime, keep_at_most: int) -> list[tuple[str, str]]:
+        """Forget remembered deletes older than `before`, and the oldest beyond `keep_at_most`;
+        return the (source, local_id) of each one forgotten."""
+        with self._writing() as c:
+            rows = c.execute(
+                "SELECT source, local_id FROM early_deletes WHERE deleted_at < ?"
+                " UNION SELECT source, local_id FROM (SELECT source, local_id FROM early_deletes"
+                " ORDER BY deleted_at DESC LIMIT -1 OFFSET ?)",
+                (to_text(before), keep_at_most),
+            ).fetchall()
+            c.executemany("DELETE FROM early_deletes WHERE source = ? AND local_id = ?", rows)
+        return [(source, local_id) for source, local_id in rows]
 
     def record_verdict(self, uri: str, verdict: Verdict, now: datetime | None = None) -> None:
         """Store the screening result of an observed `uri` (the last one wins; the count grows)."""

@@ -89,3 +89,23 @@ def test_bench_backlog_prints_both_kinds_and_the_aim() -> None:
             rf"^  {kind}\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+%\s+\d+\s+[\d.]+s  ", out, re.M
         ), kind
     assert re.search(r"^  aim ≥ 95% of the ceiling .*: (met|NOT met)$", out, re.M)
+
+
+def test_bench_process_prints_every_phase_and_the_aim(tmp_path: Path) -> None:
+    """The whole-process benchmark starts `relay run`, boosts the new posts, counts the duplicates
+    and prints each phase beside json.loads, RSS and the aim; its temporary folder is gone after."""
+    out = run_bench("bench_process.py", "-n", "300", "-m", "3", "-r", "2", "--dir", str(tmp_path))
+    phases = re.findall(
+        r"^  (new posts, accepted and boosted|duplicates, from a second instance)\s+(\d+)\s", out, re.M
+    )
+    assert phases == [
+        ("new posts, accepted and boosted", "3"),
+        ("duplicates, from a second instance", "300"),
+        ("duplicates, from a second instance", "300"),
+    ]
+    assert re.search(r"^  json\.loads of the same payloads \(here\)\s+[\d.]+\s+1\.00×$", out, re.M)
+    assert re.search(r"RSS over the duplicate rounds .*MB:( [\d.]+){6}$", out, re.M)  # start, middle, end × 2
+    assert re.search(
+        r"aim: a duplicate ≤ 3× json\.loads, whole process: [\d.]+ µs = [\d.]+× \((met|NOT met)\)", out
+    )
+    assert list(tmp_path.iterdir()) == []

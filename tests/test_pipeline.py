@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 from statusgen import HOME, hoot
 from structlog.testing import capture_logs
 
-from relay.pipeline import Deleted, Pipeline, Seen, passes
+from relay import pipeline as pipeline_module
+from relay.pipeline import KEEP_EARLY_DELETES, Deleted, Pipeline, Seen, passes
 from relay.post import Post
 from relay.rules import Rules, default_rules
 from relay.screen import Decision, Reason, Verdict
@@ -50,6 +52,24 @@ def status(
 
 def seen(data: dict[str, Any], source: str = HOME, via: str = "stream", hashtag: str | None = None) -> Seen:
     return Seen(Post.from_status(data, source=source), via=via, hashtag=hashtag)
+
+
+@contextmanager
+def add_screened_fails_for(store: Store, uri: str) -> Iterator[None]:
+    """Within the block, `store.add_screened` writes everything, then raises for `uri`: a crash
+    half-way through deciding on that post."""
+    original = store.add_screened
+
+    def failing(added: str, *args: Any, **kwargs: Any) -> None:
+        original(added, *args, **kwargs)
+        if added == uri:
+            raise RuntimeError("crash after the post was written")
+
+    store.add_screened = failing  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        store.add_screened = original  # type: ignore[method-assign]
 
 
 class TestDecisions:
@@ -156,6 +176,145 @@ class TestEditsAndDeletes:
         assert [e.state for e in store.journal(data["uri"])] == ["failed"]
 
 
+class TestOutOfOrder:
+    """Events in any order: Mastodon's streaming server sends a delete at once but holds its post."""
+
+    def test_a_post_whose_delete_came_first_is_retracted_not_screened(self, store: Store) -> None:
+        """A delete for an id the source has not shown yet is kept; the post, when it comes, is
+        recorded as retracted: never screened, no boost intent, audited."""
+        p = pipeline(store)
+        data = status()
+        p.handle(Deleted(HOME, data["id"]))
+        with capture_logs() as logs:
+            p.handle(seen(data))
+        assert store.is_retracted(data["uri"])
+        assert store.screened_count(data["uri"]) == 0
+        assert store.unfinished_intents() == []
+        assert [r.action for r in store.audit_rows() if r.uri == data["uri"]] == ["post.retracted"]
+        assert [(e["event"], e.get("early")) for e in logs if e["log_level"] == "info"] == [
+            ("post.retracted", True)
+        ]
+        assert store.uri_for_local_id(HOME, data["id"]) == data["uri"]
+        assert store.remembered_deletes(NOW) == set()
+
+    def test_in_review_mode_moderators_are_not_asked(self, store: Store) -> None:
+        """A post whose delete came first is never held, so no moderator hears of it."""
+        held: list[str] = []
+        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        data = status()
+        p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
+        assert held == []
+        assert store.pending() == []
+        assert store.is_retracted(data["uri"])
+
+    def test_a_later_copy_is_a_sighting(self, store: Store) -> None:
+        """Once applied, the delete is forgotten and every later copy of the post is only counted."""
+        p = pipeline(store)
+        data = status()
+        p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
+        again = p.sighting(data, source=HOME, via="catch-up")
+        assert again is not None
+        p.handle(again)
+        p.handle(seen(dict(data, id="5"), source="late.example", via="poll"))
+        assert store.unfinished_intents() == []
+        assert store.sightings(data["uri"]) == {HOME: 2, "late.example": 1}
+
+    def test_a_delete_applies_only_to_its_own_source(self, store: Store) -> None:
+        """Status ids are per instance: another instance's delete of the same id changes nothing."""
+        p = pipeline(store)
+        data = status()
+        p.handle(Deleted("other.example", data["id"]))
+        p.handle(seen(data))
+        assert not store.is_retracted(data["uri"])
+        assert [i.uri for i in store.unfinished_intents()] == [data["uri"]]
+        assert store.remembered_deletes(NOW) == {("other.example", data["id"])}
+
+    @pytest.mark.parametrize("light", [True, False], ids=["sighting", "seen"])
+    def test_a_boosted_post_is_unboosted_when_its_copy_comes_after_that_copys_delete(
+        self, store: Store, light: bool
+    ) -> None:
+        """A post boosted from one instance is retracted when another instance's delete of it came
+        before that instance's copy (known to the cache as a light sighting, or not)."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        store.boost_done(data["uri"], "r1")
+        p.handle(Deleted("a.example", "999"))
+        assert store.is_boosted(data["uri"])
+        copy_there = dict(data, id="999")
+        late = p.sighting(copy_there, source="a.example", via="stream") if light else None
+        p.handle(late or seen(copy_there, source="a.example"))
+        assert store.is_retracted(data["uri"])
+        assert not store.is_boosted(data["uri"])
+        assert store.remembered_deletes(NOW) == set()
+
+    def test_a_restart_keeps_the_remembered_delete(self, store: Store) -> None:
+        """The delete is in the state file: a new pipeline (a restarted relay) still applies it."""
+        data = status()
+        pipeline(store).handle(Deleted(HOME, data["id"]))
+        pipeline(store).handle(seen(data))
+        assert store.is_retracted(data["uri"])
+        assert store.unfinished_intents() == []
+
+    def test_a_delete_survives_a_batch_taken_again_item_by_item(self, store: Store) -> None:
+        """A delete remembered in a batch that an item's failure made the pipeline take again, item
+        by item, is remembered once and still applied to its post."""
+        p = pipeline(store)
+        data = status()
+        broken = status(
+            "<p>Broken #hoot</p>", uri="https://b.example/1", id="1", url="https://b.example/@b/1"
+        )
+        with add_screened_fails_for(store, broken["uri"]), capture_logs():
+            p.handle_batch([Deleted(HOME, data["id"]), seen(broken)])
+        assert store.remembered_deletes(NOW) == {(HOME, data["id"])}
+        p.handle(seen(data))
+        assert store.is_retracted(data["uri"])
+
+    def test_remembered_deletes_are_forgotten_after_a_day(self, store: Store) -> None:
+        """A day later the pipeline no longer applies a remembered delete, and prunes it."""
+        clock = [NOW]
+        p = Pipeline(store, rules(), home_host=HOME, clock=lambda: clock[0])
+        data = status()
+        p.handle(Deleted(HOME, "gone-long-ago"))
+        p.handle(Deleted(HOME, data["id"]))
+        clock[0] = NOW + KEEP_EARLY_DELETES + timedelta(minutes=1)
+        p.handle(seen(data))
+        assert not store.is_retracted(data["uri"])
+        assert [i.uri for i in store.unfinished_intents()] == [data["uri"]]
+        p.handle(Deleted(HOME, "new"))  # an hour has passed: the old ones are pruned
+        assert store.remembered_deletes(NOW - timedelta(days=30)) == {(HOME, "new")}
+
+    def test_at_most_so_many_deletes_are_remembered(
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Past `MAX_EARLY_DELETES` the oldest are forgotten, in the state file and in memory."""
+        monkeypatch.setattr(pipeline_module, "MAX_EARLY_DELETES", 10)
+        clock = [NOW]
+        p = Pipeline(store, rules(), home_host=HOME, clock=lambda: clock[0])
+        for n in range(12):
+            clock[0] = NOW + timedelta(seconds=n)
+            p.handle(Deleted(HOME, str(n)))
+        kept = store.remembered_deletes(NOW)
+        assert kept == {(HOME, str(n)) for n in range(2, 12)}  # at 11, the oldest two went (to 90 %)
+        assert p._early == kept
+
+    def test_an_older_version_after_a_newer_one_changes_nothing(self, store: Store) -> None:
+        """An edit that fails, then the unedited original that would pass, arriving late: the
+        original is a duplicate, not screened again, not boosted."""
+        import dataclasses
+
+        p = pipeline(store)
+        p.rules = dataclasses.replace(
+            p.rules, keywords=dataclasses.replace(p.rules.keywords, reject=("casino",))
+        )
+        data = status()
+        p.handle(seen(status("<p>Casino! #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
+        p.handle(seen(data))
+        assert store.screened_count(data["uri"]) == 1
+        assert store.verdict_for(data["uri"]).decision is Decision.REJECT
+        assert store.unfinished_intents() == []
+
+
 class TestAtomicity:
     def test_a_failure_mid_decision_leaves_nothing_behind(self, store: Store) -> None:
         """If deciding on a post fails half-way, that item is rolled back alone and logged."""
@@ -194,17 +353,8 @@ class TestAtomicity:
             )
             for n in (1, 2, 3)
         )
-        original = store.add_screened
-
-        def failing(uri: str, *args: Any, **kwargs: Any) -> None:
-            original(uri, *args, **kwargs)
-            if uri == broken_data["uri"]:
-                raise RuntimeError("crash after the post was written")
-
-        store.add_screened = failing  # type: ignore[method-assign]
-        with capture_logs() as logs:
+        with add_screened_fails_for(store, broken_data["uri"]), capture_logs() as logs:
             p.handle_batch([seen(first), seen(broken_data), seen(last)])
-        store.add_screened = original  # type: ignore[method-assign]
         screened = [e["uri"] for e in logs if e["event"] == "post.screened"]
         assert screened == [first["uri"], last["uri"]]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]

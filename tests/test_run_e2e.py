@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
-from relayproc import HASHTAG, RelayProcess, connected_relay, wait_for
+from relayproc import HASHTAG, RelayProcess, connected_relay, run_relay, wait_for
 
 from relay.sandbox import Fediverse, SeededAccount
 from relay.screen import Decision
@@ -332,3 +334,106 @@ class TestRetraction:
             client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")
             relay.wait_log("post.edit_unboost", uri=status["uri"])
             wait_for(lambda: relay.boosted_uris() == [], what="the unboost")
+
+
+HOLD = 1.0  # seconds each update is held: long next to the few ms between publishing and deleting
+
+
+def caught_up(relay: RelayProcess, sources: int) -> None:
+    """Wait until each streamed source's catch-up on connect has run (so that it cannot bring a
+    post of the test's before its delete)."""
+    wait_for(
+        lambda: (
+            sum(1 for e in relay.logs() if e.get("event") == "fetch.done" and e.get("via") == "catch-up")
+            >= sources
+        ),
+        what=f"{sources} catch-ups",
+    )
+
+
+def audit_actions(relay: RelayProcess, uri: str) -> list[str]:
+    """What `relay audit --post URI --json` lists for a post, oldest first."""
+    done = run_relay("audit", "-c", str(relay.config), "--post", uri, "--json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line)["action"] for line in done.stdout.splitlines()]
+
+
+class TestOutOfOrder:
+    """Mastodon's streaming server sends a delete at once and holds its post: the sandbox's
+    `reorder_streams` does the same, per subscriber."""
+
+    def test_a_post_whose_delete_overtook_it_is_never_boosted(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """A post deleted right after it was published reaches the relay as its delete first: when
+        the post comes, it is recorded as retracted and never reblogged; a later post still is."""
+        fed["home"].reorder_streams(HOLD)
+        with connected_relay(tmp_path, fed, bot) as relay:
+            caught_up(relay, 1)
+            gone = post(fed, "remote", bob, f"Posted in haste #{HASHTAG}")
+            client(fed, "remote", bob).status_delete(gone["id"])
+            kept = post(fed, "remote", bob, f"Posted with care #{HASHTAG}")
+            with Store.open(relay.state, readonly=True) as store:
+                wait_for(lambda: store.sightings(gone["uri"]), what="the deleted post to come")
+                assert store.is_retracted(gone["uri"])
+                assert store.screened_count(gone["uri"]) == 0
+                assert store.journal(gone["uri"]) == []
+            relay.wait_boosted(kept["uri"])
+            assert relay.boosted_uris() == [kept["uri"]]
+            assert relay.reblog_calls() == 1
+            assert audit_actions(relay, gone["uri"]) == ["post.retracted"]
+            relay.wait_log("post.retracted", uri=gone["uri"], early=True)
+
+    def test_a_burst_with_deletes_boosts_exactly_the_posts_kept(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """A burst of posts by five authors, every other one deleted at once, on two reordered
+        streams: none of the deleted posts is boosted, each of the others exactly once."""
+        watcher = fed["remote"].create_account("watcher")
+        authors = [bob, *(fed["remote"].create_account(f"author{n}") for n in range(4))]
+        for name in ("home", "remote"):
+            fed[name].reorder_streams(HOLD)
+        with connected_relay(tmp_path, fed, bot, streamed=(("remote", watcher),)) as relay:
+            caught_up(relay, 2)
+            kept, gone = [], []
+            for n in range(20):
+                author = authors[n % len(authors)]
+                status = post(fed, "remote", author, f"Burst {n} #{HASHTAG}")
+                if n % 2:
+                    client(fed, "remote", author).status_delete(status["id"])
+                    gone.append(status["uri"])
+                else:
+                    kept.append(status["uri"])
+            with Store.open(relay.state, readonly=True) as store:
+                wait_for(
+                    lambda: all(len(store.sightings(uri)) == 2 for uri in kept + gone),
+                    what="every post from both streams",
+                )
+                assert [uri for uri in gone if not store.is_retracted(uri)] == []
+                assert [uri for uri in kept if store.is_retracted(uri)] == []
+                assert store.remembered_deletes(datetime.now(UTC) - timedelta(days=1)) == set()
+            for uri in kept:
+                relay.wait_boosted(uri)
+            assert sorted(relay.boosted_uris()) == sorted(kept)
+            assert relay.reblog_calls() == len(kept)
+
+    def test_an_older_version_after_a_newer_one_changes_nothing(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """An edit that fails the rules arrives first, the original that would pass comes late:
+        the post stays rejected and is never boosted."""
+        extra = '[rules.keywords]\nreject = ["casino"]\n'
+        with connected_relay(tmp_path, fed, bot, extra=extra) as relay:
+            caught_up(relay, 1)
+            fed["home"].reorder_streams(HOLD)  # the original is held back ...
+            status = post(fed, "remote", bob, f"Fine post #{HASHTAG}")
+            fed["home"].reorder_streams(None)  # ... and the edit goes at once
+            client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")
+            relay.wait_log("post.screened", uri=status["uri"], decision="reject")
+            with Store.open(relay.state, readonly=True) as store:
+                wait_for(lambda: sum(store.sightings(status["uri"]).values()) == 2, what="the original")
+                assert store.screened_count(status["uri"]) == 1
+            later = post(fed, "remote", bob, f"Another fine post #{HASHTAG}")
+            relay.wait_boosted(later["uri"])
+            assert relay.boosted_uris() == [later["uri"]]
+            assert relay.reblog_calls() == 1

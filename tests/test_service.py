@@ -131,3 +131,37 @@ def test_ready_watchdog_metrics_and_sigterm(
     finally:
         if relay.process is not None and relay.process.poll() is None:
             relay.kill()
+
+
+_SIGNAL_IN_A_WRITE = """
+import io, signal, threading
+from relay.log import configure_logging
+from relay.service import install_signal_handlers
+import structlog
+
+class Output(io.StringIO):
+    # Log output that is interrupted by SIGTERM in the middle of its first write.
+    raised = False
+    def write(self, text):
+        if not Output.raised:
+            Output.raised = True
+            signal.raise_signal(signal.SIGTERM)  # the handler runs here, on this thread
+        return super().write(text)
+
+out = Output()
+configure_logging("info", json=True, stream=out)
+stop = threading.Event()
+received = install_signal_handlers(stop)
+structlog.get_logger().info("busy.writing")
+print("stopped" if stop.is_set() else "not stopped", received, out.getvalue().count("busy.writing"))
+"""
+
+
+def test_a_stop_signal_in_the_middle_of_a_log_write_stops_the_relay() -> None:
+    """SIGTERM that lands while the main thread is inside a log write (holding the log's lock) sets
+    the stop event and lets the write finish; a handler that logged waited for that lock forever."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_IN_A_WRITE], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["stopped", "['SIGTERM']", "1"]

@@ -221,6 +221,34 @@ class TestSeenPosts:
         assert store.arrival(URI, None) is Arrival.RETRACTED
 
 
+class TestEarlyDeletes:
+    def test_a_remembered_delete_is_taken_once(self, store: Store) -> None:
+        """A delete kept for (source, local id) is found once by that key, then forgotten."""
+        store.remember_delete("a.example", "7")
+        assert store.remembered_deletes(T0) == {("a.example", "7")}
+        assert not store.take_delete("b.example", "7", T0)
+        assert store.take_delete("a.example", "7", T0)
+        assert not store.take_delete("a.example", "7", T0)
+        assert store.remembered_deletes(T0) == set()
+
+    def test_the_first_time_stays_and_an_older_one_is_not_taken(self, store: Store) -> None:
+        """Remembering a delete again keeps its first time; one from before `since` is not taken."""
+        store.remember_delete("a.example", "7", T0 - timedelta(days=2))
+        store.remember_delete("a.example", "7", T0)
+        assert store.remembered_deletes(T0 - timedelta(days=1)) == set()
+        assert not store.take_delete("a.example", "7", T0 - timedelta(days=1))
+        assert store.remembered_deletes(T0 - timedelta(days=30)) == set()  # and it is gone
+
+    def test_pruning_forgets_the_old_and_the_oldest_beyond_the_cap(self, store: Store) -> None:
+        """Deletes from before the cut go, then the oldest of the rest beyond `keep_at_most`."""
+        for n in range(6):
+            store.remember_delete("a.example", str(n), T0 + timedelta(minutes=n))
+        forgotten = store.prune_deletes(T0 + timedelta(minutes=1), keep_at_most=3)
+        assert sorted(forgotten) == [("a.example", "0"), ("a.example", "1"), ("a.example", "2")]
+        assert store.remembered_deletes(T0) == {("a.example", str(n)) for n in (3, 4, 5)}
+        assert store.prune_deletes(T0, keep_at_most=3) == []
+
+
 class TestCursors:
     def test_cursor_moves_forward_by_numeric_value(self, store: Store) -> None:
         """A longer id is later than a shorter one even when it sorts earlier as text."""

@@ -199,6 +199,21 @@ def test_the_cap_counts_what_a_v7_file_accepted_for_boosting(tmp_path: Path) -> 
         assert store.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
 
 
+def test_early_deletes_come_with_an_upgrade(tmp_path: Path) -> None:
+    """Migration 9 adds the table of deletes that came before their post to a v8 file, whose
+    posts and boosts stay as they were."""
+    path = tmp_path / "state.db"
+    file_with_boosts(path, 8, [("alice@a.example", "done")])
+    with Store.open(path, now=lambda: T0) as store:
+        assert store.schema_version() == migrations.LATEST
+        assert store.remembered_deletes(T0) == set()
+        store.remember_delete("a.example", "7")
+        assert store.is_boosted(f"{URI}/0")
+    with Store.open(path, now=lambda: T0) as store:  # kept across a restart
+        assert store.remembered_deletes(T0) == {("a.example", "7")}
+        assert store.take_delete("a.example", "7", T0)
+
+
 def test_migrations_are_each_applied_once(tmp_path: Path) -> None:
     """Reopening an up-to-date file applies nothing."""
     path = tmp_path / "state.db"

@@ -92,6 +92,28 @@ class TestParseStream:
         cut = data.index("🦣".encode()) + 2
         assert list(parse_stream([data[:cut], data[cut:]])) == [StreamEvent("update", {"id": "é🦣"})]
 
+    def test_character_cut_short_before_an_ascii_chunk_is_replaced(self) -> None:
+        """A character whose last bytes never come, followed by a plain ASCII chunk, is one U+FFFD."""
+        data = 'event: update\ndata: {"id": "🦣"}\n\n'.encode()
+        cut = data.index("🦣".encode()) + 2
+        chunks = [data[:cut], b'"}\n\n']  # the mammoth's last two bytes are lost
+        assert chunks[1].isascii()
+        assert list(parse_stream(chunks)) == [StreamEvent("update", {"id": "\ufffd"})]
+
+    @given(
+        st.lists(st.one_of(st.binary(max_size=6), st.text(max_size=6).map(str.encode)), max_size=12),
+        st.lists(st.integers(min_value=0), max_size=8),
+    )
+    def test_any_bytes_cut_anywhere_read_as_the_whole_stream_decoded(
+        self, parts: list[bytes], cuts: list[int]
+    ) -> None:
+        """Whatever bytes come and wherever chunks cut them, the events are those of the whole
+        stream decoded at once with U+FFFD for every byte that is not UTF-8."""
+        junk = b"".join(parts).replace(b"\r", b"").replace(b"\n", b"")
+        data = b"event: x\ndata: " + junk + b'\n\nevent: update\ndata: {"id": "1"}\n\n'
+        whole = data.decode("utf-8", errors="replace").encode("utf-8")
+        assert list(parse_stream(split_at(data, cuts))) == list(parse_stream([whole]))
+
 
 class TestDecodeEvent:
     @pytest.mark.parametrize(

@@ -129,11 +129,25 @@ def _valid_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Replace bytes that are not UTF-8 with U+FFFD, as the SSE spec decodes a stream.
 
     sseclient-py decodes strictly and would end the whole stream at one bad byte. A character
-    split between two chunks is kept whole by the incremental decoder.
+    split between two chunks is kept whole by the incremental decoder. A chunk that is valid
+    UTF-8 on its own (nearly every one) goes on as it is, without being decoded and encoded again.
     """
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = False  # the decoder holds the first bytes of a character split between chunks
     for chunk in chunks:
+        if not pending:
+            if chunk.isascii():
+                yield chunk
+                continue
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                yield chunk
+                continue
         text = decoder.decode(chunk)
+        pending = bool(decoder.getstate()[0])
         if text:
             yield text.encode("utf-8")
     tail = decoder.decode(b"", final=True)
@@ -206,6 +220,11 @@ class StreamReader:
         self._clock = clock
         self._lock = threading.Lock()
         self._status = StreamStatus(name=name)
+        # The two times that change with every read and every event are plain attributes, written
+        # without the lock (a float store is atomic) and put into the snapshot when it is read:
+        # a new frozen `StreamStatus` per event cost more than parsing the event's SSE framing.
+        self._activity_at: float | None = None
+        self._event_at: float | None = None
         self._response: requests.Response | None = None
         self._abort = False
         # What the logs may show: the endpoint and its parameters, never the token.
@@ -215,7 +234,8 @@ class StreamReader:
     def status(self) -> StreamStatus:
         """The reader's health now (a frozen snapshot)."""
         with self._lock:
-            return self._status
+            status = self._status
+        return _replace(status, {"last_activity_at": self._activity_at, "last_event_at": self._event_at})
 
     def _update(self, **changes: Any) -> None:
         with self._lock:
@@ -312,17 +332,12 @@ class StreamReader:
             if first is None:
                 return self._disconnected("eof before any bytes")
             connected_at = self._clock()
+            self._activity_at = connected_at  # before `connected`: never a connected, stale reader
             with self._lock:
                 connects = self._status.connects + 1
                 self._status = _replace(
                     self._status,
-                    {
-                        "connected": True,
-                        "connects": connects,
-                        "last_error": None,
-                        "fatal": False,
-                        "last_activity_at": connected_at,
-                    },
+                    {"connected": True, "connects": connects, "last_error": None, "fatal": False},
                 )
             log.info("stream.connected", stream=self.name, connects=connects)
             if self._on_connect is not None:
@@ -355,19 +370,21 @@ class StreamReader:
         return self._disconnected(reason, healthy=up_s >= self._healthy_after, up_s=up_s, events=events)
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
-        """Bytes as they arrive (`read1` returns what one read got, chunked or not)."""
-        raw = response.raw
+        """Bytes as they arrive (`read1` returns what one read got, chunked or not).
+
+        The request asks for no content coding; urllib3's decoder (and its buffer) is only put in
+        the way if the server used one all the same."""
+        read1, clock = response.raw.read1, self._clock
+        decode = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
         while True:
-            data = raw.read1(_READ_SIZE, decode_content=True)
+            data = read1(_READ_SIZE, decode_content=decode)
             if not data:
                 return
-            now = self._clock()
-            with self._lock:
-                self._status = _replace(self._status, {"last_activity_at": now})
+            self._activity_at = clock()
             yield data
 
     def _handle(self, event: StreamEvent) -> None:
-        self._update(last_event_at=self._clock())
+        self._event_at = self._clock()
         try:
             self._on_event(event)
         except Exception:
