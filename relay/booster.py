@@ -218,20 +218,22 @@ class Booster:
             self._refuse_unless_allowed(status, bound, reblogged=bool(status.get("reblogged")))
             if earlier and status.get("reblogged"):
                 bound.info("boost.reconciled", local_id=local_id)
-                self._store.boost_done(entry.uri, None)
-                return self._boosted(entry)
+                return self._boosted(entry, None)
         reblog = self._reblog(local_id)
         # Screening let only allowed posts through and the server refuses private and direct ones;
         # should one get through all the same, its reblog is undone at once.
         original = reblog.get("reblog") or dict(self._api.status(local_id))  # a server without `reblog`
         self._refuse_unless_allowed(original, bound, reblogged=True)
-        self._store.boost_done(entry.uri, str(reblog["id"]))
-        return self._boosted(entry)
+        return self._boosted(entry, str(reblog["id"]))
 
-    def _boosted(self, entry: JournalEntry) -> bool:
+    def _boosted(self, entry: JournalEntry, reblog_id: str | None) -> bool:
+        """Record the done boost and what follows from it (`on_boosted`: an approved review item
+        becomes boosted) in one transaction, so that a crash leaves both or neither."""
+        with self._store.atomic():
+            self._store.boost_done(entry.uri, reblog_id)
+            if self._on_boosted is not None:
+                self._on_boosted(entry.uri)
         self._metrics.boosted()
-        if self._on_boosted is not None:
-            self._on_boosted(entry.uri)
         return True
 
     def _local_id(self, entry: JournalEntry) -> str | None:

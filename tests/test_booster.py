@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 from relay.booster import TURN, Booster, BoosterSettings
 from relay.budget import ServerBudget, WindowBudget
 from relay.sandbox import Fediverse, Instance, SeededAccount
+from relay.screen import Decision, Reason, Verdict
 from relay.store import Store
 
 
@@ -124,6 +125,41 @@ class TestBoosting:
         home.status_reblog(local["id"])  # the call that happened just before the crash
         Booster(home, store, home_host=fed["home"].domain).work()
         assert store.is_boosted(status["uri"])
+        assert reblog_calls(fed["home"], bot) == 1
+
+    def test_a_done_boost_and_its_approved_item_are_recorded_together(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """The done boost and the approved review item's move to boosted are one transaction: a
+        crash between them (here the move's follow-up raises) leaves neither, the intent stays open,
+        and the next run reconciles both without a second reblog."""
+        status = remote_post(fed)
+        accepted(store, status)
+        hold = Verdict(Decision.HOLD, (Reason("keywords.hold", Decision.HOLD, "matched 'workshop'"),))
+        short_id = store.hold(status["uri"], hold)
+        store.set_queue_state(short_id, "approved", "maya@home")
+
+        def move_then_crash(uri: str) -> None:
+            store.set_queue_state(short_id, "boosted", "relay")
+            raise RuntimeError("killed here")
+
+        home = api(fed["home"], bot)
+        with pytest.raises(RuntimeError, match="killed here"):
+            Booster(home, store, home_host=fed["home"].domain, on_boosted=move_then_crash).work()
+        assert not store.is_boosted(status["uri"])
+        assert store.boost_pending(status["uri"])
+        item = store.queue_item(short_id)
+        assert item is not None
+        assert item.state == "approved"
+
+        def move(uri: str) -> None:
+            store.set_queue_state(short_id, "boosted", "relay")
+
+        Booster(home, store, home_host=fed["home"].domain, on_boosted=move).work()
+        assert store.is_boosted(status["uri"])
+        item = store.queue_item(short_id)
+        assert item is not None
+        assert item.state == "boosted"
         assert reblog_calls(fed["home"], bot) == 1
 
     def test_dry_run_calls_nothing(self, fed: Fediverse, bot: SeededAccount, store: Store) -> None:
