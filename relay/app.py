@@ -1,11 +1,14 @@
 """`relay run`: the wiring. Threads, one event queue, one store thread, one stop signal.
 
     stream readers (one per instance and hashtag) ─┐
-    fetchers (catch-up on connect; polls)          │
+    fetchers (catch-up on connect, then on the     │
+      home instance the recheck of recent boosts;  │
+      polls)                                       │
     RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
     the bot's notification stream + mention catch-up┘           + moderation (DMs, holds, expiry)
 
-Only the main thread touches the database. SIGTERM or Ctrl-C sets the one stop event that every
+Only the main thread writes to the database (the recheck reads through its own read-only
+connection). SIGTERM or Ctrl-C sets the one stop event that every
 loop watches; the watchdog then closes every stream, threads end, and the store is closed with
 the journal consistent. A revoked home token ends the relay with exit code 2.
 """
