@@ -68,6 +68,7 @@ class TestBoosting:
         instance sees one request per boost, and never a fetch of the status first."""
         authors = [fed["home"].create_account(f"local{i}") for i in range(3)]
         with connected_relay(tmp_path, fed, bot) as relay:
+            relay.wait_log("recheck.done")  # the start's recheck of recent boosts, which reads statuses
             before = len(fed["home"].requests)
             statuses = [post(fed, "home", a, f"Local intro {i} #{HASHTAG}") for i, a in enumerate(authors)]
             for status in statuses:
