@@ -1,11 +1,14 @@
 """`relay run`: the wiring. Threads, one event queue, one store thread, one stop signal.
 
     stream readers (one per instance and hashtag) ─┐
-    fetchers (catch-up on connect; polls)          │
+    fetchers (catch-up on connect, then on the     │
+      home instance the recheck of recent boosts;  │
+      polls)                                       │
     RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
     the bot's notification stream + mention catch-up┘           + moderation (DMs, holds, expiry)
 
-Only the main thread touches the database. SIGTERM or Ctrl-C sets the one stop event that every
+Only the main thread writes to the database (the recheck reads through its own read-only
+connection). SIGTERM or Ctrl-C sets the one stop event that every
 loop watches; the watchdog then closes every stream, threads end, and the store is closed with
 the journal consistent. A revoked home token ends the relay with exit code 2.
 """
@@ -28,6 +31,7 @@ from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
 from relay import __version__, notify
 from relay.booster import Booster, BoosterSettings
+from relay.budget import ServerBudget
 from relay.config import Config, InstanceConfig, load_config
 from relay.credentials import read_token
 from relay.errors import CredentialsError, RelayError
@@ -37,6 +41,7 @@ from relay.moderation import MentionFetcher, Moderation
 from relay.moderation_guards import Mention, MentionsSeen
 from relay.pipeline import Deleted, Fatal, Item, Pipeline, Seen
 from relay.post import DirectMessage, MalformedStatus, Post
+from relay.recheck import Rechecker
 from relay.service import Health, install_signal_handlers, stream_samples
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
@@ -95,6 +100,7 @@ class Relay:
         self.ready = threading.Event()
         self.metrics = Metrics(streams=self._stream_samples)
         self._metrics_server: MetricsServer | None = None
+        self._home_budget: ServerBudget | None = None  # the booster's, shared with the recheck
 
     def readers(self) -> list[StreamReader]:
         return [r for s in self.sources for r in s.readers] + self.mention_readers
@@ -162,7 +168,12 @@ class Relay:
                 log.error("source.unreachable", source=source.host, error=type(exc).__name__)
                 instance = {}
         base = streaming_base(instance, url)
-        fetcher = self._fetcher(source, pipeline, first)
+        after = None
+        if source.is_home and self._home_budget is not None:  # edits missed while no stream listened
+            after = Rechecker(
+                state=cfg.state, home=source.host, budget=self._home_budget, emit=self._emit, stop=self.stop
+            ).run
+        fetcher = self._fetcher(source, pipeline, first, after=after)
         self._spawn(f"fetch {source.host}", fetcher.run)
         for hashtag in cfg.hashtags:
             reader = StreamReader(
@@ -352,6 +363,7 @@ class Relay:
                     cursor = store.get_cursor(source_cfg.host, hashtag)
                     if cursor is not None:
                         pipeline.cursors[(source_cfg.host, hashtag)] = cursor
+            self._home_budget = booster.budget
             self._start_sources(home_api, home_instance, pipeline)
             self._start_mentions(home_instance, moderation)
             watchdog = Watchdog(self.readers(), stop=self.stop, stale_after=cfg.streams.read_timeout)

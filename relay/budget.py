@@ -5,10 +5,14 @@ Mastodon.py parses into epoch seconds). `ServerBudget` keeps a reserve so that n
 never reaches a 429, and after a 429 waits until the reset. `WindowBudget` counts our own calls
 in a sliding window, for the limits the headers do not show (unreblog: 30 per 30 minutes) and for
 the optional spacing of boosts (`max_boosts_per_hour`).
+
+The home token's `ServerBudget` is shared by the booster (the store thread) and the edit recheck
+(the home catch-up thread, see `relay.recheck`): its methods hold a lock.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -22,9 +26,14 @@ class ServerBudget:
     remaining: int | None = None
     reset_at: float | None = None  # epoch seconds
     blocked_until: float | None = None  # set by a 429
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def observe(self, limit: int | None, remaining: int | None, reset_at: float | None) -> None:
         """Take the figures from the latest response's headers."""
+        with self._lock:
+            self._observe(limit, remaining, reset_at)
+
+    def _observe(self, limit: int | None, remaining: int | None, reset_at: float | None) -> None:
         if limit is not None:
             self.limit = limit
         if remaining is not None:
@@ -34,11 +43,16 @@ class ServerBudget:
 
     def hit_limit(self, now: float, reset_at: float | None, fallback: float = 60.0) -> None:
         """A 429 arrived: nothing more until the announced reset (or `fallback` seconds)."""
-        self.remaining = 0
-        self.blocked_until = reset_at if reset_at is not None and reset_at > now else now + fallback
+        with self._lock:
+            self.remaining = 0
+            self.blocked_until = reset_at if reset_at is not None and reset_at > now else now + fallback
 
     def wait(self, now: float) -> float:
         """Seconds to wait before the next call may go out (0 when it may go now)."""
+        with self._lock:
+            return self._wait(now)
+
+    def _wait(self, now: float) -> float:
         if self.blocked_until is not None:
             if now < self.blocked_until:
                 return self.blocked_until - now

@@ -17,7 +17,8 @@ retracted without being screened (never boosted, no moderator asked), or, if the
 it from elsewhere, retracted like any deleted post. An older version arriving after a newer one is
 a duplicate (see `relay.dedupe`): it changes nothing.
 
-An edit (`status.update`, or a newer version from a poll) is screened again; a boosted post that
+An edit (`status.update`, a newer version from a poll, or one that `relay.recheck` read back
+after a restart or reconnect) is screened again; a boosted post that
 no longer passes is unboosted (or, with `on_edit = "hold"`, held for a moderator). Every decision
 is logged and written to the audit log.
 """
@@ -60,7 +61,7 @@ class Seen:
     """A status that a source delivered: by stream, catch-up, poll or RSS."""
 
     post: Post
-    via: str  # "stream" | "catch-up" | "poll" | "rss"
+    via: str  # "stream" | "catch-up" | "poll" | "rss" | "recheck"
     hashtag: str | None = None  # the watched hashtag whose feed brought it (moves that cursor)
 
 

@@ -29,10 +29,12 @@ from relay.store_types import (
     QUEUE_STATES,
     JournalEntry,
     QueueItem,
+    Recheck,
     from_text,
     maybe_time,
     norm_acct,
     reasons_to_json,
+    to_text,
     verdict_from,
 )
 
@@ -234,6 +236,34 @@ class Store(PostsMixin, PeopleMixin):
             " WHERE uri = ? AND kind = 'boost' AND state = 'intent' LIMIT 1"
         )
         return self._one(sql, (uri,)) is not None
+
+    def boosts_to_recheck(self, home: str, since: datetime, limit: int) -> list[Recheck]:
+        """The posts boosted now or with an open boost intent, whose boost intent was written at
+        or after `since`, newest first, at most `limit`: each with its status id on `home` (from
+        the intent, or `home`'s sighting) and the version the store has. A post without a known
+        home id, or retracted, is left out.
+
+        Walks the journal from its newest row back to `since` (rows are written in time order),
+        so the cost is the window's rows, not the whole journal's.
+        """
+        sql = (
+            "SELECT j.uri, j.created_at, coalesce(j.local_id, s.local_id), p.edited_at"
+            " FROM journal j JOIN posts p ON p.uri = j.uri"
+            " LEFT JOIN sightings s ON s.uri = j.uri AND s.source = ?"
+            " WHERE j.kind = 'boost' AND p.retracted_at IS NULL AND (j.state = 'intent'"
+            " OR (j.state = 'done' AND NOT EXISTS (SELECT 1 FROM journal AS k INDEXED BY journal_uri"
+            " WHERE k.uri = j.uri AND k.state = 'done' AND k.id > j.id)))"
+            " ORDER BY j.id DESC"
+        )
+        after = to_text(since)
+        found: dict[str, Recheck] = {}
+        with self._reading() as c:
+            for uri, created_at, local_id, edited_at in c.execute(sql, (home,)):
+                if created_at < after or len(found) >= limit:
+                    break
+                if local_id and uri not in found:
+                    found[uri] = Recheck(uri, str(local_id), edited_at)
+        return list(found.values())
 
     def boosts_by_author(self, acct: str) -> list[str]:
         """The uris by `acct` that are boosted now (for opt-out and account-block retraction)."""

@@ -65,6 +65,15 @@ class AuditRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Recheck:
+    """A post the relay boosted or means to boost, as the store has it (see `relay.recheck`)."""
+
+    uri: str
+    local_id: str  # its status id on the home instance
+    edited_at: str | None  # the version the store has (Mastodon's `edited_at`, ISO text)
+
+
+@dataclass(frozen=True, slots=True)
 class Block:
     """A moderator's block of an account (`user@domain`) or a domain (and its subdomains)."""
 

@@ -68,6 +68,7 @@ class TestBoosting:
         instance sees one request per boost, and never a fetch of the status first."""
         authors = [fed["home"].create_account(f"local{i}") for i in range(3)]
         with connected_relay(tmp_path, fed, bot) as relay:
+            relay.wait_log("recheck.done")  # the start's recheck of recent boosts, which reads statuses
             before = len(fed["home"].requests)
             statuses = [post(fed, "home", a, f"Local intro {i} #{HASHTAG}") for i, a in enumerate(authors)]
             for status in statuses:
@@ -333,6 +334,55 @@ class TestRetraction:
             relay.wait_boosted(status["uri"])
             client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")
             relay.wait_log("post.edit_unboost", uri=status["uri"])
+            wait_for(lambda: relay.boosted_uris() == [], what="the unboost")
+
+
+def home_cursor(relay: RelayProcess) -> str | None:
+    """The stored catch-up cursor of the home instance's hashtag feed."""
+    with Store.open(relay.state, readonly=True) as store:
+        return store.get_cursor(relay.home.url.removeprefix("http://"), HASHTAG)
+
+
+class TestEditsNotHeardLive:
+    """An edit made while no stream listened is read back by the recheck of recent boosts."""
+
+    EXTRA = '[rules.keywords]\nreject = ["casino"]\n'
+
+    def test_a_boosted_post_edited_to_fail_while_stopped_is_unboosted_after_the_restart(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """The relay is stopped, a boosted post is edited to fail: the restart unboosts it
+        (catch-up alone never brings it: the post is older than the cursor)."""
+        with connected_relay(tmp_path, fed, bot, extra=self.EXTRA) as relay:
+            status = post(fed, "remote", bob, f"Fine post #{HASHTAG}")
+            relay.wait_boosted(status["uri"])
+            assert relay.stop() == 0
+        with RelayProcess(tmp_path, fed, bot, extra=self.EXTRA) as middle:
+            wait_for(lambda: home_cursor(middle) is not None, what="the cursor past the post")
+            assert middle.stop() == 0
+        client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")
+        with RelayProcess(tmp_path, fed, bot, extra=self.EXTRA) as again:
+            again.wait_log("post.edit_unboost", uri=status["uri"])
+            wait_for(lambda: again.boosted_uris() == [], what="the unboost")
+            again.wait_log("recheck.done", edited=1)
+
+    def test_an_edit_while_the_home_stream_reconnects_is_not_lost(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
+    ) -> None:
+        """The home stream drops and its reconnects are refused; a boosted post is edited to fail
+        while no stream listens; once the stream is back, the post is unboosted."""
+        with connected_relay(tmp_path, fed, bot, extra=self.EXTRA) as relay:
+            status = post(fed, "remote", bob, f"Fine post #{HASHTAG}")
+            relay.wait_boosted(status["uri"])
+            home = fed["home"]
+            home.drop_streams()  # a first reconnect's catch-up moves the cursor past the post
+            wait_for(lambda: home_cursor(relay) is not None, what="the cursor past the post")
+            home.fail_next(1_000_000, status=503, path_prefix="/api/v1/streaming")
+            home.drop_streams()
+            wait_for(lambda: home.open_streams() == 0, what="no open stream on home")
+            client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")
+            home.faults.clear()
+            relay.wait_log("post.edit_unboost", uri=status["uri"], timeout=30)
             wait_for(lambda: relay.boosted_uris() == [], what="the unboost")
 
 

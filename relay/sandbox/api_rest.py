@@ -103,6 +103,24 @@ def post_status(request: Request) -> Response:
     return json_response(render.status(state, st, request.account))
 
 
+# Mastodon's `Api::BaseController::DEFAULT_STATUSES_LIMIT`: more ids in one request is a 422.
+MAX_STATUSES_PER_REQUEST = 20
+
+
+@route("GET", r"/api/v1/statuses", scopes=READ_STATUSES)
+def get_statuses(request: Request) -> Response:
+    """Several statuses by id (Mastodon 4.3+): in the order asked, each id once; an id the viewer
+    cannot see, or that does not exist, is left out (no 404)."""
+    ids = list(dict.fromkeys(request.params("id")))
+    if len(ids) > MAX_STATUSES_PER_REQUEST:
+        return error(422, "Validation failed")
+    state, viewer = request.state, request.viewer
+    found = [state.statuses.get(i) for i in ids]
+    return json_response(
+        [render.status(state, st, viewer) for st in found if st is not None and state.visible(st, viewer)]
+    )
+
+
 @route("GET", r"/api/v1/statuses/(?P<id>\d+)", scopes=READ_STATUSES)
 def get_status(request: Request) -> Response:
     st = request.state.get_status(request.args["id"], request.viewer)

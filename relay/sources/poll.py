@@ -4,7 +4,8 @@ A `TimelineFetcher` is one thread per instance with its own Mastodon.py client (
 clients are not thread-safe). It fetches every watched hashtag's timeline from the stored cursor
 whenever it is asked to (`request()`, called on each stream connect) and, for a source without a
 token, every `interval` seconds. A 429 makes it wait until the reset, then go on: nothing posted
-during an outage is missed.
+during an outage is missed. The home instance's fetcher then runs the recheck of recent boosts
+(`after`, see `relay.recheck`): an edit made while no stream listened is not newer than the cursor.
 
 A `FeedPoller` reads `/tags/NAME.rss` with feedparser where the instance keeps its tag timeline
 closed to anonymous readers. An RSS item lacks most of what screening needs, so each new item is
@@ -50,6 +51,7 @@ class TimelineFetcher:
         via: str = "catch-up",
         local_only: bool = False,
         sighting: Callable[..., Item | None] | None = None,
+        after: Callable[[Mastodon], None] | None = None,
     ) -> None:
         self.source = source
         self._make_api = make_api
@@ -62,6 +64,7 @@ class TimelineFetcher:
         self._via = via
         self._local_only = local_only
         self._sighting = sighting  # the pipeline's fast path for statuses it already has
+        self._after = after  # run with this thread's client after each requested catch-up
         self._wake = threading.Event()
         self.last_run_at: float | None = None
         self.last_error: str | None = None
@@ -82,6 +85,8 @@ class TimelineFetcher:
                 continue
             self._wake.clear()
             self._fetch_all(api)
+            if self._after is not None and not self._stop.is_set():
+                self._after(api)
 
     def _fetch_all(self, api: Mastodon) -> None:
         for hashtag in self._hashtags:
