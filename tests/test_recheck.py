@@ -13,7 +13,7 @@ from mastodon import Mastodon, MastodonAPIError
 
 from relay.budget import ServerBudget
 from relay.pipeline import Deleted, Item, Seen
-from relay.recheck import BATCH, Rechecker, batches, edited
+from relay.recheck import BATCH, MAX_ONE_BY_ONE, Rechecker, batches, edited
 from relay.sandbox import Instance, SeededAccount
 from relay.store import Store
 from relay.store_types import Recheck
@@ -173,3 +173,17 @@ class TestAgainstTheSandbox:
             f"/api/v1/statuses/{changed}",  # newest boost first
             f"/api/v1/statuses/{kept}",
         ]
+
+    def test_one_by_one_reads_only_the_newest_posts(
+        self, home: Instance, alice: SeededAccount, tmp_path: Path
+    ) -> None:
+        """Without the multi-id read, a recheck asks for the newest `MAX_ONE_BY_ONE` posts alone and
+        leaves the older ones, so that a reconnect keeps most of the token's budget for boosts."""
+        ids = [home.post(alice, f"post {n} #Relay") for n in range(MAX_ONE_BY_ONE + 5)]
+        home.faults.clear_requests()
+        home.fail_next(1, status=404, path_prefix="/api/v1/statuses")
+        posts = [Recheck(f"uri-{n}", local_id, None) for n, local_id in enumerate(ids)]
+        recheck(home, alice, posts, tmp_path)
+        asked = [r.path.rsplit("/", 1)[-1] for r in home.requests if r.path != "/api/v1/statuses"]
+        assert len(asked) == MAX_ONE_BY_ONE
+        assert set(asked) == set(ids[5:])  # the newest boosts: the oldest five are left
