@@ -218,19 +218,20 @@ class Booster:
             self._refuse_unless_allowed(status, bound, reblogged=bool(status.get("reblogged")))
             if earlier and status.get("reblogged"):
                 bound.info("boost.reconciled", local_id=local_id)
-                return self._boosted(entry, None)
+                return self._boosted(entry, None, local_id)
         reblog = self._reblog(local_id)
         # Screening let only allowed posts through and the server refuses private and direct ones;
         # should one get through all the same, its reblog is undone at once.
         original = reblog.get("reblog") or dict(self._api.status(local_id))  # a server without `reblog`
         self._refuse_unless_allowed(original, bound, reblogged=True)
-        return self._boosted(entry, str(reblog["id"]))
+        return self._boosted(entry, str(reblog["id"]), local_id)
 
-    def _boosted(self, entry: JournalEntry, reblog_id: str | None) -> bool:
-        """Record the done boost and what follows from it (`on_boosted`: an approved review item
-        becomes boosted) in one transaction, so that a crash leaves both or neither."""
+    def _boosted(self, entry: JournalEntry, reblog_id: str | None, local_id: str) -> bool:
+        """Record the done boost (with the post's home id, for `relay.recheck`) and what follows
+        from it (`on_boosted`: an approved review item becomes boosted) in one transaction, so that
+        a crash leaves both or neither."""
         with self._store.atomic():
-            self._store.boost_done(entry.uri, reblog_id)
+            self._store.boost_done(entry.uri, reblog_id, local_id=local_id)
             if self._on_boosted is not None:
                 self._on_boosted(entry.uri)
         self._metrics.boosted()

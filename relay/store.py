@@ -174,9 +174,13 @@ class Store(PostsMixin, PeopleMixin):
         """
         return self._intent(uri, "boost", local_id, now)
 
-    def boost_done(self, uri: str, reblog_id: str | None, now: datetime | None = None) -> None:
-        """Record AFTER the call that the open boost intent for `uri` succeeded."""
-        self._finish(uri, "boost", "done", now, reblog_id=reblog_id)
+    def boost_done(
+        self, uri: str, reblog_id: str | None, now: datetime | None = None, *, local_id: str | None = None
+    ) -> None:
+        """Record AFTER the call that the open boost intent for `uri` succeeded; `local_id`, the
+        post's id on the home instance if the booster learnt it (by resolving the post), is kept
+        where the intent had none, so that `boosts_to_recheck` can read the post back."""
+        self._finish(uri, "boost", "done", now, reblog_id=reblog_id, local_id=local_id)
 
     def boost_failed(self, uri: str, error: str, now: datetime | None = None) -> None:
         """Record that the open boost intent for `uri` failed with `error`."""
@@ -339,14 +343,15 @@ class Store(PostsMixin, PeopleMixin):
         *,
         reblog_id: str | None = None,
         error: str | None = None,
+        local_id: str | None = None,
     ) -> None:
         at = self._at(now)
         with self._writing() as c:
             cur = c.execute(
                 "UPDATE journal INDEXED BY journal_uri"
-                " SET state = ?, reblog_id = ?, error = ?, finished_at = ?"
+                " SET state = ?, reblog_id = ?, error = ?, finished_at = ?, local_id = coalesce(local_id, ?)"
                 " WHERE uri = ? AND kind = ? AND state = 'intent'",
-                (state, reblog_id, error, at, uri, kind),
+                (state, reblog_id, error, at, local_id, uri, kind),
             )
             if cur.rowcount == 0:
                 raise LookupError(f"no open {kind} intent for {uri!r}")

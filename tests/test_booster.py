@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,19 @@ class TestBoosting:
         assert store.is_boosted(status["uri"])
         assert reblog_calls(fed["home"], bot) == 1
         assert booster.budget.remaining is not None  # taken from X-RateLimit-Remaining
+
+    def test_a_resolved_post_keeps_its_home_id_for_the_recheck(
+        self, fed: Fediverse, bot: SeededAccount, store: Store
+    ) -> None:
+        """A post known only by its uri keeps the home id its resolve gave, so the recheck of
+        recent boosts (`relay.recheck`) can read it back; nothing else told the store that id."""
+        status = remote_post(fed)
+        accepted(store, status)
+        Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
+        home_id = api(fed["home"], bot).search_v2(status["uri"], resolve=True)["statuses"][0]["id"]
+        since = datetime.now(UTC) - timedelta(hours=1)
+        rechecks = store.boosts_to_recheck(fed["home"].domain, since, 10)
+        assert [(r.uri, r.local_id) for r in rechecks] == [(status["uri"], str(home_id))]
 
     def test_reconciles_an_intent_left_by_a_crash(
         self, fed: Fediverse, bot: SeededAccount, store: Store
