@@ -40,6 +40,7 @@ from relay.budget import ServerBudget, WindowBudget
 from relay.errors import CredentialsError
 from relay.metrics import Metrics
 from relay.sources.backoff import Backoff
+from relay.sources.rest import http_status
 from relay.store import Store
 from relay.store_types import JournalEntry
 
@@ -250,7 +251,7 @@ class Booster:
                 "the home instance answered 404 to the reblog: the post is gone (or hidden from the bot)"
             ) from None
         except MastodonAPIError as exc:
-            code = _status_code(exc)
+            code = http_status(exc)
             if code in (403, 422):
                 raise PermanentFailure(
                     f"the home instance answered {code} to the reblog: {_message(exc)}"
@@ -265,9 +266,7 @@ class Booster:
         if visibility in allowed:
             return
         if reblogged:
-            self.unreblog_budget.spend(self._clock())
-            with contextlib.suppress(MastodonNotFoundError):  # already gone is as good as undone
-                self._api.status_unreblog(status["id"])
+            self._unreblog(status["id"])
             bound.warning("boost.undone", visibility=visibility, local_id=str(status["id"]))
         raise PermanentFailure(f"visibility is {visibility}: only {' or '.join(allowed)} posts are boosted")
 
@@ -310,19 +309,17 @@ class Booster:
         if not status.get("reblogged"):
             self._store.unboost_done(entry.uri)
             return True
-        self.unreblog_budget.spend(self._clock())
-        with contextlib.suppress(MastodonNotFoundError):  # already gone is as good as undone
-            self._api.status_unreblog(status["id"])
+        self._unreblog(status["id"])
         self._store.unboost_done(entry.uri)
         self._metrics.unboosted()
         return True
 
-
-def _status_code(exc: MastodonAPIError) -> int | None:
-    for arg in exc.args:
-        if isinstance(arg, int):
-            return arg
-    return None
+    def _unreblog(self, local_id: str) -> None:
+        """Undo the bot's reblog of the home instance's status `local_id`, spent from the unreblog
+        budget (the caller has waited for it, or must not wait)."""
+        self.unreblog_budget.spend(self._clock())
+        with contextlib.suppress(MastodonNotFoundError):  # already gone is as good as undone
+            self._api.status_unreblog(local_id)
 
 
 def _message(exc: MastodonAPIError) -> str:

@@ -47,7 +47,7 @@ from relay.budget import ServerBudget
 from relay.pipeline import Deleted, Item, Seen
 from relay.post import MalformedStatus, Post
 from relay.seen import version_of
-from relay.sources.rest import as_json
+from relay.sources.rest import as_json, http_status
 from relay.store import Store
 from relay.store_types import Recheck
 
@@ -164,10 +164,11 @@ class Rechecker:
                 statuses = self._call(api, lambda: api.statuses([p.local_id for p in batch]))
                 return None if statuses is None else (list(statuses), set())
             except MastodonAPIError as exc:
-                if _code(exc) not in NO_MULTI_GET:
+                code = http_status(exc)
+                if code not in NO_MULTI_GET:
                     raise
                 self._multi = False
-                log.info("recheck.one_by_one", status=_code(exc), reason="no GET /api/v1/statuses?id[]=")
+                log.info("recheck.one_by_one", status=code, reason="no GET /api/v1/statuses?id[]=")
         found: list[Mapping[str, Any]] = []
         gone: set[str] = set()
         for post in batch:
@@ -207,7 +208,3 @@ class Rechecker:
                     getattr(api, "ratelimit_remaining", None),
                     getattr(api, "ratelimit_reset", None),
                 )
-
-
-def _code(exc: MastodonAPIError) -> int | None:
-    return next((arg for arg in exc.args if isinstance(arg, int)), None)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from mastodon import Mastodon, MastodonRatelimitError
+from mastodon import Mastodon, MastodonAPIError, MastodonRatelimitError
 
 log = structlog.get_logger()
 
@@ -36,6 +36,11 @@ def as_json(entity: Any) -> dict[str, Any]:
 
     result: dict[str, Any] = json.loads(json.dumps(entity, default=default))
     return result
+
+
+def http_status(exc: MastodonAPIError) -> int | None:
+    """The HTTP status of a Mastodon.py API error (it is one of the error's arguments)."""
+    return next((arg for arg in exc.args if isinstance(arg, int)), None)
 
 
 def id_key(status_id: str) -> tuple[int, str]:
