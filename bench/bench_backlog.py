@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 import structlog  # noqa: E402
 from relayproc import HASHTAG, RelayProcess, wait_for  # noqa: E402
 
-from relay.booster import BoosterSettings  # noqa: E402
-from relay.budget import ServerBudget  # noqa: E402
+from relay.core.budget import ServerBudget  # noqa: E402
+from relay.runtime.booster import BoosterSettings  # noqa: E402
 from relay.sandbox import Budget, Fediverse, Instance, RateLimits, SeededAccount  # noqa: E402
-from relay.store import Store  # noqa: E402
+from relay.store.store import Store  # noqa: E402
 
 BOOST_PATHS = ("/api/v1/statuses", "/api/v2/search")  # what a boost may call; the rest is "other"
 AIM_RATIO, AIM_REQUESTS = 0.95, 1.0

@@ -7,7 +7,7 @@ measures each step next to two baselines on the same bytes, in the same run:
   (b) Mastodon.py 2.3           StreamListener.handle_stream, typed (as shipped) and without its
                                 casting: the baseline
   (c) parse                     relay's parse path, `relay.sources.stream.parse_stream`
-  (d) parse → Post              plus `Post.from_status`, as the stream handler in `relay.app` does
+  (d) parse → Post              plus `Post.from_status`, as the stream handler in `relay.runtime.relay` does
   (e) full path, new posts      plus what `relay run` does: the queue, then `Pipeline.handle_batch`
                                 on up to 500 items (one SQLite transaction): dedupe, screen, store,
                                 in a real WAL file in a temporary directory; "rejected" for the
@@ -69,13 +69,14 @@ from common import (
     relay_parse,
 )
 
-from relay.app import BATCH as RELAY_BATCH
+from relay.config.rules import default_rules
+from relay.core.items import Item, Seen
+from relay.core.post import Post
 from relay.log import configure_logging
-from relay.pipeline import Item, Pipeline, Seen
-from relay.post import Post
-from relay.rules import default_rules
+from relay.runtime.pipeline import Pipeline
+from relay.runtime.relay import BATCH as RELAY_BATCH
 from relay.sources.stream import StreamEvent
-from relay.store import Store
+from relay.store.store import Store
 
 HOME = "home.example"  # the relay's home instance: it delivers every post first
 OTHER = "other.example"  # a second instance delivering the same posts again
@@ -97,7 +98,7 @@ def federated_name(k: int) -> str:
 
 
 def to_posts(w: Workload, source: str) -> Iterator[Post]:
-    """What the stream handler in `relay.app` makes of each `update` event from `source`."""
+    """What the stream handler in `relay.runtime.relay` makes of each `update` event from `source`."""
     for event in relay_events(w.writes):
         yield Post.from_status(event.data, source=source)
 

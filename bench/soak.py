@@ -1,7 +1,7 @@
 """Soak: the real `relay run` against the sandbox, killed with SIGKILL at random moments.
 
     python bench/soak.py --kills 60 --seed 7          # the long run, by hand (a few minutes)
-    python bench/soak.py --kills 4 --posts 40         # what tests/test_soak.py runs in CI
+    python bench/soak.py --kills 4 --posts 40         # what tests/e2e/test_soak.py runs in CI
 
 Authors on two sandbox instances post (passing posts, posts with a hold keyword, posts with a
 reject keyword, bursts from one author past the per-author cap), edit (harmlessly, or so that
@@ -54,11 +54,11 @@ from soak_oracle import (  # noqa: E402
     violations,
 )
 
-from relay.dedupe import Arrival  # noqa: E402
+from relay.core.dedupe import Arrival  # noqa: E402
 from relay.log import configure_logging  # noqa: E402
 from relay.sandbox import Budget, Fediverse, RateLimits, SeededAccount  # noqa: E402
 from relay.sandbox.model import iso  # noqa: E402
-from relay.store import Store  # noqa: E402
+from relay.store.store import Store  # noqa: E402
 
 HOLD_WORD, REJECT_WORD, CAP = "consultation", "casino", 3
 RULES = f"""
@@ -191,7 +191,7 @@ class Soak:
     def _wait_edits_heard(self) -> None:
         """Hold the kill until the relay has screened the edits made while it ran.
 
-        Until the recheck of recent boosts (`relay.recheck`), an edit whose event was in flight
+        Until the recheck of recent boosts (`relay.runtime.recheck`), an edit whose event was in flight
         when the relay died was never seen again (catch-up asks only for posts newer than its
         cursor). With `--guard-edits` the soak measures the other promises apart from that.
         """

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from relay.credentials import write_token_file
+from relay.config.credentials import write_token_file
 from relay.sandbox import Fediverse, Instance, SeededAccount
 
 T = TypeVar("T")

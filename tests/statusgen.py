@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "mastodon-4.6"
 HOME = "localhost:3000"  # the instance the cassettes were recorded on
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mastodon import Mastodon
 
-from relay.credentials import write_token_file
+from relay.config.credentials import write_token_file
 from relay.sandbox import Fediverse, Instance, SeededAccount
 
 HASHTAG = "TherapistsConnect"

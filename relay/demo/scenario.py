@@ -20,7 +20,7 @@ from relay.demo import dms
 from relay.demo.cast import HASHTAG, Cast
 from relay.demo.progress import ARROW, Check, check_line, outcome, post_line, snippet
 from relay.demo.relaylog import PostFacts, RelayProcess
-from relay.store import Store
+from relay.store.store import Store
 
 EXPECT_TIMEOUT = 10.0  # seconds an outcome may take before it counts as missed
 TAG = f"#{HASHTAG}"

@@ -1,4 +1,4 @@
-"""``python -m relay.sandbox``: the ``relay sandbox`` subcommand until ``relay.cli`` wires it."""
+"""``python -m relay.sandbox``: the ``relay sandbox`` subcommand until ``relay.cli.main`` wires it."""
 
 import sys
 

@@ -1,6 +1,6 @@
 """Everything that brings posts in: streams (SSE), polling of tag timelines, RSS."""
 
-from relay.sources.backoff import Backoff
+from relay.core.backoff import Backoff
 from relay.sources.stream import (
     MalformedEvent,
     StreamEvent,

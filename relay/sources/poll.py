@@ -5,7 +5,7 @@ clients are not thread-safe). It fetches every watched hashtag's timeline from t
 whenever it is asked to (`request()`, called on each stream connect) and, for a source without a
 token, every `interval` seconds. A 429 makes it wait until the reset, then go on: nothing posted
 during an outage is missed. The home instance's fetcher then runs the recheck of recent boosts
-(`after`, see `relay.recheck`): an edit made while no stream listened is not newer than the cursor.
+(`after`, see `relay.runtime.recheck`): an edit made while no stream listened is not newer than the cursor.
 
 A `FeedPoller` reads `/tags/NAME.rss` with feedparser where the instance keeps its tag timeline
 closed to anonymous readers. An RSS item lacks most of what screening needs, so each new item is
@@ -25,8 +25,8 @@ import requests
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonNetworkError
 
-from relay.pipeline import Item, Seen
-from relay.post import MalformedStatus, Post
+from relay.core.items import Item, Seen
+from relay.core.post import MalformedStatus, Post
 from relay.sources.rest import FirstStart, RateLimited, as_json, catch_up
 
 log = structlog.get_logger()

@@ -1,7 +1,7 @@
 """REST reads of a hashtag timeline: catch-up from a cursor, and the first look back at start.
 
 Mastodon.py does the HTTP. Its results are typed entities (datetimes instead of strings); `as_json`
-turns one back into the wire JSON that `relay.post.Post.from_status` reads, so that statuses from
+turns one back into the wire JSON that `relay.core.post.Post.from_status` reads, so that statuses from
 streams, catch-up and polls cross the same edge.
 
 Paging follows Mastodon's `min_id` semantics: the page just after `min_id`, newest first, so the

@@ -33,8 +33,8 @@ import structlog
 import urllib3.exceptions
 from sseclient import SSEClient
 
+from relay.core.backoff import Backoff
 from relay.errors import CredentialsError
-from relay.sources.backoff import Backoff
 
 log = structlog.get_logger("relay.sources.stream")
 

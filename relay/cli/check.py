@@ -1,0 +1,349 @@
+"""`relay check -c relay.toml`: verify a configuration before going live, as a printed checklist.
+
+Two halves. `gather()` (here) talks to the instances (Mastodon.py for the API, plain HTTP for public
+endpoints, every request with a timeout) and records what it saw as frozen `*Facts`, turning every
+network or API error into text. `relay.cli.checklist.decide()` is pure: facts in, one `Item` per line
+out, each ✓ (ok), ! (warning: does not fail), ✗ (fails, with the fix) or - (skipped: an earlier
+item failed). The exit code is 0 without a ✗; 2 when a ✗ is about the configuration or a token (as
+everywhere in relay: "do not restart"); 1 otherwise. No token is ever printed.
+
+The checklist's names (`REQUIRED_SCOPES`, `Item`, `Status`, the `*Facts`, `decide`, `render_text`,
+`render_json`, `exit_code`, ...) are re-exported here, so `from relay.cli.check import ...` keeps working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNotFoundError
+
+from relay import __version__
+from relay.cli.checklist import (
+    FIX_BOT,
+    FIX_DMS,
+    FIX_LANGUAGES,
+    REQUIRED_SCOPES,
+    SOURCE_SCOPES,
+    SYMBOLS,
+    AccountFacts,
+    Facts,
+    InstanceFacts,
+    Item,
+    ModeratorFacts,
+    SourceFacts,
+    StateFacts,
+    Status,
+    TokenFacts,
+    config_error_item,
+    covers,
+    decide,
+    exit_code,
+    missing_scopes,
+    render_json,
+    render_text,
+)
+from relay.config.credentials import read_token
+from relay.config.load import Config, InstanceConfig, load_config
+from relay.errors import ConfigError, CredentialsError, RelayError
+from relay.sources.stream import streaming_base
+from relay.store.store import Store
+
+__all__ = [  # the checklist's names, re-exported: other modules and the tests import them from here
+    "FIX_BOT",
+    "FIX_DMS",
+    "FIX_LANGUAGES",
+    "REQUEST_TIMEOUT",
+    "REQUIRED_SCOPES",
+    "SOURCE_SCOPES",
+    "SYMBOLS",
+    "AccountFacts",
+    "Facts",
+    "InstanceFacts",
+    "Item",
+    "ModeratorFacts",
+    "SourceFacts",
+    "StateFacts",
+    "Status",
+    "TokenFacts",
+    "add_arguments",
+    "covers",
+    "decide",
+    "exit_code",
+    "gather",
+    "missing_scopes",
+    "render_json",
+    "render_text",
+    "run",
+]
+
+REQUEST_TIMEOUT = 10.0  # seconds, for every request check makes
+
+
+# ---- gather: the I/O --------------------------------------------------------------------------
+
+
+class _Http:
+    """One requests session and one timeout for every call; errors become text without tokens."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"relay/{__version__} check"
+        self.secrets: list[str] = []
+
+    def api(self, url: str, token: str | None) -> Mastodon:
+        if token:
+            self.secrets.append(token)
+        return Mastodon(
+            api_base_url=url,
+            access_token=token,
+            ratelimit_method="throw",
+            request_timeout=self.timeout,
+            session=self.session,
+            version_check_mode="none",
+        )
+
+    def get_json(self, url: str, token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self.session.get(url, headers=headers, timeout=self.timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def describe(self, exc: BaseException) -> str:
+        """A short, token-free description of a failed request."""
+        if isinstance(exc, MastodonAPIError) and len(exc.args) >= 4:
+            text = f"HTTP {exc.args[1]}: {exc.args[3] or exc.args[2]}"
+        elif isinstance(exc, requests.HTTPError) and exc.response is not None:
+            try:
+                message = exc.response.json().get("error") or exc.response.reason
+            except (ValueError, AttributeError):
+                message = exc.response.reason
+            text = f"HTTP {exc.response.status_code}: {message}"
+        elif isinstance(exc, requests.RequestException | MastodonError):
+            text = _root_cause(exc)
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        for secret in self.secrets:
+            text = text.replace(secret, "[token]")
+        return text
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return (str(exc) or type(exc).__name__)[:200]
+
+
+def _rejected(exc: BaseException) -> bool:
+    """401/403/422: the server refused the token itself (revoked, lacking a scope, not a user's)."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return exc.response.status_code in (401, 403, 422)
+    return isinstance(exc, MastodonAPIError) and len(exc.args) > 1 and exc.args[1] in (401, 403, 422)
+
+
+def gather_instance(http: _Http, url: str, host: str) -> InstanceFacts:
+    try:
+        info = http.get_json(f"{url}/api/v2/instance")
+    except (requests.RequestException, ValueError) as exc:
+        return InstanceFacts(host=host, error=http.describe(exc))
+    conf = info.get("configuration") or {}
+    streaming = streaming_base(info, url)
+    streaming_error = None
+    try:
+        response = http.session.get(f"{streaming.rstrip('/')}/api/v1/streaming/health", timeout=http.timeout)
+        if response.status_code != 200 or response.text.strip() != "OK":
+            streaming_error = f"HTTP {response.status_code}: {response.text.strip()[:80]!r}"
+    except requests.RequestException as exc:
+        streaming_error = http.describe(exc)
+    feeds = (conf.get("timelines_access") or {}).get("hashtag_feeds")
+    return InstanceFacts(
+        host=host,
+        domain=str(info.get("domain") or host),
+        version=str(info.get("version") or ""),
+        hashtag_feeds=dict(feeds) if isinstance(feeds, dict) else None,
+        streaming_error=streaming_error,
+    )
+
+
+def _token(instance: InstanceConfig, environ: Mapping[str, str] | None) -> tuple[str | None, TokenFacts]:
+    try:
+        token = read_token(instance, environ=environ)
+    except CredentialsError as exc:
+        return None, TokenFacts(present=True, error=exc.message, fix=exc.fix, rejected=True)
+    return token, TokenFacts(present=token is not None)
+
+
+def gather_account(http: _Http, config: Config, home: InstanceFacts, token: str) -> AccountFacts:
+    """Raises MastodonError when verify_credentials fails; everything after it is recorded."""
+    api = http.api(config.home.url, token)
+    me = api.account_verify_credentials()
+    source = me.get("source") or {}
+    scopes, scopes_of = _scopes(http, api, config.home.url, token)
+    policy: dict[str, str] | None = None
+    policy_error = None
+    try:
+        policy = {k: str(v) for k, v in api.notifications_policy().items() if k.startswith("for_")}
+    except MastodonNotFoundError:
+        policy = None
+    except MastodonError as exc:
+        policy_error = http.describe(exc)
+    return AccountFacts(
+        acct=f"{me['acct'].partition('@')[0]}@{home.domain}",
+        bot=bool(me.get("bot")),
+        languages_known="chosen_languages" in source,
+        chosen_languages=tuple(source.get("chosen_languages") or ()),
+        scopes=scopes,
+        scopes_of=scopes_of,
+        policy=policy,
+        policy_error=policy_error,
+        moderators=tuple(_moderators(http, api, config.moderation.moderators, home.domain)),
+    )
+
+
+def _scopes(http: _Http, api: Mastodon, url: str, token: str) -> tuple[tuple[str, ...] | None, str]:
+    """The token's own scopes (/oauth/token/info), else its app's registered scopes (Mastodon 4.3+)."""
+    try:
+        info = http.get_json(f"{url}/oauth/token/info", token)
+        granted = info.get("scope", info.get("scopes"))
+        if granted is not None:
+            return tuple(granted.split() if isinstance(granted, str) else granted), "token"
+    except (requests.RequestException, ValueError, AttributeError):
+        pass
+    try:
+        scopes = api.app_verify_credentials().get("scopes")
+    except MastodonError:
+        return None, "token's app"
+    return (tuple(scopes) if scopes is not None else None), "token's app"
+
+
+def _moderators(http: _Http, api: Mastodon, handles: Sequence[str], domain: str) -> list[ModeratorFacts]:
+    found: dict[str, str] = {}  # handle → account id on home
+    facts: dict[str, ModeratorFacts] = {}
+    for handle in handles:
+        try:
+            account_id = _find_account(api, handle, domain)
+        except MastodonError as exc:
+            facts[handle] = ModeratorFacts(handle, error=http.describe(exc))
+            continue
+        if account_id is None:
+            facts[handle] = ModeratorFacts(handle)
+        else:
+            found[handle] = account_id
+    relations: dict[str, Any] = {}
+    if found:
+        try:
+            relations = {str(r["id"]): r for r in api.account_relationships(list(found.values()))}
+        except MastodonError as exc:
+            error = http.describe(exc)
+            facts.update({h: ModeratorFacts(h, found=True, error=error) for h in found})
+            found = {}
+    for handle, account_id in found.items():
+        rel = relations.get(account_id) or {}
+        following, followed_by = bool(rel.get("following")), bool(rel.get("followed_by"))
+        facts[handle] = ModeratorFacts(handle, found=True, following=following, followed_by=followed_by)
+    return [facts[h] for h in handles]
+
+
+def _find_account(api: Mastodon, handle: str, domain: str) -> str | None:
+    """The home instance's id for user@domain: lookup, then a resolving search (webfinger)."""
+    user, _, host = handle.partition("@")
+
+    def same(acct: str) -> bool:
+        name, _, on = acct.partition("@")
+        return name.lower() == user.lower() and (on or domain).lower() == host.lower()
+
+    try:
+        account = api.account_lookup(handle)
+        if same(account["acct"]):
+            return str(account["id"])
+    except MastodonNotFoundError:
+        pass
+    results = api.search_v2(handle, resolve=True, result_type="accounts")
+    return next((str(a["id"]) for a in results.get("accounts") or () if same(a["acct"])), None)
+
+
+def gather_source(
+    http: _Http, source: InstanceConfig, tag: str, environ: Mapping[str, str] | None
+) -> SourceFacts:
+    instance = gather_instance(http, source.url, source.host)
+    token, token_facts = _token(source, environ)
+    if token and not instance.error:
+        http.secrets.append(token)
+        try:  # what a source's token is for: reading the hashtag feed
+            http.get_json(f"{source.url}/api/v1/timelines/tag/{quote(tag, safe='')}?limit=1", token)
+        except (requests.RequestException, ValueError) as exc:
+            rejected = _rejected(exc)
+            error = ("token rejected: " if rejected else "") + http.describe(exc)
+            fix = None if rejected else "check that the instance is up, then run relay check again"
+            token_facts = TokenFacts(present=True, error=error, rejected=rejected, fix=fix)
+    return SourceFacts(instance, token_facts)
+
+
+def gather_state(path: Path) -> StateFacts:
+    if not path.exists():
+        folder = path.parent
+        if not folder.is_dir():
+            return StateFacts(str(path), False, f"folder {folder} does not exist", f"mkdir -p {folder}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            error = f"the relay cannot create {path.name} in {folder}"
+            return StateFacts(str(path), False, error, "let the relay's user write to that folder")
+        return StateFacts(str(path), False)
+    try:
+        Store.open(path).close()  # exactly what `relay run` does at start (migrating an older file)
+    except RelayError as exc:
+        return StateFacts(str(path), True, exc.message, exc.fix)
+    return StateFacts(str(path), True)
+
+
+def gather(
+    config: Config, *, environ: Mapping[str, str] | None = None, timeout: float = REQUEST_TIMEOUT
+) -> Facts:
+    http = _Http(timeout)
+    home = gather_instance(http, config.home.url, config.home.host)
+    token, token_facts = _token(config.home, environ)
+    account = None
+    if token and not home.error:
+        try:
+            account = gather_account(http, config, home, token)
+        except MastodonError as exc:
+            rejected = _rejected(exc)
+            error = (
+                f"{config.home.host} {'rejected the token' if rejected else 'failed'}: {http.describe(exc)}"
+            )
+            token_facts = TokenFacts(present=True, error=error, rejected=rejected)
+    sources = tuple(gather_source(http, s, config.hashtags[0], environ) for s in config.sources)
+    return Facts(config, home, token_facts, account, sources, gather_state(config.state))
+
+
+# ---- command --------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c", "--config", type=Path, default=Path("relay.toml"), help="relay.toml (default: ./relay.toml)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the items as JSON")
+    parser.add_argument(
+        "--timeout", type=float, default=REQUEST_TIMEOUT, metavar="SECONDS",
+        help=f"per request (default {REQUEST_TIMEOUT:g})",
+    )  # fmt: skip
+    parser.epilog = "exit status: 0 no ✗; 1 a ✗; 2 a ✗ in the configuration or a token (as `relay run`)"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        items = [config_error_item(exc)]
+    else:
+        items = decide(gather(config, timeout=args.timeout))
+    print(render_json(args.config, items) if args.json else render_text(args.config, items))
+    sys.stdout.flush()
+    return exit_code(items)

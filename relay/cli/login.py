@@ -1,0 +1,250 @@
+"""`relay login --instance URL`: get the bot's token with the OAuth code flow and write it (0600).
+
+Registers an app on the instance, prints the page to open in a browser where the bot account is
+logged in, reads the code that page shows (from stdin, or `--code`), exchanges it for a token,
+writes the token file with mode 0600 and says which account it is for. The token is never printed.
+The app registration is kept beside the token (`<token_file>.app`, 0600), so a later run can finish
+with `--code` and re-logins do not register a new app each time.
+
+Errors end with one message and the usual exit codes: 2 for what the operator must fix (a wrong
+URL, a refused code, a file that cannot be written), 1 for an instance that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from mastodon import Mastodon, MastodonError, MastodonIllegalArgumentError, MastodonNetworkError
+
+from relay import __version__
+from relay.cli.check import REQUIRED_SCOPES
+from relay.config.credentials import write_token_file
+from relay.config.load import is_loopback
+from relay.errors import ConfigError, CredentialsError, RelayError
+from relay.log import register_secret
+
+OOB = "urn:ietf:wg:oauth:2.0:oob"  # "show the code on a page": no web server needed on the relay's side
+APP_NAME = "relay"
+WEBSITE = "https://pypi.org/project/hashtag-relay/"
+USER_AGENT = f"relay/{__version__} (+{WEBSITE})"
+REQUEST_TIMEOUT = 30.0
+SCOPES: tuple[str, ...] = REQUIRED_SCOPES
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """A validated instance base URL, and whether plain http is allowed for it (loopback only)."""
+
+    url: str
+    host: str
+    allow_http: bool
+
+
+def parse_instance(value: str) -> Instance:
+    """`https://host[:port]` (a bare host means https); http:// only for loopback. ConfigError else."""
+    text = value.strip().rstrip("/")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--instance {value!r} is not an instance URL", fix="pass --instance https://your.instance"
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ConfigError(
+            f"--instance {value!r} has a path",
+            fix=f"pass the base URL only: --instance {parts.scheme}://{parts.netloc}",
+        )
+    loopback = is_loopback(parts.hostname)
+    if parts.scheme == "http" and not loopback:
+        raise ConfigError(
+            f"--instance {value!r} uses plain http:// (accepted for loopback addresses only)",
+            fix=f"pass --instance https://{parts.netloc}",
+        )
+    netloc = parts.netloc.lower()
+    return Instance(url=f"{parts.scheme}://{netloc}", host=netloc, allow_http=parts.scheme == "http")
+
+
+def default_token_file(instance: Instance) -> Path:
+    """`./<host>.token` in the current folder (a port's ':' becomes '_')."""
+    return Path(instance.host.replace(":", "_") + ".token")
+
+
+def log_in(
+    instance: Instance,
+    token_file: Path,
+    *,
+    code: str | None,
+    stdin: TextIO,
+    stdout: TextIO,
+) -> str:
+    """Run the code flow, write `token_file` (0600) and return the account's handle."""
+    with _asking(
+        instance,
+        RelayError,
+        "refused to register the relay as an app",
+        fix="check that the URL is a Mastodon-compatible instance that accepts new apps",
+    ):
+        client_id, client_secret = _app_credentials(instance, app_file(token_file))
+        app = _client(instance, client_id=client_id, client_secret=client_secret)
+        url = app.auth_request_url(scopes=list(SCOPES), redirect_uris=OOB, allow_http=instance.allow_http)
+    if code is None:
+        print(
+            "1. Open this page in a browser where the bot account is logged in, and authorise:", file=stdout
+        )
+        print(url, file=stdout)
+        print("2. Paste the code the page shows, then press Enter:", file=stdout, flush=True)
+        code = stdin.readline()
+    code = code.strip()
+    if not code:
+        raise CredentialsError(
+            "no authorisation code was given",
+            fix=f"paste the code when asked, or run `relay login --instance {instance.url}"
+            f" --token-file {token_file} --code=CODE`"  # "=": a code may begin with "-"
+            f" (the app registration is kept in {app_file(token_file)})",
+        )
+    with _asking(
+        instance,
+        CredentialsError,
+        "did not grant the token the relay needs",
+        fix="authorise every permission the page asks for: " + " ".join(SCOPES),
+    ):
+        try:
+            token = app.log_in(
+                code=code, scopes=list(SCOPES), redirect_uri=OOB, allow_http=instance.allow_http
+            )
+        except MastodonIllegalArgumentError:
+            raise CredentialsError(
+                f"{instance.host} did not accept the authorisation code (wrong, expired or already used)",
+                fix="run `relay login` again and paste the code the authorisation page shows (if it keeps"
+                f" failing, delete {app_file(token_file)} to register the app anew)",
+            ) from None
+    register_secret(token)
+    with _asking(
+        instance, CredentialsError, "gave a token that does not work", fix="run `relay login` again"
+    ):
+        me = _client(instance, access_token=token).account_verify_credentials()
+    try:
+        write_token_file(token_file, token)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the token file {token_file}: {exc.strerror}",
+            fix="pass a --token-file in a folder you may write to",
+        ) from None
+    return f"{me['acct']}@{instance.host}" if "@" not in me["acct"] else str(me["acct"])
+
+
+def app_file(token_file: Path) -> Path:
+    """Where the app registration (client id and secret) for `token_file` is kept: `<token_file>.app`."""
+    return token_file.with_name(token_file.name + ".app")
+
+
+def _app_credentials(instance: Instance, path: Path) -> tuple[str, str]:
+    """The app registered earlier for this instance (kept in `path`), else a new one, saved there (0600).
+
+    Keeping it lets `--code` finish a login whose page was opened by an earlier run: a code is only
+    valid for the app that asked for it.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").split()
+    except OSError:
+        lines = []
+    if len(lines) == 3 and lines[2] == instance.url:
+        return lines[0], lines[1]
+    client_id, client_secret = Mastodon.create_app(
+        APP_NAME,
+        api_base_url=instance.url,
+        scopes=list(SCOPES),
+        redirect_uris=OOB,
+        website=WEBSITE,
+        request_timeout=REQUEST_TIMEOUT,
+        user_agent=USER_AGENT,
+    )
+    try:
+        write_token_file(path, f"{client_id}\n{client_secret}\n{instance.url}")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror}", fix="pass a --token-file in a folder you may write to"
+        ) from None
+    return client_id, client_secret
+
+
+def _client(
+    instance: Instance,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    access_token: str | None = None,
+) -> Mastodon:
+    return Mastodon(
+        client_id=client_id,
+        client_secret=client_secret,
+        access_token=access_token,
+        api_base_url=instance.url,
+        request_timeout=REQUEST_TIMEOUT,
+        user_agent=USER_AGENT,
+        version_check_mode="none",
+    )
+
+
+@contextmanager
+def _asking(instance: Instance, error: type[RelayError], refused: str, *, fix: str) -> Iterator[None]:
+    """Turn the block's Mastodon.py errors into the relay's, each ending with one message.
+
+    A network error says the instance cannot be reached (exit 1); any other error of the instance's
+    becomes `error("HOST REFUSED: the instance's own text", fix=fix)`.
+    """
+    try:
+        yield
+    except MastodonNetworkError as exc:
+        raise RelayError(
+            f"cannot reach {instance.url}: {type(exc).__name__}",
+            fix="check the URL, the network and that the instance is up, then run `relay login` again",
+        ) from None
+    except MastodonError as exc:
+        raise error(f"{instance.host} {refused}: {_short(exc)}", fix=fix) from None
+
+
+def _short(exc: MastodonError) -> str:
+    """The instance's own error text from a Mastodon.py error, without the request details."""
+    args = exc.args
+    if len(args) >= 4 and isinstance(args[3], str):
+        return args[3]
+    return type(exc).__name__
+
+
+# -- the `relay login` subcommand ---------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--instance", required=True, help="the bot account's instance, e.g. https://therapists.example"
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="where to write the token (mode 0600; default: ./HOST.token)",
+    )
+    parser.add_argument(
+        "--code", default=None, help="the authorisation code, if you already have one (default: asked for)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    instance = parse_instance(args.instance)
+    token_file: Path = args.token_file or default_token_file(instance)
+    acct = log_in(instance, token_file, code=args.code, stdin=sys.stdin, stdout=sys.stdout)
+    print(f"Token for @{acct} written to {token_file} (mode 0600).")
+    print(
+        f'Next: in relay.toml, [home] url = "{instance.url}" and token_file = "{token_file.resolve()}";'
+        " then run `relay check -c relay.toml`."
+    )
+    return 0

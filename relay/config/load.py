@@ -1,0 +1,293 @@
+"""relay.toml → frozen dataclasses, validated once at start-up.
+
+Every mistake is one `ConfigError` naming the file, the key, what was found, what is expected and
+how to fix it; the CLI turns it into exit code 2 ("don't restart", as the systemd unit says).
+Tokens are not read here: `relay.config.credentials` reads them when a command needs them, so that
+`relay replay` works with a config whose token files live on another machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from relay.config.rules import parse_rules
+from relay.config.tomltable import Table
+from relay.core.rules import Rules
+from relay.errors import ConfigError
+
+if sys.version_info >= (3, 11):  # noqa: UP036 - tomli is declared for older Pythons
+    import tomllib
+else:  # pragma: no cover - Python < 3.11 is not supported, the marker keeps tomli optional
+    import tomli as tomllib
+
+HOME_TOKEN_ENV = "RELAY_HOME_TOKEN"  # noqa: S105 - a variable name, not a secret
+MODES = ("review", "open")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_TAG_RE = re.compile(r"^\w+$")
+_HANDLE_RE = re.compile(r"^@?(?P<user>[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*)@(?P<domain>[^@\s/]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceConfig:
+    """A Mastodon-compatible instance the relay talks to, and where its token comes from."""
+
+    url: str  # normalised: scheme://host[:port], no trailing slash
+    token_file: Path | None  # absolute; None when the token comes from `token_env` (or there is none)
+    token_env: str  # environment variable that may hold the token instead of a file
+
+    @property
+    def host(self) -> str:
+        """host[:port], as log lines and status output name the instance."""
+        return urlsplit(self.url).netloc
+
+
+DM_POLICIES = ("follow", "accept", "leave")
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationConfig:
+    moderators: tuple[str, ...]  # full handles, lower case: user@domain
+    mode: str  # "review" or "open"
+    # How the relay makes sure moderators' DMs reach the bot (Mastodon >= 4.3 filters private
+    # mentions from accounts the bot does not follow): "follow" the moderators, "accept" every
+    # private mention in the notification policy, or "leave" the account as it is.
+    dm_policy: str = "follow"
+    digest_interval: float = 60.0  # seconds: holds within this time of the last notice share one DM
+    hold_expiry_days: float = 7.0  # held posts nobody decides on become `expired` after this long
+    refusal_interval: float = 86400.0  # seconds between two refusals to the same non-moderator
+    silence_alert_minutes: float = 0.0  # DM moderators after this long without events; 0: off
+
+
+@dataclass(frozen=True, slots=True)
+class BoosterConfig:
+    dry_run: bool = False  # screen and record, but never reblog or unreblog
+    max_boosts_per_hour: int = 0  # spacing so followers are not flooded; 0: as fast as allowed
+    on_edit: str = "unboost"  # a boosted post edited so it no longer passes: "unboost" or "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsConfig:
+    read_timeout: float = 60.0  # seconds of silence (Mastodon beats every 15 s) before a reconnect
+    poll_interval: float = 60.0  # seconds between polls of a source without a token
+    first_start_max_posts: int = 40  # how far back the very first start looks, in posts...
+    first_start_max_age_hours: float = 24.0  # ...and in hours
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    address: str | None = None  # "127.0.0.1:9464" serves Prometheus metrics there; None: off
+    allow_public: bool = False  # a non-loopback address needs this, deliberately
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path  # the relay.toml this came from
+    hashtags: tuple[str, ...]  # as written (display form), without '#'
+    state: Path  # absolute path of the SQLite database
+    home: InstanceConfig
+    sources: tuple[InstanceConfig, ...]
+    moderation: ModerationConfig
+    rules: Rules
+    log_level: str
+    booster: BoosterConfig = BoosterConfig()
+    streams: StreamsConfig = StreamsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate relay.toml; raise ConfigError naming the key and the fix."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such configuration file",
+            fix="pass the right file with -c PATH, or copy the documented relay.toml",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}", fix="check its permissions") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text", fix="save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: is not valid TOML: {exc}", fix="correct the TOML syntax there") from None
+    return parse_config(doc, path=path.resolve())
+
+
+def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
+    """Validate an already parsed relay.toml; relative paths are relative to `path`'s folder."""
+    top = Table(doc, source=path.name)
+    base = path.parent
+    hashtags = top.get_str_list(
+        "hashtags", required=True, example='hashtags = ["TherapistsConnect"]', item=lambda t: t
+    )
+    if not hashtags:
+        raise top.error("hashtags", "at least one hashtag", fix='write hashtags = ["TherapistsConnect"]')
+    for tag in hashtags:
+        if not _TAG_RE.fullmatch(tag):
+            bare = tag.lstrip("#")
+            fix = f'write "{bare}" without the "#"' if tag.startswith("#") else "use letters, digits and _"
+            raise top.error("hashtags", "hashtag names without '#' (letters, digits, _)", found=tag, fix=fix)
+    state = base / top.get_str("state", "relay.sqlite3")
+    home_table = top.table("home")
+    if "url" not in home_table:
+        raise home_table.missing(
+            "url", "the booster account's instance URL", 'url = "https://therapists.example"'
+        )
+    home = _instance(home_table, base, default_env=HOME_TOKEN_ENV)
+    sources = tuple(_instance(t, base, default_env=None) for t in top.tables("sources"))
+    _reject_duplicate_sources(home, sources, path.name)
+    moderation_table = top.table("moderation")
+    mode = moderation_table.get_str("mode", "review", choices=MODES)
+    moderators = moderation_table.get_str_list("moderators", item=lambda h: h)
+    moderation = _moderation(moderation_table, mode, moderators)
+    log_table = top.table("log")
+    log_level = log_table.get_str("level", "info", choices=LOG_LEVELS)
+    log_table.finish()
+    booster = _booster(top.table("booster"))
+    streams = _streams(top.table("streams"))
+    metrics_table = top.table("metrics")
+    metrics = MetricsConfig(
+        address=metrics_table.get_str("address") or None,
+        allow_public=metrics_table.get_bool("allow_public", False),
+    )
+    metrics_table.finish()
+    rules = parse_rules(
+        doc.get("rules", {}), hashtags=hashtags, mode=mode, self_acct=None, base_dir=base, source=path.name
+    )
+    top.table("rules")  # validated by parse_rules; mark it read
+    top.finish()
+    return Config(
+        path=path,
+        hashtags=hashtags,
+        state=state,
+        home=home,
+        sources=sources,
+        moderation=moderation,
+        rules=rules,
+        log_level=log_level,
+        booster=booster,
+        streams=streams,
+        metrics=metrics,
+    )
+
+
+def _moderation(table: Table, mode: str, moderators: tuple[str, ...]) -> ModerationConfig:
+    default = ModerationConfig(moderators=(), mode=mode)
+    result = ModerationConfig(
+        moderators=tuple(_handle(table, h) for h in moderators),
+        mode=mode,
+        dm_policy=table.get_str("dm_policy", default.dm_policy, choices=DM_POLICIES),
+        digest_interval=table.get_float("digest_interval", default.digest_interval, minimum=0.0),
+        hold_expiry_days=table.get_float("hold_expiry_days", default.hold_expiry_days, minimum=0.001),
+        refusal_interval=table.get_float("refusal_interval", default.refusal_interval, minimum=0.0),
+        silence_alert_minutes=table.get_float(
+            "silence_alert_minutes", default.silence_alert_minutes, minimum=0.0
+        ),
+    )
+    table.finish()
+    return result
+
+
+def _booster(table: Table) -> BoosterConfig:
+    default = BoosterConfig()
+    result = BoosterConfig(
+        dry_run=table.get_bool("dry_run", default.dry_run),
+        max_boosts_per_hour=table.get_int("max_boosts_per_hour", default.max_boosts_per_hour, minimum=0),
+        on_edit=table.get_str("on_edit", default.on_edit, choices=("unboost", "hold")),
+    )
+    table.finish()
+    return result
+
+
+def _streams(table: Table) -> StreamsConfig:
+    default = StreamsConfig()
+    result = StreamsConfig(
+        read_timeout=table.get_float("read_timeout", default.read_timeout, minimum=0.1),
+        poll_interval=table.get_float("poll_interval", default.poll_interval, minimum=0.1),
+        first_start_max_posts=table.get_int(
+            "first_start_max_posts", default.first_start_max_posts, minimum=0
+        ),
+        first_start_max_age_hours=table.get_float(
+            "first_start_max_age_hours", default.first_start_max_age_hours, minimum=0.0
+        ),
+    )
+    table.finish()
+    return result
+
+
+def _instance(table: Table, base: Path, *, default_env: str | None) -> InstanceConfig:
+    url = _url(table)
+    token_file = table.get_str("token_file")
+    env = table.get_str("token_env", default_env or _source_env(url))
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", env):
+        raise table.error("token_env", "an environment variable name (A-Z, 0-9, _)")
+    table.finish()
+    return InstanceConfig(url=url, token_file=(base / token_file) if token_file else None, token_env=env)
+
+
+def _source_env(url: str) -> str:
+    """RELAY_SOURCE_<HOST>_TOKEN, e.g. RELAY_SOURCE_MASTODON_SOCIAL_TOKEN for mastodon.social."""
+    host = urlsplit(url).netloc.upper()
+    return "RELAY_SOURCE_" + re.sub(r"[^A-Z0-9]+", "_", host).strip("_") + "_TOKEN"
+
+
+def _url(table: Table) -> str:
+    value = table.get_str("url", required=True, example='url = "https://mastodon.example"')
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise table.error("url", "an https:// URL such as https://mastodon.example")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise table.error(
+            "url",
+            "the instance's base URL without a path",
+            fix=f'write url = "{parts.scheme}://{parts.netloc}"',
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise table.error(
+            "url",
+            "https:// (plain http:// is accepted for loopback addresses only)",
+            fix=f'write url = "https://{parts.netloc}"',
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _handle(table: Table, handle: str) -> str:
+    match = _HANDLE_RE.fullmatch(handle.strip())
+    if not match:
+        raise table.error(
+            "moderators",
+            "full handles user@domain, as the instance reports them",
+            found=handle,
+            fix='write moderators = ["alice@therapists.example"] (a bare name is ambiguous across instances)',
+        )
+    return f"{match['user'].lower()}@{match['domain'].lower()}"
+
+
+def _reject_duplicate_sources(home: InstanceConfig, sources: tuple[InstanceConfig, ...], source: str) -> None:
+    seen = {home.url: "home.url"}
+    for i, s in enumerate(sources):
+        if s.url in seen:
+            raise ConfigError(
+                f"{source}: sources[{i}].url = {s.url!r} is already watched as {seen[s.url]}",
+                fix="remove the duplicate [[sources]] entry (the home instance is always watched)",
+            )
+        seen[s.url] = f"sources[{i}].url"

@@ -1,0 +1,50 @@
+"""PURE: what travels on the event queue from the sources to the pipeline.
+
+Every source (stream readers, catch-up, pollers, RSS, the recheck of recent boosts) turns what it
+reads into these items; the pipeline, on the one store thread, takes them in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relay.core.post import Post
+from relay.errors import RelayError
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A status that a source delivered: by stream, catch-up, poll or RSS."""
+
+    post: Post
+    via: str  # "stream" | "catch-up" | "poll" | "rss" | "recheck"
+    hashtag: str | None = None  # the watched hashtag whose feed brought it (moves that cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A status whose uri and version the store already has (see `relay.core.seen`): only counted."""
+
+    source: str
+    uri: str
+    local_id: str | None
+    via: str
+    hashtag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """A `delete` event: `source` no longer has its status `local_id`."""
+
+    source: str
+    local_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fatal:
+    """A source thread met an error that must end the relay (e.g. the home token was revoked)."""
+
+    error: RelayError
+
+
+Item = Seen | Sighting | Deleted | Fatal

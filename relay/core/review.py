@@ -1,0 +1,354 @@
+"""PURE review-queue lifecycle as one transition table, and the DMs that tell moderators about holds.
+
+The store records a state string per queue item (`relay.store.records.QUEUE_STATES`); this module
+decides which moves are legal. `next_state(state, event)` returns the new state or raises
+`IllegalTransition` naming what *is* allowed, the way h11's `_state.py` refuses events.
+
+The table (`MOVES`), one row per legal move::
+
+    held      --hold-->     held       re-held after an edit: new text, new reasons, still waiting
+    held      --approve-->  approved
+    held      --reject-->   rejected
+    held      --expire-->   expired    nobody decided within the review window
+    held      --retract-->  retracted  withdrawn before a decision: deleted, opt-out, block
+    approved  --boost-->    boosted    the booster's reblog succeeded
+    approved  --fail-->     failed     the booster gave up (resolve or reblog failed)
+    approved  --hold-->     held       edited before the booster reached it: review the new text
+    approved  --reject-->   rejected   a moderator changes their mind before the boost (e.g. paused)
+    approved  --retract-->  retracted  withdrawn before the boost: deleted, opt-out, block
+    failed    --retry-->    approved   the booster (or a moderator) tries again
+    failed    --reject-->   rejected   a moderator gives up on it
+    failed    --expire-->   expired    too old to retry
+    failed    --retract-->  retracted  withdrawn: deleted, opt-out, block
+    rejected  --approve-->  approved   a moderator reverses a reject (the caller checks freshness)
+    boosted   --retract-->  retracted  unboosted: moderator, opt-out, block, failing edit, deletion
+
+Choices, and why:
+
+- `rejected --approve--> approved` is allowed: moderators misclick and change their minds. The
+  table has no clock, so the caller must refuse it with `is_expired(held_at, now, max_age)` when
+  the post is no longer fresh; boosting a week-old post helps nobody.
+- `held --hold--> held` is allowed (an edit re-screened as held again refreshes the reasons), and
+  so is `approved --hold--> held`: an approval covers the text the moderator read, not a new one.
+- `retracted` and `expired` are final. A retracted post was deleted, or its author or a
+  moderator took it back; boosting it again would undo a decision about consent. `retract` from a
+  state other than `boosted` needs no unreblog (nothing was boosted); only the caller knows that.
+- A repeated move (`approve` an `approved` post, two moderators at once) is refused like any
+  other, so the second moderator learns the post is already approved.
+
+No I/O and no clock: times are passed in.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Protocol, TypeVar
+
+from relay.errors import IllegalTransition
+
+
+class State(enum.StrEnum):
+    """Where a review-queue item is; the values are the strings the store records."""
+
+    HELD = "held"
+    APPROVED = "approved"
+    BOOSTED = "boosted"
+    REJECTED = "rejected"
+    RETRACTED = "retracted"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class Event(enum.StrEnum):
+    """What happened to a review-queue item."""
+
+    HOLD = "hold"
+    APPROVE = "approve"
+    REJECT = "reject"
+    EXPIRE = "expire"
+    BOOST = "boost"
+    FAIL = "fail"
+    RETRY = "retry"
+    RETRACT = "retract"
+
+
+_Kind = TypeVar("_Kind", State, Event)
+
+S, E = State, Event
+MOVES: tuple[tuple[State, Event, State], ...] = (
+    (S.HELD, E.HOLD, S.HELD),
+    (S.HELD, E.APPROVE, S.APPROVED),
+    (S.HELD, E.REJECT, S.REJECTED),
+    (S.HELD, E.EXPIRE, S.EXPIRED),
+    (S.HELD, E.RETRACT, S.RETRACTED),
+    (S.APPROVED, E.BOOST, S.BOOSTED),
+    (S.APPROVED, E.FAIL, S.FAILED),
+    (S.APPROVED, E.HOLD, S.HELD),
+    (S.APPROVED, E.REJECT, S.REJECTED),
+    (S.APPROVED, E.RETRACT, S.RETRACTED),
+    (S.FAILED, E.RETRY, S.APPROVED),
+    (S.FAILED, E.REJECT, S.REJECTED),
+    (S.FAILED, E.EXPIRE, S.EXPIRED),
+    (S.FAILED, E.RETRACT, S.RETRACTED),
+    (S.REJECTED, E.APPROVE, S.APPROVED),
+    (S.BOOSTED, E.RETRACT, S.RETRACTED),
+)
+"""Every legal move as (from, event, to); see the module docstring for the reason of each."""
+del S, E
+
+TRANSITIONS: Mapping[State, Mapping[Event, State]] = MappingProxyType(
+    {state: MappingProxyType({event: to for frm, event, to in MOVES if frm is state}) for state in State}
+)
+"""`MOVES` as state -> event -> new state (every state present; final states map to nothing)."""
+
+FINAL_STATES = frozenset(state for state, moves in TRANSITIONS.items() if not moves)
+
+
+def _member(kind: type[_Kind], value: _Kind | str) -> _Kind:
+    """`value` as a member of `kind` (State or Event); IllegalTransition naming the known ones else."""
+    try:
+        return kind(value)
+    except ValueError:
+        name = kind.__name__.lower()
+        known = ", ".join(kind)
+        raise IllegalTransition(f"unknown review {name} {value!r}; known {name}s: {known}") from None
+
+
+def allowed_events(state: State | str) -> tuple[Event, ...]:
+    """The events allowed from `state`, in table order (empty for a final state)."""
+    return tuple(TRANSITIONS[_member(State, state)])
+
+
+def next_state(state: State | str, event: Event | str) -> State:
+    """The state after `event` happens to an item in `state`; `IllegalTransition` if not in the table."""
+    frm, ev = _member(State, state), _member(Event, event)
+    try:
+        return TRANSITIONS[frm][ev]
+    except KeyError:
+        allowed = allowed_events(frm)
+        also = f"; from {frm} you can: {', '.join(allowed)}" if allowed else f"; {frm} is final"
+        raise IllegalTransition(f"can't {ev} a post that is {frm}{also}") from None
+
+
+def is_expired(held_at: datetime, now: datetime, max_age: timedelta) -> bool:
+    """Whether an item held at `held_at` is at least `max_age` old at `now` (both timezone-aware)."""
+    if max_age < timedelta(0):
+        raise ValueError(f"max_age must not be negative, got {max_age}")
+    return now - held_at >= max_age
+
+
+# -- moderator DMs --------------------------------------------------------------------------------
+
+MASTODON_MAX_CHARS = 500
+URL_CHARS = 23  # Mastodon counts every link as 23 characters, however long
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+# What Mastodon would turn into a mention (and so add as a recipient of the DM): "@name" that does
+# not follow a word character or a slash. A zero-width space after the "@" keeps the look.
+_MENTION = re.compile(r"(?<![\w/])@(?=\w)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class ReasonLike(Protocol):
+    """A screening reason (`relay.core.screen.Reason`): the rule's name and what it found."""
+
+    @property
+    def rule(self) -> str: ...
+
+    @property
+    def detail(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPost:
+    """What a moderator needs to decide on a held post: its short id, author, link, text and reasons."""
+
+    short_id: str
+    author: str | None
+    url: str | None
+    text: str
+    reasons: tuple[ReasonLike | str, ...] = ()
+
+
+def status_length(text: str) -> int:
+    """An upper bound of the length Mastodon (and servers that count every character) give `text`.
+
+    Code points, except that a link counts at least `URL_CHARS`; a mention's domain, which Mastodon
+    does not count, is counted.
+    """
+    extra = sum(max(0, URL_CHARS - len(m.group())) for m in _URL.finditer(text))
+    return len(text) + extra
+
+
+def pack_lines(lines: Iterable[str], *, max_chars: int = MASTODON_MAX_CHARS, prefix: str = "") -> list[str]:
+    """Join lines into as few messages as fit `max_chars` with `prefix` before each; lines stay whole.
+
+    A single line longer than the budget is cut at a word boundary rather than dropped.
+    """
+    budget = max_chars - status_length(prefix)
+    if budget < URL_CHARS:
+        raise ValueError(f"max_chars={max_chars} leaves {budget} characters after the prefix")
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        whole, limit = line, budget
+        while status_length(line) > budget:
+            line = cut(whole, limit)
+            limit -= max(1, status_length(line) - budget)
+        joined = f"{current}\n{line}" if current else line
+        if current and status_length(joined) > budget:
+            messages.append(current)
+            joined = line
+        current = joined
+    if current:
+        messages.append(current)
+    return messages
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` with whitespace collapsed, cut to at most `limit` characters at a word boundary with '…'."""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:.-") + "…"
+
+
+def quiet(text: str) -> str:
+    """`text` with every would-be mention defused, so quoting a post never adds DM recipients."""
+    return _MENTION.sub("@\u200b", text)
+
+
+def _reason_line(reason: ReasonLike | str, limit: int | None) -> str:
+    text = reason if isinstance(reason, str) else f"{reason.rule}: {reason.detail}"
+    return quiet(cut(text, limit if limit is not None else len(text) + 1))
+
+
+def _rule_names(reasons: Sequence[ReasonLike | str]) -> str:
+    return ", ".join(quiet(cut(r if isinstance(r, str) else r.rule, 40)) for r in reasons) or "none given"
+
+
+def _hold_variants(post: HeldPost) -> Iterator[str]:
+    sid = post.short_id
+    author = quiet(post.author.strip().removeprefix("@")) if post.author else None
+    url = post.url.strip() if post.url else None
+    hint_long = f"Reply `approve` or `reject [reason]`, or send `approve {sid}` or `reject {sid} [reason]`."
+    hint = f"Reply `approve` or `reject [reason]`, or send `approve {sid}`."
+    hint_short = f"Send `approve {sid}`, `reject {sid} [reason]` or `why {sid}`."
+    reasons = post.reasons
+
+    def render(excerpt: int, detail: int | None, *, hint: str, who: bool = True, link: bool = True) -> str:
+        lines = [f"Held for review: {sid}"]
+        if author and who:
+            lines.append(f"by {author}")
+        if url and link:
+            lines.append(url)
+        if excerpt and (body := cut(post.text, excerpt)):
+            lines.append(f"“{quiet(body)}”")
+        if detail == 0 or not reasons:
+            lines.append(f"Why: {_rule_names(reasons)}")
+        else:
+            lines.append("Why:")
+            lines.extend(f"- {_reason_line(r, detail)}" for r in reasons)
+        lines.append(hint)
+        return "\n".join(lines)
+
+    yield render(200, None, hint=hint_long)
+    for excerpt in (200, 120, 60, 0):
+        yield render(excerpt, None, hint=hint)
+    for detail in (120, 60, 0):
+        yield render(60, detail, hint=hint)
+        yield render(0, detail, hint=hint)
+    yield render(0, 0, hint=hint_short)
+    yield render(0, 0, hint=hint_short, who=False)
+    yield render(0, 0, hint=hint_short, who=False, link=False)
+    yield f"Held for review: {sid} ({len(reasons)} reasons)\n{hint_short}"
+    yield f"Held {sid}: send `why {sid}`."
+
+
+def hold_notice(post: HeldPost, *, max_chars: int = MASTODON_MAX_CHARS, prefix: str = "") -> str:
+    """The DM text telling moderators that `post` is held, fitting `max_chars` with `prefix` before it.
+
+    `prefix` is what the caller puts in front (the moderators' mentions). The notice names the short
+    id, the author, the link, the start of the text (cut at a word boundary) and every reason, and
+    says how to answer; when it does not fit, the excerpt goes first, then the reasons' details, the
+    author and the link; the short id always stays whole. Raises ValueError if even that can't fit.
+    """
+    budget = max_chars - status_length(prefix)
+    for text in _hold_variants(post):
+        if status_length(text) <= budget:
+            return text
+    raise ValueError(f"max_chars={max_chars} leaves no room for a hold notice about {post.short_id}")
+
+
+def _digest_blocks(post: HeldPost) -> Iterator[str]:
+    sid = post.short_id
+    author = quiet(post.author.strip().removeprefix("@")) if post.author else ""
+    url = post.url.strip() if post.url else ""
+    why = f"  why: {_rule_names(post.reasons)}"
+    excerpt = cut(post.text, 80)
+    quote = f"\n  “{quiet(excerpt)}”" if excerpt else ""
+    yield f"{' '.join(filter(None, (sid, author, url)))}\n{why}{quote}"
+    yield f"{' '.join(filter(None, (sid, author, url)))}\n{why}"
+    yield f"{' '.join(filter(None, (sid, url)))}\n{why}"
+    yield f"{sid}\n{why}"
+    for limit in (80, 40):
+        yield f"{sid} why: {cut(_rule_names(post.reasons), limit)}"
+    yield sid
+
+
+def digest_notice(
+    items: Sequence[HeldPost], *, max_chars: int = MASTODON_MAX_CHARS, prefix: str = ""
+) -> list[str]:
+    """One DM (or several, each fitting `max_chars` with `prefix`) listing many held posts at once.
+
+    Each message has a header ("3 posts wait for review (1/2):"), one block per post (short id,
+    author, link, rule names, start of the text) and how to answer. Excerpts are left out when that
+    saves a message; a block too big for a message alone loses its author and link, then its rule
+    names are cut. A short id is never cut. No items, no messages.
+    """
+    if not items:
+        return []
+    n = len(items)
+    footer = "Send `approve ID…`, `reject ID [reason]` or `why ID`."
+    widest_header = f"{n} posts wait for review ({n}/{n}):"
+    budget = max_chars - status_length(prefix) - status_length(widest_header) - status_length(footer) - 2
+    variants = [list(_digest_blocks(item)) for item in items]
+
+    def blocks(richest: int) -> list[str]:
+        picked = []
+        for item, options in zip(items, variants, strict=True):
+            block = next((b for b in options[richest:] if status_length(b) <= budget), None)
+            if block is None:
+                raise ValueError(f"max_chars={max_chars} leaves no room for {item.short_id} in a digest")
+            picked.append(block)
+        return picked
+
+    with_excerpts, without = _pack(blocks(0), budget), _pack(blocks(1), budget)
+    chunks = with_excerpts if len(with_excerpts) <= len(without) else without
+    total = len(chunks)
+    noun = "post waits" if n == 1 else "posts wait"
+    return [
+        "\n".join([f"{n} {noun} for review" + (f" ({i}/{total}):" if total > 1 else ":"), *blocks, footer])
+        for i, blocks in enumerate(chunks, 1)
+    ]
+
+
+def _pack(blocks: Sequence[str], budget: int) -> list[list[str]]:
+    chunks: list[list[str]] = [[]]
+    for block in blocks:
+        current = chunks[-1]
+        if current and status_length("\n".join([*current, block])) > budget:
+            chunks.append([block])
+        else:
+            current.append(block)
+    return chunks

@@ -1,0 +1,435 @@
+"""The moderation channel: moderators (and authors) steer the relay by direct message to the bot.
+
+    user stream (notification events) ─┐
+    catch-up of mentions on connect    ├─► queue ─► Moderation.handle (main thread) ─► reply DMs
+                                        ┘
+    pipeline holds a post ─► Moderation.on_hold ─► one hold DM, or a digest of several
+
+Everything runs on the relay's one store thread with the home client the booster already uses
+(Mastodon.py clients are not thread-safe); only `relay.moderation.mentions.MentionFetcher` has its own
+client in its own thread. Who may do what is decided in `relay.moderation.guards` (pure); the
+commands act on the store and the booster's journal in `relay.moderation.actions`. Each mention
+is handled once: its status id is recorded in the same transaction as the command's effects, so
+neither a stream and a catch-up delivering it twice nor a restart runs a command again (handled
+ids are forgotten after 30 days, long after any second delivery).
+
+`tick()` also expires old holds and, with `[moderation] silence_alert_minutes`, tells the
+moderators when no source has delivered anything for that long, and when posts come again
+(decided in `relay.core.silence`).
+
+At start the moderators' accounts are looked up on the home instance (their account URIs are
+what a DM's sender must match) and, by `[moderation] dm_policy`, the bot follows them or its
+notification policy accepts private mentions: since Mastodon 4.3, private mentions from accounts
+the bot does not follow are otherwise filtered away where no stream shows them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRatelimitError
+
+from relay.config.load import Config
+from relay.core import silence
+from relay.core.dm import DirectMessage
+from relay.core.post import MalformedStatus, Post
+from relay.core.review import HeldPost
+from relay.core.screen import Decision, Verdict
+from relay.moderation import grammar as c
+from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
+from relay.moderation.guards import (
+    ASK_FOR_DM,
+    REFUSAL,
+    Batcher,
+    Mention,
+    MentionsSeen,
+    Refusals,
+    Who,
+    announcement,
+    mention_prefix,
+    replies,
+    triage,
+)
+from relay.moderation.mentions import MentionFetcher
+from relay.sources.rest import as_json, id_key
+from relay.store.store import Store
+
+__all__ = ["MentionFetcher", "Moderation"]  # MentionFetcher lives in relay.moderation.mentions
+
+log = structlog.get_logger()
+
+CURSOR = "moderation.mentions_cursor"  # the newest mention notification the catch-up read
+DIGEST = "moderation.digest:"  # + status id of a digest DM (a reply to it can't name one post)
+SILENCE = "moderation.silence"  # the silence of the sources the moderators were told of (relay.core.silence)
+EXPIRY_EVERY = 60.0  # seconds between two looks for expired holds (and old handled mentions)
+HANDLED_KEEP = timedelta(days=30)  # handled mentions are remembered this long: far past any replay
+SILENCE_EVERY = 10.0  # seconds between two looks for silent sources (at most: a quarter of the limit)
+SILENCE_RETRY = 60.0  # seconds before a silence alert that could not be sent is tried again
+
+
+class Moderation:
+    """The DM channel of one running relay (main thread only; see the module docstring)."""
+
+    def __init__(
+        self,
+        api: Mastodon,
+        store: Store,
+        config: Config,
+        *,
+        me: Mapping[str, Any],
+        self_acct: str,
+        streams: Callable[[], tuple[int, int]] = lambda: (0, 0),
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.config = config.moderation
+        self.moderators = self.config.moderators
+        self.home_host = config.home.host
+        self.self_acct = self_acct
+        self.home_domain = self_acct.rpartition("@")[2]  # the accounts' domain (may differ from the host)
+        self._uris: dict[str, str | None] = dict.fromkeys(self.moderators)
+        self._ids: dict[str, str] = {}
+        self.who = Who(self_acct, str(me.get("uri") or ""), dict(self._uris))
+        self.bot_handles = (self_acct, self_acct.partition("@")[0])
+        self.refusals = Refusals(self.config.refusal_interval)
+        self.batcher = Batcher(self.config.digest_interval)
+        expiry = timedelta(days=self.config.hold_expiry_days)
+        settings = Settings(
+            home_host=self.home_host,
+            hashtags=config.hashtags,
+            consent_mode=config.rules.consent.mode,
+            hold_expiry=expiry,
+        )
+        self.actions = Actions(store, settings, streams=streams)
+        self.expiry = expiry
+        self.cursor: dict[str, str] = {}  # "mentions" → notification id; read by MentionFetcher
+        self._clock = clock
+        self._now = now
+        self._awaiting: dict[str, tuple[str, str]] = {}  # uri → (moderator, their command's status id)
+        self._boosted: list[str] = []
+        self._next_expiry = 0.0
+        self._resolved_at: dict[str, float] = {}
+        self._started = now()  # the silence of the sources is counted from here at the latest
+        self._next_silence = 0.0
+
+    # -- start-up ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Find the moderators, make sure their DMs arrive, and pick up what a stop left undone."""
+        for handle in self.moderators:
+            self._resolve(handle)
+        self._ensure_dms_arrive()
+        cursor = self.store.get_setting(CURSOR)
+        if cursor is not None:
+            self.cursor["mentions"] = cursor
+        for item in self.store.pending():  # held, but the relay stopped before telling anyone
+            if item.announcement_id is None and self.moderators:
+                self.batcher.add(HeldPost(item.short_id, item.acct, item.url, "", item.verdict.reasons))
+
+    def _resolve(self, handle: str) -> None:
+        """Look up a moderator on the home instance: its account URI is what a DM must come from."""
+        self._resolved_at[handle] = self._clock()
+        try:
+            account = _find_account(self.api, handle, self.home_domain)
+        except MastodonError as exc:
+            log.warning("moderation.lookup_failed", moderator=handle, error=type(exc).__name__)
+            return
+        if account is None:
+            log.warning(
+                "moderation.moderator_not_found",
+                moderator=handle,
+                fix="check [moderation] moderators: user@domain as the instance reports it",
+            )
+            return
+        self._uris[handle] = str(account.get("uri") or "") or None
+        self._ids[handle] = str(account["id"])
+        self.who = Who(self.who.self_acct, self.who.self_uri, dict(self._uris))
+
+    def _ensure_dms_arrive(self) -> None:
+        policy = self.config.dm_policy
+        try:
+            if policy == "follow" and self._ids:
+                relations = self.api.account_relationships(list(self._ids.values()))
+                following = {str(r["id"]) for r in relations if r.get("following")}
+                for handle, account_id in self._ids.items():
+                    if account_id not in following:
+                        self.api.account_follow(account_id)
+                        log.info("moderation.followed", moderator=handle)
+            current = dict(self.api.notifications_policy())
+        except MastodonNotFoundError:
+            return  # before Mastodon 4.3: no notification policy filters DMs
+        except MastodonError as exc:
+            log.warning("moderation.dm_policy_failed", policy=policy, error=type(exc).__name__)
+            return
+        if policy == "accept" and current.get("for_private_mentions") != "accept":
+            try:
+                current = dict(self.api.update_notifications_policy(for_private_mentions="accept"))
+                log.info("moderation.policy_set", for_private_mentions="accept")
+            except MastodonError as exc:
+                log.warning("moderation.dm_policy_failed", policy=policy, error=type(exc).__name__)
+        if policy != "follow" and current.get("for_not_following", "accept") != "accept":
+            log.warning(
+                "moderation.dms_may_be_filtered",
+                for_not_following=current.get("for_not_following"),
+                fix='set dm_policy = "follow", or accept notifications from accounts the bot does not follow',
+            )
+
+    # -- mentions ---------------------------------------------------------------------------------
+
+    def handle(self, item: Mention | MentionsSeen) -> None:
+        """Handle one mention of the bot (once), or move the catch-up cursor."""
+        if isinstance(item, MentionsSeen):
+            with self.store.atomic():
+                self._advance(item.notification_id)
+            return
+        dm, store = item.dm, self.store
+        if store.is_mention_handled(dm.status_id):
+            log.debug("dm.duplicate", status_id=dm.status_id, via=item.via)
+            if item.via == "catch-up":
+                with store.atomic():
+                    self._advance(dm.notification_id)
+            return
+        stale = self._clock() - self._resolved_at.get(dm.acct, -1e9) > 60
+        if dm.acct in self._uris and self._uris[dm.acct] is None and stale:
+            self._resolve(dm.acct)
+        verdict = triage(dm, self.who, bot_handles=self.bot_handles)
+        log.info(
+            "dm.received",
+            acct=dm.acct,
+            status_id=dm.status_id,
+            visibility=dm.visibility,
+            via=item.via,
+            moderator=verdict.moderator,
+            commands=[c.render(cmd) for cmd in verdict.commands],
+            refused=list(verdict.refused_words),
+            dropped=verdict.dropped,
+        )
+        resolved = self._resolve_urls(verdict.commands) if verdict.moderator else {}
+        reply_to, digest = None, False
+        if dm.in_reply_to_id is not None:
+            reply_to = store.queue_by_announcement(dm.in_reply_to_id)
+            digest = reply_to is None and store.get_setting(DIGEST + dm.in_reply_to_id) is not None
+        now = self._now()
+        out = Outcome(lines=list(verdict.answers))
+        helps: list[str] = []
+        with store.atomic():
+            store.mark_mention_handled(dm.status_id, now)
+            if item.via == "catch-up":
+                self._advance(dm.notification_id)
+            ctx = Context(dm.acct, verdict.moderator, now, reply_to, resolved)
+            for cmd in verdict.commands:
+                if isinstance(cmd, c.Help):
+                    helps += c.help_text(
+                        moderator=verdict.moderator, topic=cmd.topic, prefix=mention_prefix([dm.acct])
+                    )
+                elif digest and _names_reply(cmd):
+                    out.lines.append("That DM lists several posts: name one by its id, like `approve h42`.")
+                else:
+                    self._run(cmd, ctx, out)
+            if verdict.refuse:
+                store.audit("dm.refused", actor=dm.acct, uri=dm.uri, detail=" ".join(verdict.refused_words))
+        if verdict.ask_for_dm:
+            out.lines.append(ASK_FOR_DM)
+        unsolicited = []
+        if verdict.refuse:
+            unsolicited.append(REFUSAL)
+        if verdict.help and not verdict.commands:
+            unsolicited.append("")  # marks: the help text follows
+        if unsolicited and (verdict.moderator or self._may_answer(dm)):
+            out.lines += [line for line in unsolicited if line]
+            if "" in unsolicited:
+                helps += c.help_text(moderator=verdict.moderator, prefix=mention_prefix([dm.acct]))
+        for uri in out.approved:
+            self._awaiting[uri] = (dm.acct, dm.status_id)
+        texts = (replies(dm.acct, out.lines) if out.lines else []) + [
+            mention_prefix([dm.acct]) + text for text in helps
+        ]
+        for text in texts:
+            self._send(text, in_reply_to=dm.status_id)
+
+    def _run(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
+        try:
+            with self.store.savepoint():  # a command that fails half-way leaves nothing behind
+                self.actions.run(cmd, ctx, out)
+        except Exception:  # one failing command must not lose the answers to the others
+            log.exception("dm.command_failed", command=c.render(cmd), acct=ctx.actor)
+            out.lines.append(f"`{c.render(cmd)}` failed on my side; the relay's log says why.")
+
+    def _may_answer(self, dm: DirectMessage) -> bool:
+        """Answers nobody asked a moderator for: never to bots (no loops), rate-limited per sender."""
+        return not dm.sender_is_bot and self.refusals.allow(dm.acct, self._clock())
+
+    def _advance(self, notification_id: str) -> None:
+        current = self.cursor.get("mentions")
+        if notification_id and (current is None or id_key(notification_id) > id_key(current)):
+            self.store.set_setting(CURSOR, notification_id)
+            self.cursor["mentions"] = notification_id
+
+    def _resolve_urls(self, commands: tuple[c.Command, ...]) -> dict[str, Post | None]:
+        """Every post URL the commands name, as the home instance knows it (None: not found)."""
+        urls = {ref.url for cmd in commands for ref in _refs(cmd) if isinstance(ref, c.PostUrl)}
+        resolved: dict[str, Post | None] = {}
+        for url in sorted(urls):
+            try:
+                result = self.api.search_v2(url, resolve=True, result_type="statuses")
+                statuses = [as_json(s) for s in result.get("statuses") or ()]
+                resolved[url] = Post.from_status(statuses[0], source=self.home_host) if statuses else None
+            except (MastodonError, MalformedStatus) as exc:
+                log.warning("dm.resolve_failed", url=url, error=type(exc).__name__)
+                resolved[url] = None
+        return resolved
+
+    # -- holds, boosts, expiry --------------------------------------------------------------------
+
+    def on_hold(self, short_id: str, post: Post, verdict: Verdict) -> None:
+        """A post was held (after commit): announce it with the next notice or digest."""
+        if not self.moderators:
+            return
+        reasons = tuple(r for r in verdict.reasons if r.decision is not Decision.ACCEPT) or verdict.reasons
+        self.batcher.add(HeldPost(short_id, post.author.acct, post.url or post.uri, post.text, reasons))
+
+    def on_boosted(self, uri: str) -> None:
+        """The booster reblogged `uri`: confirm to the moderator who asked for it, if anyone did."""
+        if uri in self._awaiting:
+            self._boosted.append(uri)
+
+    def tick(self) -> None:
+        """Send due announcements, confirmations and silence alerts; expire old holds and forget
+        old handled mentions (called by the main loop)."""
+        self._announce()
+        self._confirm()
+        self._watch_silence()
+        if self._clock() >= self._next_expiry:
+            self._next_expiry = self._clock() + EXPIRY_EVERY
+            now = self._now()
+            with self.store.atomic():
+                expired = expire(self.store, now, self.expiry)
+                forgotten = self.store.prune_handled_mentions(now - HANDLED_KEEP)
+            if expired:
+                log.info("queue.expired", ids=expired)
+            if forgotten:
+                log.debug("dm.handled_pruned", mentions=forgotten)
+
+    def _announce(self) -> None:
+        batch = self.batcher.take(self._clock())
+        batch = [p for p in batch if (item := self.store.queue_item(p.short_id)) and item.state == "held"]
+        if not batch:
+            return
+        ids = [self._send(text) for text in announcement(batch, self.moderators)]
+        if None in ids:
+            self.batcher.give_back(batch)
+            return
+        with self.store.atomic():
+            if len(batch) == 1:
+                self.store.set_announcement(batch[0].short_id, str(ids[0]))
+            else:  # a reply to a digest can't say which post it means; remember it was one
+                for status_id in ids:
+                    self.store.set_setting(DIGEST + str(status_id), " ".join(p.short_id for p in batch))
+                for post in batch:
+                    self.store.set_announcement(post.short_id, f"{DIGEST}{ids[0]}:{post.short_id}")
+        log.info("queue.announced", ids=[p.short_id for p in batch], messages=len(ids))
+
+    def _confirm(self) -> None:
+        done: dict[tuple[str, str], list[str]] = {}
+        boosted, self._boosted = self._boosted, []
+        for uri in boosted:
+            who = self._awaiting.pop(uri, None)
+            if who is not None:
+                done.setdefault(who, []).append(f"Boosted {self._name(uri)}.")
+        for uri, who in list(self._awaiting.items()):
+            journal = self.store.journal(uri)
+            last = journal[-1] if journal else None
+            if last is not None and last.kind == "boost" and last.state == "failed":
+                del self._awaiting[uri]
+                item = self.store.queue_by_uri(uri)
+                if item is not None and item.state == "approved":
+                    self.store.set_queue_state(item.short_id, "failed", "relay", last.error)
+                done.setdefault(who, []).append(f"Could not boost {self._name(uri)}: {last.error}.")
+        for (acct, status_id), lines in done.items():
+            for text in replies(acct, lines):
+                self._send(text, in_reply_to=status_id)
+
+    def _watch_silence(self) -> None:
+        """DM the moderators once when no source delivered anything for `silence_alert_minutes`,
+        and once when events come again (see `relay.core.silence`)."""
+        minutes = self.config.silence_alert_minutes
+        if not minutes or self._clock() < self._next_silence:
+            return
+        self._next_silence = self._clock() + min(SILENCE_EVERY, minutes * 15)
+        now = self._now()
+        latest = max((s.last_seen for s in self.store.source_stats(now)), default=None)
+        told = silence.from_setting(self.store.get_setting(SILENCE))
+        limit = timedelta(minutes=minutes)
+        step = silence.watch(latest, started=self._started, now=now, limit=limit, told=told)
+        if step is None:
+            return
+        text = mention_prefix(self.moderators) + silence.message(step, minutes)
+        if self.moderators and self._send(text) is None:
+            self._next_silence = self._clock() + SILENCE_RETRY
+            return
+        self.store.set_setting(SILENCE, silence.to_setting(step), now)
+        if isinstance(step, silence.Silent):
+            log.warning("sources.silent", minutes=minutes, last_seen=latest and latest.isoformat())
+        else:
+            log.info("sources.resumed", last_seen=latest and latest.isoformat())
+
+    def _name(self, uri: str) -> str:
+        item = self.store.queue_by_uri(uri)
+        return f"{item.short_id} ({item.url or uri})" if item is not None else uri
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def _send(self, text: str, *, in_reply_to: str | None = None) -> str | None:
+        """Post a direct message; its id, or None when the home instance refused (logged)."""
+        try:
+            status = self.api.status_post(text, visibility="direct", in_reply_to_id=in_reply_to)
+        except MastodonRatelimitError:
+            log.warning("dm.rate_limited", in_reply_to=in_reply_to)
+            return None
+        except MastodonError as exc:
+            log.warning("dm.send_failed", in_reply_to=in_reply_to, error=type(exc).__name__)
+            return None
+        log.info("dm.sent", id=str(status["id"]), in_reply_to=in_reply_to, chars=len(text))
+        return str(status["id"])
+
+
+def _refs(cmd: c.Command) -> tuple[c.Ref, ...]:
+    if isinstance(cmd, c.Approve):
+        return cmd.refs
+    if isinstance(cmd, c.Why | c.Reject) and cmd.ref is not None:
+        return (cmd.ref,)
+    if isinstance(cmd, c.Unboost):
+        return (cmd.ref,)
+    if isinstance(cmd, c.Boost):
+        return (c.PostUrl(cmd.url),)
+    return ()
+
+
+def _names_reply(cmd: c.Command) -> bool:
+    """A command that, without an id, means the post the DM replies to."""
+    return (isinstance(cmd, c.Approve) and not cmd.refs) or (
+        isinstance(cmd, c.Reject | c.Why) and cmd.ref is None
+    )
+
+
+def _find_account(api: Mastodon, handle: str, home: str) -> Mapping[str, Any] | None:
+    """The home instance's account for user@domain: lookup, then a resolving search (webfinger)."""
+
+    def same(acct: str) -> bool:
+        full = acct.lower() if "@" in acct else f"{acct.lower()}@{home}"
+        return full == handle
+
+    try:
+        account = api.account_lookup(handle)
+        if same(account["acct"]):
+            return dict(account)
+    except MastodonNotFoundError:
+        pass
+    results = api.search_v2(handle, resolve=True, result_type="accounts")
+    return next((dict(a) for a in results.get("accounts") or () if same(a["acct"])), None)

@@ -1,0 +1,253 @@
+"""PURE decisions of the moderation channel: who may command, what runs, and what the bot answers.
+
+A mention of the bot arrives as a `Mention` queue item carrying a `relay.core.dm.DirectMessage`.
+`triage(dm, who, bot_handles=...)` applies the guards in order, the way Sopel runs
+`require_privmsg` and `require_admin` before a handler, and returns a `Triage`: the commands to
+run, the answers to send without running anything, and whether a refusal or a "send it as a DM"
+note is due. Nothing here replies, touches the store or reads a clock; times are passed in.
+
+The guards, in order:
+
+1. `from_self`: the bot's own posts are dropped first, silently (maubot's self-ignore).
+2. `is_edited`: an edited status is never run (what was read may not be what was sent);
+   a moderator is told to send the command again.
+3. `is_moderator`: the sender's full `user@domain` is a configured moderator AND its account URI
+   is the one the home instance gave for that handle. Never the display name (a `DirectMessage`
+   does not even carry one).
+4. per command line: `requires_moderator(cmd)` and not a moderator: never run; one polite
+   refusal, rate-limited per sender by `Refusals`.
+5. `is_direct`: moderator commands run only from `direct` statuses; in a public, unlisted or
+   followers-only mention they are not run and the moderator is asked to resend by DM. Anyone's
+   `optout` / `optin` run from any mention; other public chatter is ignored.
+
+Text quoted from another post never reaches the parser: `DirectMessage.text` leaves out
+quote-inline spans, blockquotes and `>` lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from relay.core.dm import DirectMessage
+from relay.core.review import MASTODON_MAX_CHARS, HeldPost, digest_notice, hold_notice, pack_lines, quiet
+from relay.moderation.grammar import (
+    Command,
+    Help,
+    OptIn,
+    OptOut,
+    Parsed,
+    Unknown,
+    UsageError,
+    parse,
+    requires_moderator,
+)
+
+REFUSAL = (
+    "Sorry, only this relay's moderators can use that command, so nothing was done. "
+    "Anyone can send `optout` (never boost my posts) or `optin`; `help` lists them."
+)
+ASK_FOR_DM = (
+    "I take moderator commands only by direct message, so nothing was done. "
+    "Please send it again as a private mention (visibility: direct)."
+)
+EDITED = "I don't act on edited messages, so nothing was done. Please send the command again in a new DM."
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A queue item: a notification that mentions the bot, from the user stream or the catch-up."""
+
+    dm: DirectMessage
+    via: str  # "stream" | "catch-up"
+
+
+@dataclass(frozen=True, slots=True)
+class MentionsSeen:
+    """A queue item: the catch-up read notifications up to `notification_id` (moves its cursor)."""
+
+    notification_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Who is who: the bot itself and the moderators (handle → account URI; None: not found yet)."""
+
+    self_acct: str
+    self_uri: str
+    moderators: Mapping[str, str | None]
+
+
+# -- guards ---------------------------------------------------------------------------------------
+
+
+def from_self(dm: DirectMessage, who: Who) -> bool:
+    """The bot's own post (by handle or by account URI)."""
+    return dm.acct == who.self_acct or (bool(who.self_uri) and dm.account_uri == who.self_uri)
+
+
+def is_edited(dm: DirectMessage) -> bool:
+    """The status was edited after it was sent."""
+    return dm.edited_at is not None
+
+
+def is_moderator(dm: DirectMessage, who: Who) -> bool:
+    """A configured moderator: full `user@domain` AND the account URI the home instance reported."""
+    uri = who.moderators.get(dm.acct)
+    return uri is not None and bool(dm.account_uri) and dm.account_uri == uri
+
+
+def is_direct(dm: DirectMessage) -> bool:
+    """A direct message (not a public, unlisted or followers-only mention)."""
+    return dm.is_direct
+
+
+# -- triage ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """What to do with one mention: run `commands`, send `answers`, maybe refuse or ask for a DM."""
+
+    moderator: bool = False
+    commands: tuple[Command, ...] = ()
+    answers: tuple[str, ...] = ()
+    help: bool = False  # an unknown line in a DM: answer with the help text
+    refuse: bool = False  # a non-moderator sent a moderator command
+    ask_for_dm: bool = False  # a moderator sent a moderator command outside a DM
+    dropped: str | None = None  # why the whole message was dropped (for the log)
+    refused_words: tuple[str, ...] = field(default=())
+
+    @property
+    def unsolicited(self) -> bool:
+        """Nothing but a refusal or help for an unknown line: rate-limited for non-moderators."""
+        return not self.commands and not self.answers and not self.ask_for_dm
+
+
+def triage(dm: DirectMessage, who: Who, *, bot_handles: Iterable[str] = ()) -> Triage:
+    """Apply the guards to `dm` and sort its lines into what runs and what is only answered."""
+    if from_self(dm, who):
+        return Triage(dropped="own post")
+    moderator = is_moderator(dm, who)
+    if is_edited(dm):
+        return Triage(moderator=moderator, answers=(EDITED,) if moderator else (), dropped="edited")
+    direct = is_direct(dm)
+    commands: list[Command] = []
+    answers: list[str] = []
+    refused: list[str] = []
+    wants_help = ask = False
+    for parsed in parse(dm.text, bot_handles=bot_handles):
+        if requires_moderator(parsed) and not moderator:
+            if direct or not isinstance(parsed, UsageError):
+                refused.append(_word(parsed))
+            continue
+        if not direct:
+            if isinstance(parsed, OptOut | OptIn):
+                commands.append(parsed)
+            elif moderator and not isinstance(parsed, Unknown | Help) and requires_moderator(parsed):
+                ask = True
+            continue
+        if isinstance(parsed, Unknown):
+            wants_help = True
+        elif isinstance(parsed, UsageError):
+            answers.append(usage_answer(parsed))
+        else:
+            commands.append(parsed)
+    return Triage(
+        moderator=moderator,
+        commands=tuple(commands),
+        answers=tuple(answers),
+        help=wants_help,
+        refuse=bool(refused),
+        ask_for_dm=ask,
+        dropped=None if commands or answers or wants_help or refused or ask else "nothing to do",
+        refused_words=tuple(refused),
+    )
+
+
+def usage_answer(error: UsageError) -> str:
+    """The answer to a known command with bad arguments: what is wrong and how to write it."""
+    text = quiet(error.message)
+    return f"{text}. Usage: {error.usage}" if error.usage else f"{text}."
+
+
+def _word(parsed: Parsed) -> str:
+    if isinstance(parsed, UsageError):
+        return parsed.command or "?"
+    return type(parsed).__name__.lower()
+
+
+# -- rate limit for answers nobody asked a moderator for -------------------------------------------
+
+
+class Refusals:
+    """At most one unsolicited answer (refusal, help for chatter) per sender per `interval` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def allow(self, acct: str, now: float) -> bool:
+        """Whether `acct` may get one now; if so, it counts."""
+        last = self._last.get(acct)
+        if last is not None and now - last < self.interval:
+            return False
+        self._last[acct] = now
+        if len(self._last) > 10_000:  # forget the oldest: a flood must not grow memory forever
+            for key in sorted(self._last, key=self._last.__getitem__)[:5_000]:
+                del self._last[key]
+        return True
+
+
+# -- hold announcements ---------------------------------------------------------------------------
+
+
+class Batcher:
+    """Gathers held posts for the moderators: the first after a quiet spell goes out at once;
+    more within `interval` seconds of the last notice wait and go out together as one digest."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.waiting: list[HeldPost] = []
+        self._last_sent: float | None = None
+
+    def add(self, post: HeldPost) -> None:
+        self.waiting = [p for p in self.waiting if p.short_id != post.short_id] + [post]
+
+    def due(self, now: float) -> bool:
+        """Whether the waiting posts should be announced now."""
+        quiet_spell = self._last_sent is None or now - self._last_sent >= self.interval
+        return bool(self.waiting) and quiet_spell
+
+    def take(self, now: float) -> list[HeldPost]:
+        """The posts to announce now (empty until due), oldest first."""
+        if not self.due(now):
+            return []
+        batch, self.waiting = self.waiting, []
+        self._last_sent = now
+        return batch
+
+    def give_back(self, batch: Sequence[HeldPost]) -> None:
+        """Sending failed: keep them for the next turn."""
+        known = {p.short_id for p in self.waiting}
+        self.waiting = [p for p in batch if p.short_id not in known] + self.waiting
+
+
+def mention_prefix(handles: Iterable[str]) -> str:
+    """`@a@x @b@y ` for the start of a DM to these accounts."""
+    mentions = " ".join(f"@{h.removeprefix('@')}" for h in handles)
+    return f"{mentions} " if mentions else ""
+
+
+def announcement(posts: Sequence[HeldPost], moderators: Sequence[str]) -> list[str]:
+    """The DM(s) announcing `posts` to `moderators`: one hold notice, or a digest of several."""
+    prefix = mention_prefix(moderators)
+    if len(posts) == 1:
+        return [prefix + hold_notice(posts[0], prefix=prefix)]
+    return [prefix + text for text in digest_notice(posts, prefix=prefix)]
+
+
+def replies(acct: str, lines: Sequence[str], *, max_chars: int = MASTODON_MAX_CHARS) -> list[str]:
+    """`lines` as DMs to `acct`, as few as fit, each starting with the mention."""
+    prefix = mention_prefix([acct])
+    return [prefix + text for text in pack_lines(lines, max_chars=max_chars, prefix=prefix)]

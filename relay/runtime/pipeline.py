@@ -1,0 +1,411 @@
+"""The relay's core: what happens to each post that any source brings in.
+
+Sources (stream readers, catch-up, pollers) run in their own threads and put `Seen` and `Deleted`
+items on one queue; the pipeline, on the one store thread, takes them in order:
+
+    Seen ──► observe (dedupe by uri) ──► screen ──► accept: boost intent (the booster reblogs)
+                                                 ──► hold: review queue (moderators decide)
+                                                 ──► reject: reasons kept
+    Deleted ──► the uri is retracted: never boosted again; an open intent is cancelled
+
+Events come in any order. Mastodon's streaming server sends a `delete` at once but holds each
+`update` for per-viewer checks, so a post deleted soon after it was published comes as its delete
+first. A delete for a status id that the source has not shown yet is remembered (the
+`early_deletes` table, by source and that source's id, for `KEEP_EARLY_DELETES`, at most
+`MAX_EARLY_DELETES` of them); when the post then comes from that source, it is recorded as
+retracted without being screened (never boosted, no moderator asked), or, if the relay already had
+it from elsewhere, retracted like any deleted post. An older version arriving after a newer one is
+a duplicate (see `relay.core.dedupe`): it changes nothing.
+
+An edit (`status.update`, a newer version from a poll, or one that `relay.runtime.recheck` read back
+after a restart or reconnect) is screened again; a boosted post that
+no longer passes is unboosted (or, with `on_edit = "hold"`, held for a moderator). Every decision
+is logged and written to the audit log.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from relay.core.dedupe import Arrival
+from relay.core.items import Deleted, Fatal, Item, Seen, Sighting
+from relay.core.post import Post
+from relay.core.rules import Rules
+from relay.core.screen import Decision, Verdict, screen
+from relay.core.seen import SeenCache
+from relay.errors import RelayError
+from relay.log import lines_held
+from relay.runtime.metrics import Metrics
+from relay.store.store import Store
+
+log = structlog.get_logger()
+
+REVIEW_RULE = "mode"  # the reason review mode adds to a post that passed every rule
+# How long a delete that came before its post is kept: far past the seconds the streaming server
+# holds a post, and long enough for a catch-up after an outage to bring the post. A hashtag stream
+# sends the deletes of tagged posts only, and an instance never reuses a status id, so the limits
+# only bound the table and its set in memory (100,000 keys: about 17 MB).
+KEEP_EARLY_DELETES = timedelta(days=1)
+MAX_EARLY_DELETES = 100_000  # past this, the oldest are forgotten down to 90 % of it
+PRUNE_EARLY_DELETES_EVERY = timedelta(hours=1)
+
+
+class _ItemFailed(Exception):
+    """An item raised while its batch was taken in one go: take the batch again, item by item."""
+
+
+def passes(verdict: Verdict) -> bool:
+    """True when nothing but review mode stands between the post and a boost."""
+    return all(r.decision is Decision.ACCEPT or r.rule == REVIEW_RULE for r in verdict.reasons)
+
+
+def _reasons(verdict: Verdict) -> list[str]:
+    """What the log line and the audit row say of a verdict: each reason that did not accept."""
+    return [f"{r.rule}: {r.detail}" for r in verdict.reasons if r.decision is not Decision.ACCEPT]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class Pipeline:
+    """Turns queue items into store records, boost intents and held posts."""
+
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        *,
+        home_host: str,
+        on_edit: str = "unboost",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_hold: Callable[[str, Post, Verdict], None] | None = None,
+        remember_local_id: Callable[[str, str], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self._home = home_host
+        self._on_edit = on_edit
+        self._clock = clock
+        self._on_hold = on_hold
+        self._remember = remember_local_id
+        self.metrics = metrics or Metrics()
+        self.cursors: dict[tuple[str, str], str] = {}
+        self.seen = SeenCache()
+        self._after_commit: list[Callable[[], object]] = []
+        self._counts: Counter[str] = Counter()
+        self._seen_by: list[tuple[str, str]] = []  # the batch's metrics, counted once it is committed
+        self._verdicts: list[tuple[str, tuple[str, ...]]] = []
+        self._now = clock()
+        # (source, local_id) of each remembered early delete: a new post's check is a set lookup.
+        # It may hold more than the table (an added key whose batch was rolled back, one taken by
+        # a batch not yet committed), never less: a key in it is only a reason to ask the store.
+        self._early = store.remembered_deletes(self._now - KEEP_EARLY_DELETES)
+        self._next_prune = self._now
+
+    def sighting(
+        self, status: Mapping[str, Any], *, source: str, via: str, hashtag: str | None = None
+    ) -> Sighting | None:
+        """For a source thread: a light `Sighting` if the store already has this status, else None.
+
+        Called before `Post.from_status`, so a duplicate costs a dict lookup, not a parse.
+        """
+        uri = self.seen.known(status)
+        if uri is None:
+            return None
+        original = status.get("reblog") or status
+        local_id = original.get("id")
+        return Sighting(source, uri, str(local_id) if local_id else None, via, hashtag)
+
+    def handle(self, item: Item) -> None:
+        """Take one item (see `handle_batch`)."""
+        self.handle_batch([item])
+
+    def handle_batch(self, items: Sequence[Item]) -> None:
+        """Take several items in ONE transaction, each on its own if one of them fails.
+
+        One commit (one fsync) for a whole batch is what makes a busy relay cheap; a crash keeps
+        all of a batch or none of it (cursors included, so catch-up brings the lost part back).
+        An item that fails is rolled back alone, logged, and the batch goes on: the batch is
+        first taken in one go, and if an item raises, it is rolled back and taken again with a
+        savepoint around each item (a savepoint per item always would cost SQLite a copy of every
+        page each item touches). What an item does outside the database (log lines, metrics,
+        caches, callbacks) happens once the batch is committed, so a retried batch does it once.
+        """
+        try:
+            after = self._take(items, isolate=False)
+        except _ItemFailed:
+            after = self._take(items, isolate=True)
+        with lines_held():  # the batch's log lines in one write
+            for action in after:
+                action()
+
+    def _take(self, items: Sequence[Item], *, isolate: bool) -> list[Callable[[], object]]:
+        after: list[Callable[[], object]] = []
+        sightings: list[tuple[str, str, str | None]] = []
+        self._counts = Counter()
+        self._seen_by, self._verdicts = [], []
+        self._now = self._clock()  # one time for the whole batch: the time of its transaction
+        with self.store.atomic():
+            for item in items:
+                if isinstance(item, Fatal):
+                    raise item.error
+                self._after_commit = []
+                if isinstance(item, Deleted) and sightings:  # its lookup may need one of them
+                    self.store.record_sightings(sightings, self._now)
+                    sightings.clear()
+                if isinstance(item, Sighting) and (item.source, item.local_id) not in self._early:
+                    self._sighted(item, sightings)
+                elif isolate:
+                    counted = len(self._seen_by), len(self._verdicts)
+                    try:
+                        with self.store.savepoint():
+                            self._take_one(item, sightings)
+                    except RelayError:
+                        raise
+                    except Exception:
+                        # One bad item must never stop the relay: log it with its context and go on.
+                        del self._seen_by[counted[0] :], self._verdicts[counted[1] :]
+                        self.metrics.error("pipeline")
+                        uri = item.post.uri if isinstance(item, Seen) else None
+                        log.exception("pipeline.error", item=type(item).__name__, uri=uri)
+                        continue
+                else:
+                    try:
+                        self._take_one(item, sightings)
+                    except RelayError:
+                        raise
+                    except Exception as exc:
+                        raise _ItemFailed from exc  # rolls the batch back: taken again, item by item
+                after.extend(self._after_commit)
+            if sightings:
+                self.store.record_sightings(sightings, self._now)
+            if self._counts:
+                self.store.record_source_events(self._counts, self._now)
+        after.append(functools.partial(self._count, Counter(self._seen_by), Counter(self._verdicts)))
+        return after
+
+    def _count(
+        self, seen_by: Counter[tuple[str, str]], verdicts: Counter[tuple[str, tuple[str, ...]]]
+    ) -> None:
+        """The metrics of a committed batch: posts by (source, via), verdicts by (decision, rules)."""
+        for (source, via), n in seen_by.items():
+            self.metrics.seen(source, via, n)
+        for (decision, rules), n in verdicts.items():
+            self.metrics.verdict(decision, rules, n)
+
+    def _take_one(
+        self, item: Seen | Sighting | Deleted, sightings: list[tuple[str, str, str | None]]
+    ) -> None:
+        if isinstance(item, Seen):
+            self._seen(item)
+        elif isinstance(item, Sighting):  # a known post whose delete came from this source first
+            self._sighted(item, sightings)
+            if item.local_id is not None and self._take_early_delete(item.source, item.local_id):
+                self._retract(item.uri, item.source, early=True)
+        else:
+            self._deleted(item)
+
+    def _later(self, action: Callable[..., object], *args: object, **kwargs: object) -> None:
+        """Do `action(*args, **kwargs)` once the item's batch is committed."""
+        self._after_commit.append(functools.partial(action, *args, **kwargs))
+
+    def _sighted(self, item: Sighting, sightings: list[tuple[str, str, str | None]]) -> None:
+        self._seen_by.append((item.source, item.via))
+        self._counts[item.source] += 1
+        sightings.append((item.uri, item.source, item.local_id))
+        if item.source == self._home and item.local_id and self._remember is not None:
+            self._later(self._remember, item.uri, item.local_id)
+        if item.hashtag is not None and item.via != "rss" and item.local_id and item.local_id.isdigit():
+            self._move_cursor(item.source, item.hashtag, item.local_id)
+
+    def _move_cursor(self, source: str, hashtag: str, status_id: str) -> None:
+        if self.store.set_cursor(source, hashtag, status_id, self._now):
+            key = (source, hashtag)
+            self._after_commit.append(lambda: self.cursors.__setitem__(key, status_id))
+
+    # -- a status arrives ------------------------------------------------------------------------
+
+    def _seen(self, item: Seen) -> None:
+        post, now, store = item.post, self._now, self.store
+        self._seen_by.append((post.source, item.via))
+        self._counts[post.source] += 1
+        if item.hashtag is not None and item.via != "rss" and post.id.isdigit():
+            self._move_cursor(post.source, item.hashtag, post.id)
+        fingerprint = post.text_fingerprint  # a hash of the folded text: computed once here
+        edited_at = _iso(post.edited_at)
+        sighting: dict[str, Any] = {
+            "source": post.source,
+            "acct": post.author.acct,
+            "url": post.url,
+            "edited_at": edited_at,
+            "text_fingerprint": fingerprint,
+            "local_id": post.id or None,
+            "now": now,
+        }
+        if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
+            store.observe(post.uri, **sighting)  # recorded, never screened: its delete came first
+            self._retract(post.uri, post.source, early=True)
+            return
+        arrival = store.arrival(post.uri, edited_at)
+        if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
+            verdict = self._screen(post, fingerprint, now)
+            reasons = _reasons(verdict)
+            store.add_screened(  # with its boost intent if accepted (see `_first_decision`)
+                post.uri,
+                verdict,
+                audit_detail="; ".join(reasons) or None,
+                boost=verdict.decision is Decision.ACCEPT,
+                boost_local_id=self._home_id(post),
+                **sighting,
+            )
+        else:
+            arrival = store.observe(post.uri, **sighting)
+        if post.source == self._home and post.id and self._remember is not None:
+            self._later(self._remember, post.uri, post.id)
+        if arrival is Arrival.RETRACTED:
+            self._after_commit.append(lambda: self.seen.retract(post.uri))
+        elif arrival is not Arrival.DUPLICATE or post.edited_at is None:
+            self._after_commit.append(lambda: self.seen.remember(post.uri, post.edited_at))
+        if arrival in (Arrival.DUPLICATE, Arrival.RETRACTED):
+            self._later(
+                log.debug,
+                "post.duplicate",
+                uri=post.uri,
+                source=post.source,
+                via=item.via,
+                arrival=arrival.value,
+            )
+            return
+        if arrival is Arrival.RESCREEN:
+            verdict = self._screen(post, fingerprint, now)
+            reasons = _reasons(verdict)
+            store.record_verdict(post.uri, verdict, now)
+            store.audit(
+                f"screen.{verdict.decision.value}",
+                actor="relay",
+                uri=post.uri,
+                target=post.author.acct,
+                detail="; ".join(reasons) or None,
+                now=now,
+            )
+        self._verdicts.append((verdict.decision.value, tuple([r.rule for r in verdict.reasons])))
+        self._later(
+            log.info,
+            "post.screened",
+            uri=post.uri,
+            acct=post.author.acct,
+            source=post.source,
+            via=item.via,
+            edit=arrival is Arrival.RESCREEN,
+            decision=verdict.decision.value,
+            reasons=reasons,
+        )
+        if arrival is Arrival.SCREEN:
+            self._first_decision(post, verdict)
+        else:
+            self._edited(post, verdict)
+
+    def _screen(self, post: Post, fingerprint: str, now: datetime) -> Verdict:
+        return screen(
+            post, self.rules, self.store.history(post.author.acct, fingerprint, now, uri=post.uri), now
+        )
+
+    def _first_decision(self, post: Post, verdict: Verdict) -> None:
+        # An accepted new post's boost intent was written with it, by `Store.add_screened`.
+        if verdict.decision is Decision.HOLD:
+            self._hold(post, verdict)
+
+    def _home_id(self, post: Post) -> str | None:
+        """The post's status id on the home instance, if it came from there (the booster needs it)."""
+        return post.id if post.source == self._home and post.id else None
+
+    def _intend_boost(self, post: Post) -> None:
+        self.store.boost_intent(post.uri, self._home_id(post), self._now)
+
+    def _hold(self, post: Post, verdict: Verdict) -> None:
+        short_id = self.store.hold(post.uri, verdict, self._now)
+        on_hold = self._on_hold
+        if on_hold is not None:
+            self._after_commit.append(lambda: on_hold(short_id, post, verdict))
+
+    def _edited(self, post: Post, verdict: Verdict) -> None:
+        store, uri = self.store, post.uri
+        if store.is_boosted(uri):
+            if passes(verdict):
+                return
+            if self._on_edit == "hold" and verdict.decision is Decision.HOLD:
+                self._hold(post, verdict)
+                self._later(log.info, "post.edit_held", uri=uri)
+            else:
+                store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
+                self._move_queue(uri, "retracted", "edited: no longer passes")
+                self._later(log.info, "post.edit_unboost", uri=uri)
+            return
+        if store.boost_pending(uri):
+            if not passes(verdict):
+                store.boost_failed(uri, "edited before the boost: no longer passes", self._now)
+                self._later(log.info, "post.edit_cancelled", uri=uri)
+            return
+        item = store.queue_by_uri(uri)
+        if verdict.decision is Decision.ACCEPT:
+            if item is None or item.state in ("held", "rejected", "expired"):
+                self._intend_boost(post)
+        elif verdict.decision is Decision.HOLD and (item is None or item.state == "held"):
+            self._hold(post, verdict)
+
+    def _move_queue(self, uri: str, state: str, reason: str) -> None:
+        item = self.store.queue_by_uri(uri)
+        if item is not None and item.state == "boosted":
+            self.store.set_queue_state(item.short_id, state, "relay", reason, self._now)
+
+    # -- a status is deleted ---------------------------------------------------------------------
+
+    def _deleted(self, item: Deleted) -> None:
+        uri = self.store.uri_for_local_id(item.source, item.local_id)
+        if uri is None:
+            self._remember_delete(item.source, item.local_id)
+        else:
+            self._retract(uri, item.source, early=False)
+
+    def _retract(self, uri: str, source: str, *, early: bool) -> None:
+        """`uri` was deleted (`early`: its delete came before the post from `source`)."""
+        store, now = self.store, self._now
+        if store.is_retracted(uri):
+            return
+        if store.is_boosted(uri):
+            # Mastodon removes the reblogs of a deleted post itself: record it, call nothing.
+            store.unboost_intent(uri, None, now)
+            store.unboost_done(uri, now)
+            self._move_queue(uri, "retracted", "deleted by its author")
+        elif store.boost_pending(uri):
+            store.boost_failed(uri, "deleted by its author before the boost", now)
+        store.mark_retracted(uri, "deleted by its author", now)
+        self._after_commit.append(lambda: self.seen.retract(uri))
+        self._later(self.metrics.retracted)
+        self._later(log.info, "post.retracted", uri=uri, source=source, reason="deleted", early=early)
+
+    def _remember_delete(self, source: str, local_id: str) -> None:
+        """Keep the delete of a status that `source` has not shown yet, for when it does."""
+        store, now = self.store, self._now
+        store.remember_delete(source, local_id, now)
+        self._early.add((source, local_id))  # at once: the post may come later in this batch
+        if len(self._early) > MAX_EARLY_DELETES or now >= self._next_prune:
+            self._next_prune = now + PRUNE_EARLY_DELETES_EVERY
+            forgotten = store.prune_deletes(now - KEEP_EARLY_DELETES, MAX_EARLY_DELETES * 9 // 10)
+            self._later(self._early.difference_update, forgotten)
+        self._later(log.debug, "post.delete_unknown", source=source, local_id=local_id, remembered=True)
+
+    def _take_early_delete(self, source: str, local_id: str) -> bool:
+        """True (and the delete forgotten) if `source` deleted `local_id` before showing it."""
+        if not self.store.take_delete(source, local_id, self._now - KEEP_EARLY_DELETES):
+            return False
+        self._later(self._early.discard, (source, local_id))
+        return True

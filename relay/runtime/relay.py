@@ -1,0 +1,479 @@
+"""`relay run`: the wiring. Threads, one event queue, one store thread, one stop signal.
+
+    stream readers (one per instance and hashtag) ─┐
+    fetchers (catch-up on connect, then on the     │
+      home instance the recheck of recent boosts;  │
+      polls)                                       │
+    RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
+    the bot's notification stream + mention catch-up┘           + moderation (DMs, holds, expiry)
+
+Only the main thread writes to the database (the recheck reads through its own read-only
+connection). SIGTERM or Ctrl-C sets the one stop event that every
+loop watches; the watchdog then closes every stream, threads end, and the store is closed with
+the journal consistent. A revoked home token ends the relay with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
+
+from relay import __version__
+from relay.config.credentials import read_token
+from relay.config.load import Config, InstanceConfig, load_config
+from relay.core.items import Deleted, Fatal, Item, Seen
+from relay.core.post import DirectMessage, MalformedStatus, Post
+from relay.errors import CredentialsError, RelayError
+from relay.log import configure_logging
+from relay.moderation.channel import MentionFetcher, Moderation
+from relay.moderation.guards import Mention, MentionsSeen
+from relay.runtime import notify
+from relay.runtime.booster import Booster, BoosterSettings
+from relay.runtime.budget import SharedServerBudget
+from relay.runtime.metrics import Metrics, MetricsServer, StreamSample
+from relay.runtime.pipeline import Pipeline
+from relay.runtime.recheck import Rechecker
+from relay.runtime.service import Health, install_signal_handlers, stream_samples
+from relay.sources.poll import FeedPoller, TimelineFetcher
+from relay.sources.rest import FirstStart
+from relay.sources.stream import StreamEvent, StreamReader, Watchdog, streaming_base
+from relay.store.store import Store
+
+log = structlog.get_logger()
+
+USER_AGENT = f"relay/{__version__} (+https://pypi.org/project/hashtag-relay/)"
+REQUEST_TIMEOUT = 30.0
+# Queue items taken in one transaction (one commit, one fsync) before the booster gets a turn: a
+# burst of 500 new posts takes well under 0.2 s, and each commit's cost is shared by more posts.
+BATCH = 500
+
+Work = Item | Mention | MentionsSeen  # what the threads put on the one queue
+
+
+def make_api(url: str, token: str | None) -> Mastodon:
+    """A Mastodon.py client that raises on 429 (the relay keeps its own budgets)."""
+    return Mastodon(
+        access_token=token,
+        api_base_url=url,
+        ratelimit_method="throw",
+        request_timeout=REQUEST_TIMEOUT,
+        user_agent=USER_AGENT,
+    )
+
+
+@dataclasses.dataclass
+class Source:
+    """One watched instance as the running relay knows it."""
+
+    config: InstanceConfig
+    token: str | None
+    is_home: bool
+    host: str
+    readers: list[StreamReader] = dataclasses.field(default_factory=list)
+    fetcher: TimelineFetcher | None = None
+    poller: FeedPoller | None = None
+
+
+class Relay:
+    """The running relay. `run()` returns the exit code."""
+
+    def __init__(
+        self, config: Config, *, stop: threading.Event | None = None, signals: Sequence[str] = ()
+    ) -> None:
+        self.config = config
+        self.stop = stop or threading.Event()
+        self._signals = signals  # the stop signals received (see `install_signal_handlers`)
+        self.queue: queue.Queue[Work] = queue.Queue(maxsize=10_000)
+        self.threads: list[threading.Thread] = []
+        self.sources: list[Source] = []
+        self.mention_readers: list[StreamReader] = []  # the bot's own notification stream
+        self._me: dict[str, Any] = {}
+        self.ready = threading.Event()
+        self.metrics = Metrics(streams=self._stream_samples)
+        self._metrics_server: MetricsServer | None = None
+        self._home_budget: SharedServerBudget | None = None  # the booster's, shared with the recheck
+
+    def readers(self) -> list[StreamReader]:
+        return [r for s in self.sources for r in s.readers] + self.mention_readers
+
+    def _stream_counts(self) -> tuple[int, int]:
+        readers = self.readers()
+        return sum(1 for r in readers if r.status.connected), len(readers)
+
+    def _stream_samples(self) -> list[StreamSample]:
+        return stream_samples(self.readers(), time.monotonic())
+
+    # -- start-up --------------------------------------------------------------------------------
+
+    def _connect_home(self) -> tuple[Mastodon, str, Any]:
+        home = self.config.home
+        token = read_token(home)
+        if token is None:
+            raise CredentialsError(
+                f"no token for the home instance {home.url}",
+                fix=f"set token_file in [home] (run `relay login --instance {home.url}`) or {home.token_env}",
+            )
+        api = make_api(home.url, token)
+        try:
+            me = api.account_verify_credentials()
+            instance = api.instance_v2()
+        except MastodonUnauthorizedError:
+            raise CredentialsError(
+                f"{home.host} refused the home token (revoked, or for another instance)",
+                fix=f"run `relay login --instance {home.url}` and restart",
+            ) from None
+        except MastodonError as exc:
+            raise RelayError(
+                f"cannot reach the home instance {home.url}: {type(exc).__name__}",
+                fix="check the URL and the network; systemd restarts the relay",
+            ) from None
+        self_acct = f"{me['username']}@{instance['domain']}".lower()
+        self._me = dict(me)
+        log.info("relay.home", acct=self_acct, instance=home.host, version=instance.get("version"))
+        return api, self_acct, instance
+
+    def _start_sources(self, home_api: Mastodon, home_instance: Any, pipeline: Pipeline) -> None:
+        cfg = self.config
+        streams = cfg.streams
+        first = FirstStart(
+            max_posts=streams.first_start_max_posts,
+            max_age=timedelta(hours=streams.first_start_max_age_hours),
+        )
+        home_token = read_token(cfg.home)
+        entries = [(cfg.home, home_token, True)] + [(s, read_token(s), False) for s in cfg.sources]
+        for instance_cfg, token, is_home in entries:
+            source = Source(instance_cfg, token, is_home, instance_cfg.host)
+            self.sources.append(source)
+            if token is not None:
+                self._start_streams(source, home_instance if is_home else None, pipeline, first)
+            else:
+                self._start_polling(source, pipeline, first)
+
+    def _start_streams(self, source: Source, instance: Any, pipeline: Pipeline, first: FirstStart) -> None:
+        cfg = self.config
+        url, token = source.config.url, source.token
+        if instance is None:
+            try:
+                instance = make_api(url, token).instance_v2()
+            except MastodonError as exc:
+                log.error("source.unreachable", source=source.host, error=type(exc).__name__)
+                instance = {}
+        base = streaming_base(instance, url)
+        after = None
+        if source.is_home and self._home_budget is not None:  # edits missed while no stream listened
+            after = Rechecker(
+                state=cfg.state, home=source.host, budget=self._home_budget, emit=self._emit, stop=self.stop
+            ).run
+        fetcher = self._fetcher(source, pipeline, first, after=after)
+        self._spawn(f"fetch {source.host}", fetcher.run)
+        for hashtag in cfg.hashtags:
+            reader = StreamReader(
+                name=f"{source.host}#{hashtag}",
+                url=f"{base}/api/v1/streaming/hashtag",
+                params={"tag": hashtag},
+                token=token,
+                on_event=self._stream_handler(source.host, pipeline),
+                on_connect=fetcher.request,
+                stop=self.stop,
+                read_timeout=cfg.streams.read_timeout,
+                fatal_auth=source.is_home,
+                auth_retry_delay=300.0,
+            )
+            source.readers.append(reader)
+            self._spawn(reader.name, reader.run)
+
+    def _fetcher(
+        self, source: Source, pipeline: Pipeline, first: FirstStart, **options: Any
+    ) -> TimelineFetcher:
+        """Catch-up (on each stream connect) or polling (every `interval`) of one instance's tags."""
+        url, token = source.config.url, source.token
+        source.fetcher = TimelineFetcher(
+            source=source.host,
+            make_api=lambda: make_api(url, token),
+            hashtags=self.config.hashtags,
+            cursors=pipeline.cursors,
+            emit=self._emit,
+            stop=self.stop,
+            first_start=first,
+            sighting=pipeline.sighting,
+            **options,
+        )
+        return source.fetcher
+
+    def _start_polling(self, source: Source, pipeline: Pipeline, first: FirstStart) -> None:
+        cfg = self.config
+        url = source.config.url
+        try:
+            access = make_api(url, None).instance_v2()["configuration"]["timelines_access"]["hashtag_feeds"]
+        except (MastodonError, KeyError, TypeError) as exc:
+            log.warning("source.no_timelines_access", source=source.host, error=type(exc).__name__)
+            access = {"local": "public", "remote": "public"}
+        if "public" in (access.get("local"), access.get("remote")):
+            local_only = access.get("remote") != "public"
+            fetcher = self._fetcher(
+                source, pipeline, first, interval=cfg.streams.poll_interval, via="poll", local_only=local_only
+            )
+            log.info("source.polling", source=source.host, local_only=local_only)
+            self._spawn(f"poll {source.host}", fetcher.run)
+            return
+        if access.get("local") == "disabled" and access.get("remote") == "disabled":
+            log.error(
+                "source.feed_disabled",
+                source=source.host,
+                fix="this instance disabled its hashtag feeds: ask its admins, or remove the source",
+            )
+        else:
+            log.warning("source.feed_authenticated", source=source.host, fix="add a token to stream it")
+        home = cfg.home
+        home_token = read_token(home)
+        poller = FeedPoller(
+            source=source.host,
+            base_url=url,
+            hashtags=cfg.hashtags,
+            make_home_api=lambda: make_api(home.url, home_token),
+            home_host=home.host,
+            emit=self._emit,
+            stop=self.stop,
+            interval=cfg.streams.poll_interval,
+        )
+        source.poller = poller
+        self._spawn(f"rss {source.host}", poller.run)
+
+    def _start_mentions(self, instance: Any, moderation: Moderation) -> None:
+        """The bot's notification stream and its catch-up: mentions become `Mention` items."""
+        home = self.config.home
+        token = read_token(home)
+        domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
+        fetcher = MentionFetcher(
+            make_api=lambda: make_api(home.url, token),
+            cursor=moderation.cursor,
+            emit=self._emit,
+            stop=self.stop,
+            home=domain,
+        )
+        self._spawn("mentions", fetcher.run)
+
+        def on_event(event: StreamEvent) -> None:
+            data = event.data
+            if event.name != "notification" or not isinstance(data, dict) or data.get("type") != "mention":
+                return
+            try:
+                dm = DirectMessage.from_notification(data, home=domain)
+            except MalformedStatus as exc:
+                log.warning("stream.malformed_mention", error=str(exc))
+                return
+            self._emit(Mention(dm, via="stream"))
+
+        reader = StreamReader(
+            name=f"{home.host} notifications",
+            url=f"{streaming_base(instance, home.url)}/api/v1/streaming/user/notification",
+            params={},
+            token=token,
+            on_event=on_event,
+            on_connect=fetcher.request,
+            stop=self.stop,
+            read_timeout=self.config.streams.read_timeout,
+            fatal_auth=True,
+        )
+        self.mention_readers.append(reader)
+        self._spawn(reader.name, reader.run)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except RelayError as exc:
+                self._emit(Fatal(exc))
+            except Exception:
+                log.exception("relay.thread_crashed", thread=name)
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _emit(self, item: Work) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                log.warning("relay.queue_full", size=self.queue.qsize())
+
+    def _stream_handler(self, host: str, pipeline: Pipeline) -> Callable[[StreamEvent], None]:
+        def on_event(event: StreamEvent) -> None:
+            if event.name in ("update", "status.update"):
+                known = pipeline.sighting(event.data, source=host, via="stream")
+                if known is not None:  # the fast path: a duplicate costs a lookup, not a parse
+                    self._emit(known)
+                    return
+                try:
+                    post = Post.from_status(event.data, source=host)
+                except MalformedStatus as exc:
+                    log.warning("stream.malformed_status", source=host, event=event.name, error=str(exc))
+                    return
+                self._emit(Seen(post, via="stream", hashtag=None))
+            elif event.name == "delete":
+                self._emit(Deleted(host, str(event.data)))
+
+        return on_event
+
+    # -- the main loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        cfg = self.config
+        home_api, self_acct, home_instance = self._connect_home()
+        rules = dataclasses.replace(cfg.rules, self_acct=self_acct)
+        with Store.open(cfg.state) as store:
+            booster = Booster(
+                home_api,
+                store,
+                home_host=cfg.home.host,
+                settings=BoosterSettings(
+                    dry_run=cfg.booster.dry_run,
+                    max_boosts_per_hour=cfg.booster.max_boosts_per_hour,
+                    allow_unlisted="unlisted" in rules.visibility,
+                ),
+                on_boosted=lambda uri: _on_boosted(store, moderation, uri),
+                metrics=self.metrics,
+            )
+            moderation = Moderation(
+                home_api, store, cfg, me=self._me, self_acct=self_acct, streams=self._stream_counts
+            )
+            pipeline = Pipeline(
+                store,
+                rules,
+                home_host=cfg.home.host,
+                on_edit=cfg.booster.on_edit,
+                on_hold=moderation.on_hold,
+                remember_local_id=booster.remember,
+                metrics=self.metrics,
+            )
+            moderation.start()
+            for source_cfg in (cfg.home, *cfg.sources):
+                for hashtag in cfg.hashtags:
+                    cursor = store.get_cursor(source_cfg.host, hashtag)
+                    if cursor is not None:
+                        pipeline.cursors[(source_cfg.host, hashtag)] = cursor
+            self._home_budget = booster.budget
+            self._start_sources(home_api, home_instance, pipeline)
+            self._start_mentions(home_instance, moderation)
+            watchdog = Watchdog(self.readers(), stop=self.stop, stale_after=cfg.streams.read_timeout)
+            self._spawn("watchdog", watchdog.run)
+            if cfg.metrics.address:
+                self._metrics_server = self.metrics.serve(
+                    cfg.metrics.address, allow_public=cfg.metrics.allow_public
+                )
+                log.info(
+                    "metrics.serving", address=f"{self._metrics_server.host}:{self._metrics_server.port}"
+                )
+            self.ready.set()
+            log.info(
+                "relay.started",
+                hashtags=list(cfg.hashtags),
+                sources=[s.host for s in self.sources],
+                mode=rules.mode,
+                dry_run=cfg.booster.dry_run,
+            )
+            try:
+                self._loop(pipeline, booster, store, moderation)
+            finally:
+                if self._signals:
+                    log.info("relay.stopping", signal=self._signals[0])
+                notify.stopping()
+                self.stop.set()
+                if self._metrics_server is not None:
+                    self._metrics_server.close()
+                deadline = time.monotonic() + 3.0
+                for thread in self.threads:
+                    thread.join(max(deadline - time.monotonic(), 0.0))
+                log.info("relay.stopped", pending=self.queue.qsize())
+        return 0
+
+    def _loop(self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation) -> None:
+        wait: float | None = 0.0
+        health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
+        while not self.stop.is_set():
+            health.tick(time.monotonic(), store, self.metrics)
+            timeout = min(0.5 if wait is None else max(wait, 0.01), 0.5, health.every)
+            try:
+                item = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            items: list[Work] = []
+            while item is not None:
+                items.append(item)
+                if len(items) >= BATCH:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            self._handle(pipeline, moderation, items)
+            booster.paused = store.paused()
+            wait = booster.work()
+            self._guarded("moderation", moderation.tick)
+
+    def _handle(self, pipeline: Pipeline, moderation: Moderation, items: list[Work]) -> None:
+        """Hand the drained items on in order: runs of posts as one batch, mentions one by one."""
+        run: list[Item] = []
+        for item in items:
+            if isinstance(item, Mention | MentionsSeen):
+                if run:
+                    self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+                    run = []
+                self._guarded("moderation", functools.partial(moderation.handle, item))
+            else:
+                run.append(item)
+        if run:
+            self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+
+    def _guarded(self, kind: str, work: Callable[[], None]) -> None:
+        """Do one piece of work; anything but a RelayError is logged and the relay goes on.
+
+        The pipeline already isolates a post that fails (it takes the batch again, each post in a
+        savepoint); what reaches here failed a whole batch, which is rolled back and comes again
+        through catch-up.
+        """
+        try:
+            work()
+        except RelayError:
+            raise
+        except Exception:
+            self.metrics.error(kind)
+            log.exception(f"{kind}.error")
+
+
+def _on_boosted(store: Store, moderation: Moderation, uri: str) -> None:
+    item = store.queue_by_uri(uri)
+    if item is not None and item.state == "approved":
+        store.set_queue_state(item.short_id, "boosted", "relay")
+    moderation.on_boosted(uri)
+
+
+# -- the `relay run` subcommand -----------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=Path("relay.toml"), help="relay.toml to run")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.log_level is None:
+        configure_logging(
+            config.log_level, json={"auto": None, "json": True, "console": False}[args.log_format]
+        )
+    stop = threading.Event()
+    signals = install_signal_handlers(stop)
+    return Relay(config, stop=stop, signals=signals).run()

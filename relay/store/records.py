@@ -1,0 +1,169 @@
+"""The frozen records `relay.store.store.Store` returns, and the value conversions it uses.
+
+Kept apart from the `Store` class so the records can be imported (by the CLI, the booster, the
+moderation channel) without reading the SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from relay.core.screen import Decision, Reason, Verdict
+
+QUEUE_STATES = frozenset({"held", "approved", "rejected", "boosted", "retracted", "failed", "expired"})
+"""Every state a review-queue item can be in (the moves between them live in `relay.core.review`)."""
+
+CONSENT_MODES = frozenset({"opt-out", "opt-in"})
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One held post as moderators see it: its short id (`h42`), post, verdict and current state."""
+
+    short_id: str
+    uri: str
+    acct: str | None
+    url: str | None
+    state: str
+    verdict: Verdict
+    held_at: datetime
+    updated_at: datetime
+    actor: str
+    reason: str | None
+    announcement_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One boost or unboost in the journal: written as an intent before the call to the server."""
+
+    id: int
+    uri: str
+    kind: str  # "boost" | "unboost"
+    state: str  # "intent" | "done" | "failed"
+    local_id: str | None
+    reblog_id: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One append-only audit-log row: who did what, to which post or target, and when."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    uri: str | None
+    target: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """A post the relay boosted or means to boost, as the store has it (see `relay.runtime.recheck`)."""
+
+    uri: str
+    local_id: str  # its status id on the home instance
+    edited_at: str | None  # the version the store has (Mastodon's `edited_at`, ISO text)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A moderator's block of an account (`user@domain`) or a domain (and its subdomains)."""
+
+    target: str
+    kind: str  # "account" | "domain"
+    reason: str
+    actor: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """An account a moderator trusts."""
+
+    acct: str
+    actor: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStats:
+    """When a source last delivered anything, and how many events it delivered today (UTC)."""
+
+    source: str
+    last_seen: datetime
+    today: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """What `relay status` shows about the last 24 hours and right now."""
+
+    verdicts_by_decision: dict[str, int] = field(default_factory=dict)
+    verdicts_by_rule: dict[str, int] = field(default_factory=dict)
+    queue_length: int = 0
+    boosts_last_24h: int = 0
+    sources: tuple[SourceStats, ...] = ()
+
+
+def to_text(when: datetime) -> str:
+    """A timezone-aware datetime as fixed-width UTC ISO-8601 text (text order is time order)."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"naive datetime {when!r}: relay stores only timezone-aware UTC times")
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(text: str) -> datetime:
+    """The inverse of `to_text`."""
+    return datetime.fromisoformat(text)
+
+
+def maybe_time(text: str | None) -> datetime | None:
+    """`from_text`, passing `None` through."""
+    return None if text is None else from_text(text)
+
+
+def norm_acct(acct: str) -> str:
+    """An account handle as stored: no leading '@', no surrounding space, lower case."""
+    return acct.strip().removeprefix("@").lower()
+
+
+def domain_of(acct: str) -> str | None:
+    """The domain of `user@domain` (lower case), or `None` for a handle without one."""
+    _, at, domain = norm_acct(acct).rpartition("@")
+    return domain if at and domain else None
+
+
+@functools.lru_cache(maxsize=1024)
+def reasons_to_json(verdict: Verdict) -> str:
+    """A verdict's reasons as a JSON list of `{rule, decision, detail}` objects.
+
+    Remembered for the last verdicts: most posts are decided for the same few reasons."""
+    return json.dumps(
+        [{"rule": r.rule, "decision": r.decision.value, "detail": r.detail} for r in verdict.reasons]
+    )
+
+
+def verdict_from(decision: str, reasons_json: str) -> Verdict:
+    """Rebuild a `Verdict` from its stored decision and JSON reasons."""
+    reasons = tuple(
+        Reason(rule=r["rule"], decision=Decision(r["decision"]), detail=r["detail"])
+        for r in json.loads(reasons_json)
+    )
+    return Verdict(decision=Decision(decision), reasons=reasons)
+
+
+def numeric_id_key(status_id: str) -> tuple[int, str]:
+    """Order Mastodon's numeric string ids (of varying length) by value without int overflow."""
+    digits = status_id.strip()
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError(f"status id {status_id!r} is not a numeric string")
+    digits = digits.lstrip("0") or "0"
+    return (len(digits), digits)

@@ -1,0 +1,432 @@
+"""The pipeline over a real SQLite store, with the real recorded `#hoot` status as input."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from statusgen import HOME, hoot
+from structlog.testing import capture_logs
+
+from relay.config.rules import default_rules
+from relay.core.items import Deleted, Seen
+from relay.core.post import Post
+from relay.core.rules import Rules
+from relay.core.screen import Decision, Reason, Verdict
+from relay.core.seen import SeenCache
+from relay.runtime import pipeline as pipeline_module
+from relay.runtime.pipeline import KEEP_EARLY_DELETES, Pipeline, passes
+from relay.store.store import Store
+
+NOW = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store whose clock stands at NOW."""
+    with Store.open(tmp_path / "relay.sqlite3", now=lambda: NOW) as opened:
+        yield opened
+
+
+def rules(mode: str = "open", **changes: Any) -> Rules:
+    import dataclasses
+
+    return dataclasses.replace(default_rules(["hoot"], mode=mode), **changes)
+
+
+def pipeline(store: Store, mode: str = "open", **kwargs: Any) -> Pipeline:
+    return Pipeline(store, rules(mode), home_host=HOME, clock=lambda: NOW, **kwargs)
+
+
+def status(
+    text: str = "<p>Hello <a href='x' class='mention hashtag'>#<span>hoot</span></a></p>", **changes: Any
+) -> dict:
+    data = copy.deepcopy(hoot())
+    data["content"] = text
+    data.update(changes)
+    return data
+
+
+def seen(data: dict[str, Any], source: str = HOME, via: str = "stream", hashtag: str | None = None) -> Seen:
+    return Seen(Post.from_status(data, source=source), via=via, hashtag=hashtag)
+
+
+@contextmanager
+def add_screened_fails_for(store: Store, uri: str) -> Iterator[None]:
+    """Within the block, `store.add_screened` writes everything, then raises for `uri`: a crash
+    half-way through deciding on that post."""
+    original = store.add_screened
+
+    def failing(added: str, *args: Any, **kwargs: Any) -> None:
+        original(added, *args, **kwargs)
+        if added == uri:
+            raise RuntimeError("crash after the post was written")
+
+    store.add_screened = failing  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        store.add_screened = original  # type: ignore[method-assign]
+
+
+class TestDecisions:
+    def test_accepted_post_gets_one_boost_intent(self, store: Store) -> None:
+        """An accepted post from the home stream becomes an open boost intent with its local id."""
+        data = status()
+        pipeline(store).handle(seen(data))
+        [intent] = store.unfinished_intents()
+        assert (intent.uri, intent.kind, intent.local_id) == (data["uri"], "boost", data["id"])
+
+    def test_post_from_elsewhere_is_resolved_later(self, store: Store) -> None:
+        """A post seen on another instance gets an intent without a local id (the booster resolves it)."""
+        pipeline(store).handle(seen(status(), source="other.example"))
+        [intent] = store.unfinished_intents()
+        assert intent.local_id is None
+
+    def test_review_mode_holds_with_a_short_id(self, store: Store) -> None:
+        """In review mode a passing post is held, announced once, and not boosted."""
+        held: list[str] = []
+        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        data = status()
+        p.handle(seen(data))
+        assert held == ["h1"]
+        assert store.queue_item("h1").uri == data["uri"]
+        assert store.unfinished_intents() == []
+
+    def test_rejected_post_keeps_its_reasons(self, store: Store) -> None:
+        """A reply is rejected with the replies rule recorded, and nothing is boosted."""
+        data = status(in_reply_to_id="1", in_reply_to_account_id="2")
+        pipeline(store).handle(seen(data))
+        verdict = store.verdict_for(data["uri"])
+        assert verdict is not None
+        assert verdict.decision is Decision.REJECT
+        assert [r.rule for r in verdict.reasons] == ["replies"]
+        assert store.unfinished_intents() == []
+
+    def test_same_post_from_three_sources_is_screened_once(self, store: Store) -> None:
+        """Arrivals from several sources and paths dedupe on the uri."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        p.handle(seen(dict(data, id="999"), source="a.example", via="poll", hashtag="hoot"))
+        p.handle(seen(dict(data, id="555"), source="b.example", via="catch-up", hashtag="hoot"))
+        assert store.screened_count(data["uri"]) == 1
+        assert len(store.unfinished_intents()) == 1
+        assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1, "b.example": 1}
+
+    def test_catch_up_moves_the_cursor_after_commit(self, store: Store) -> None:
+        """A status fetched for a hashtag moves that source's cursor, in the store and in memory."""
+        p = pipeline(store)
+        p.handle(seen(status(id="117024236408130890"), source="a.example", via="catch-up", hashtag="hoot"))
+        assert store.get_cursor("a.example", "hoot") == "117024236408130890"
+        assert p.cursors[("a.example", "hoot")] == "117024236408130890"
+
+
+class TestEditsAndDeletes:
+    def boosted(self, store: Store, p: Pipeline, data: dict) -> None:
+        p.handle(seen(data))
+        store.boost_done(data["uri"], "r1")
+
+    def test_edit_that_no_longer_passes_unboosts(self, store: Store) -> None:
+        """A boosted post edited to add a rejected keyword gets an unboost intent."""
+        import dataclasses
+
+        p = pipeline(store)
+        p.rules = dataclasses.replace(
+            p.rules, keywords=dataclasses.replace(p.rules.keywords, reject=("casino",))
+        )
+        data = status()
+        self.boosted(store, p, data)
+        edited = status("<p>Casino! #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")
+        p.handle(seen(edited, via="stream"))
+        [intent] = store.unfinished_intents()
+        assert (intent.kind, intent.uri) == ("unboost", data["uri"])
+
+    def test_edit_that_still_passes_changes_nothing(self, store: Store) -> None:
+        """A harmless edit of a boosted post is screened again and stays boosted."""
+        p = pipeline(store)
+        data = status()
+        self.boosted(store, p, data)
+        p.handle(seen(status("<p>Hello again #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
+        assert store.screened_count(data["uri"]) == 2
+        assert store.unfinished_intents() == []
+        assert store.is_boosted(data["uri"])
+
+    def test_delete_retracts_and_a_stale_copy_is_ignored(self, store: Store) -> None:
+        """A delete event retracts the post; the same post from another source later is not boosted."""
+        p = pipeline(store)
+        data = status()
+        self.boosted(store, p, data)
+        p.handle(Deleted(HOME, data["id"]))
+        assert store.is_retracted(data["uri"])
+        assert not store.is_boosted(data["uri"])
+        p.handle(seen(dict(data, id="777"), source="late.example"))
+        assert store.unfinished_intents() == []
+
+    def test_delete_before_the_boost_cancels_the_intent(self, store: Store) -> None:
+        """A post deleted while its boost waits is never boosted."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        p.handle(Deleted(HOME, data["id"]))
+        assert store.unfinished_intents() == []
+        assert [e.state for e in store.journal(data["uri"])] == ["failed"]
+
+
+class TestOutOfOrder:
+    """Events in any order: Mastodon's streaming server sends a delete at once but holds its post."""
+
+    def test_a_post_whose_delete_came_first_is_retracted_not_screened(self, store: Store) -> None:
+        """A delete for an id the source has not shown yet is kept; the post, when it comes, is
+        recorded as retracted: never screened, no boost intent, audited."""
+        p = pipeline(store)
+        data = status()
+        p.handle(Deleted(HOME, data["id"]))
+        with capture_logs() as logs:
+            p.handle(seen(data))
+        assert store.is_retracted(data["uri"])
+        assert store.screened_count(data["uri"]) == 0
+        assert store.unfinished_intents() == []
+        assert [r.action for r in store.audit_rows() if r.uri == data["uri"]] == ["post.retracted"]
+        assert [(e["event"], e.get("early")) for e in logs if e["log_level"] == "info"] == [
+            ("post.retracted", True)
+        ]
+        assert store.uri_for_local_id(HOME, data["id"]) == data["uri"]
+        assert store.remembered_deletes(NOW) == set()
+
+    def test_in_review_mode_moderators_are_not_asked(self, store: Store) -> None:
+        """A post whose delete came first is never held, so no moderator hears of it."""
+        held: list[str] = []
+        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        data = status()
+        p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
+        assert held == []
+        assert store.pending() == []
+        assert store.is_retracted(data["uri"])
+
+    def test_a_later_copy_is_a_sighting(self, store: Store) -> None:
+        """Once applied, the delete is forgotten and every later copy of the post is only counted."""
+        p = pipeline(store)
+        data = status()
+        p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
+        again = p.sighting(data, source=HOME, via="catch-up")
+        assert again is not None
+        p.handle(again)
+        p.handle(seen(dict(data, id="5"), source="late.example", via="poll"))
+        assert store.unfinished_intents() == []
+        assert store.sightings(data["uri"]) == {HOME: 2, "late.example": 1}
+
+    def test_a_delete_applies_only_to_its_own_source(self, store: Store) -> None:
+        """Status ids are per instance: another instance's delete of the same id changes nothing."""
+        p = pipeline(store)
+        data = status()
+        p.handle(Deleted("other.example", data["id"]))
+        p.handle(seen(data))
+        assert not store.is_retracted(data["uri"])
+        assert [i.uri for i in store.unfinished_intents()] == [data["uri"]]
+        assert store.remembered_deletes(NOW) == {("other.example", data["id"])}
+
+    @pytest.mark.parametrize("light", [True, False], ids=["sighting", "seen"])
+    def test_a_boosted_post_is_unboosted_when_its_copy_comes_after_that_copys_delete(
+        self, store: Store, light: bool
+    ) -> None:
+        """A post boosted from one instance is retracted when another instance's delete of it came
+        before that instance's copy (known to the cache as a light sighting, or not)."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        store.boost_done(data["uri"], "r1")
+        p.handle(Deleted("a.example", "999"))
+        assert store.is_boosted(data["uri"])
+        copy_there = dict(data, id="999")
+        late = p.sighting(copy_there, source="a.example", via="stream") if light else None
+        p.handle(late or seen(copy_there, source="a.example"))
+        assert store.is_retracted(data["uri"])
+        assert not store.is_boosted(data["uri"])
+        assert store.remembered_deletes(NOW) == set()
+
+    def test_a_restart_keeps_the_remembered_delete(self, store: Store) -> None:
+        """The delete is in the state file: a new pipeline (a restarted relay) still applies it."""
+        data = status()
+        pipeline(store).handle(Deleted(HOME, data["id"]))
+        pipeline(store).handle(seen(data))
+        assert store.is_retracted(data["uri"])
+        assert store.unfinished_intents() == []
+
+    def test_a_delete_survives_a_batch_taken_again_item_by_item(self, store: Store) -> None:
+        """A delete remembered in a batch that an item's failure made the pipeline take again, item
+        by item, is remembered once and still applied to its post."""
+        p = pipeline(store)
+        data = status()
+        broken = status(
+            "<p>Broken #hoot</p>", uri="https://b.example/1", id="1", url="https://b.example/@b/1"
+        )
+        with add_screened_fails_for(store, broken["uri"]), capture_logs():
+            p.handle_batch([Deleted(HOME, data["id"]), seen(broken)])
+        assert store.remembered_deletes(NOW) == {(HOME, data["id"])}
+        p.handle(seen(data))
+        assert store.is_retracted(data["uri"])
+
+    def test_remembered_deletes_are_forgotten_after_a_day(self, store: Store) -> None:
+        """A day later the pipeline no longer applies a remembered delete, and prunes it."""
+        clock = [NOW]
+        p = Pipeline(store, rules(), home_host=HOME, clock=lambda: clock[0])
+        data = status()
+        p.handle(Deleted(HOME, "gone-long-ago"))
+        p.handle(Deleted(HOME, data["id"]))
+        clock[0] = NOW + KEEP_EARLY_DELETES + timedelta(minutes=1)
+        p.handle(seen(data))
+        assert not store.is_retracted(data["uri"])
+        assert [i.uri for i in store.unfinished_intents()] == [data["uri"]]
+        p.handle(Deleted(HOME, "new"))  # an hour has passed: the old ones are pruned
+        assert store.remembered_deletes(NOW - timedelta(days=30)) == {(HOME, "new")}
+
+    def test_at_most_so_many_deletes_are_remembered(
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Past `MAX_EARLY_DELETES` the oldest are forgotten, in the state file and in memory."""
+        monkeypatch.setattr(pipeline_module, "MAX_EARLY_DELETES", 10)
+        clock = [NOW]
+        p = Pipeline(store, rules(), home_host=HOME, clock=lambda: clock[0])
+        for n in range(12):
+            clock[0] = NOW + timedelta(seconds=n)
+            p.handle(Deleted(HOME, str(n)))
+        kept = store.remembered_deletes(NOW)
+        assert kept == {(HOME, str(n)) for n in range(2, 12)}  # at 11, the oldest two went (to 90 %)
+        assert p._early == kept
+
+    def test_an_older_version_after_a_newer_one_changes_nothing(self, store: Store) -> None:
+        """An edit that fails, then the unedited original that would pass, arriving late: the
+        original is a duplicate, not screened again, not boosted."""
+        import dataclasses
+
+        p = pipeline(store)
+        p.rules = dataclasses.replace(
+            p.rules, keywords=dataclasses.replace(p.rules.keywords, reject=("casino",))
+        )
+        data = status()
+        p.handle(seen(status("<p>Casino! #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
+        p.handle(seen(data))
+        assert store.screened_count(data["uri"]) == 1
+        assert store.verdict_for(data["uri"]).decision is Decision.REJECT
+        assert store.unfinished_intents() == []
+
+
+class TestAtomicity:
+    def test_a_failure_mid_decision_leaves_nothing_behind(self, store: Store) -> None:
+        """If deciding on a post fails half-way, that item is rolled back alone and logged."""
+        p = pipeline(store)
+        data = status()
+        other = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
+        broken = Seen(Post.from_status(data, source=HOME), via="stream")
+        original = store.add_screened
+
+        def failing_add(uri: str, *args: Any, **kwargs: Any) -> None:
+            original(uri, *args, **kwargs)  # the post, its verdict, audit row and intent are written
+            if uri == data["uri"]:
+                raise RuntimeError("crash after the verdict and the intent were written")
+
+        store.add_screened = failing_add  # type: ignore[method-assign]
+        with capture_logs() as logs:
+            p.handle_batch([broken, seen(other)])
+        store.add_screened = original  # type: ignore[method-assign]
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
+        assert store.verdict_for(data["uri"]) is None
+        assert store.sightings(data["uri"]) == {}
+        assert [e.uri for e in store.unfinished_intents()] == [other["uri"]]  # the batch went on
+        p.handle(broken)  # the same post again: screened as new, boosted
+        assert len(store.unfinished_intents()) == 2
+
+    def test_a_batch_retried_item_by_item_does_everything_once(self, store: Store) -> None:
+        """The items before and after a failing one are kept, and logged, counted and audited once,
+        although the batch was rolled back and taken again when the failure came."""
+        p = pipeline(store)
+        first, broken_data, last = (
+            status(
+                f"<p>Post {n} #hoot</p>",
+                uri=f"https://a.example/{n}",
+                id=str(n),
+                url=f"https://a.example/@a/{n}",
+            )
+            for n in (1, 2, 3)
+        )
+        with add_screened_fails_for(store, broken_data["uri"]), capture_logs() as logs:
+            p.handle_batch([seen(first), seen(broken_data), seen(last)])
+        screened = [e["uri"] for e in logs if e["event"] == "post.screened"]
+        assert screened == [first["uri"], last["uri"]]
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
+        assert store.verdict_for(broken_data["uri"]) is None
+        assert sorted(e.uri for e in store.unfinished_intents()) == [first["uri"], last["uri"]]
+        assert [r.uri for r in store.audit_rows() if r.action.startswith("screen.")] == [
+            first["uri"],
+            last["uri"],
+        ]
+        registry = p.metrics.registry
+        assert registry.get_sample_value("relay_screened_total", {"decision": "accept"}) == 2
+        assert registry.get_sample_value("relay_posts_seen_total", {"source": HOME, "via": "stream"}) == 2
+        assert registry.get_sample_value("relay_errors_total", {"kind": "pipeline"}) == 1
+
+
+class TestFastPath:
+    def test_a_delete_right_after_a_sighting_in_one_batch_finds_the_post(self, store: Store) -> None:
+        """A source's delete that follows its sighting of a known post in the same batch finds the
+        post by that source's id (sightings are written in one go, but before a delete looks)."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        sighting = p.sighting(dict(data, id="999"), source="a.example", via="stream")
+        assert sighting is not None
+        p.handle_batch([sighting, Deleted("a.example", "999")])
+        assert store.is_retracted(data["uri"])
+
+    def test_known_post_becomes_a_light_sighting(self, store: Store) -> None:
+        """After a post is committed, the same status from another source is only a sighting."""
+        p = pipeline(store)
+        data = status()
+        assert p.sighting(data, source="a.example", via="stream") is None  # not known yet
+        p.handle(seen(data))
+        copy_elsewhere = dict(data, id="999")
+        sighting = p.sighting(copy_elsewhere, source="a.example", via="stream")
+        assert sighting is not None
+        p.handle(sighting)
+        assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1}
+        assert store.uri_for_local_id("a.example", "999") == data["uri"]
+        assert store.screened_count(data["uri"]) == 1
+
+    def test_an_edit_is_not_a_sighting(self, store: Store) -> None:
+        """A newer version of a known post takes the full path and is screened again."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        assert p.sighting(dict(data, edited_at="2026-08-01T13:00:00.000Z"), source=HOME, via="stream") is None
+
+    def test_a_retracted_post_is_a_sighting_and_never_boosted(self, store: Store) -> None:
+        """After a delete, any copy of the post is only counted."""
+        p = pipeline(store)
+        data = status()
+        p.handle(seen(data))
+        p.handle(Deleted(HOME, data["id"]))
+        assert p.sighting(dict(data, id="5"), source="late.example", via="poll") is not None
+
+    def test_the_cache_forgets_the_oldest(self) -> None:
+        """The seen cache is bounded: the oldest uris leave first."""
+        cache = SeenCache(size=2)
+        for uri in ("a", "b", "c"):
+            cache.remember(uri, None)
+        assert cache.known({"uri": "a"}) is None
+        assert cache.known({"uri": "c"}) == "c"
+        assert len(cache) == 2
+
+
+def test_passes_ignores_only_review_mode() -> None:
+    """Review mode's own hold does not count against a post; any other hold or reject does."""
+    mode = Reason("mode", Decision.HOLD, "review")
+    other = Reason("keywords.hold", Decision.HOLD, "word")
+    assert passes(Verdict(Decision.HOLD, (mode,)))
+    assert passes(Verdict(Decision.ACCEPT))
+    assert not passes(Verdict(Decision.HOLD, (mode, other)))
