@@ -36,6 +36,7 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRat
 from relay.config.load import Config
 from relay.core import silence
 from relay.core.dm import DirectMessage
+from relay.core.items import Mention, MentionsSeen
 from relay.core.post import MalformedStatus, Post
 from relay.core.review import HeldPost
 from relay.core.screen import Decision, Verdict
@@ -45,8 +46,6 @@ from relay.moderation.guards import (
     ASK_FOR_DM,
     REFUSAL,
     Batcher,
-    Mention,
-    MentionsSeen,
     Refusals,
     Who,
     announcement,

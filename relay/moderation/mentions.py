@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonRatelimitError
 
-from relay.core.dm import DirectMessage
-from relay.core.post import MalformedStatus
-from relay.moderation.guards import Mention, MentionsSeen
+from relay.core.items import Mention, MentionsSeen
+from relay.sources import normalise
 from relay.sources.rest import as_json, id_key
 
 log = structlog.get_logger()
@@ -37,13 +36,13 @@ class MentionFetcher:
         self,
         *,
         make_api: Callable[[], Mastodon],
-        cursor: Mapping[str, str],
+        cursor: Callable[[], str | None],
         emit: Callable[[Mention | MentionsSeen], None],
         stop: threading.Event,
         home: str,
     ) -> None:
         self._make_api = make_api
-        self._cursor = cursor
+        self._cursor = cursor  # the newest mention notification handled (thread-safe read)
         self._emit = emit
         self._stop = stop
         self._home = home
@@ -73,7 +72,7 @@ class MentionFetcher:
             log.info("mentions.fetched", mentions=count)
 
     def _fetch(self, api: Mastodon) -> int:
-        cursor = self._cursor.get("mentions")
+        cursor = self._cursor()
         count = 0
         if cursor is None:  # the very first start: only what was sent just now
             page = [as_json(n) for n in api.notifications(types=["mention"], limit=PAGE)]
@@ -97,11 +96,8 @@ class MentionFetcher:
     def _emit_all(self, notifications: list[dict[str, Any]]) -> int:
         count = 0
         for note in sorted(notifications, key=lambda n: id_key(str(n["id"]))):
-            try:
-                dm = DirectMessage.from_notification(note, home=self._home)
-            except MalformedStatus as exc:
-                log.warning("mentions.malformed", error=str(exc))
-                continue
-            self._emit(Mention(dm, via="catch-up"))
-            count += 1
+            item = normalise.mention(note, home=self._home, via="catch-up")
+            if item is not None:
+                self._emit(item)
+                count += 1
         return count

@@ -14,13 +14,15 @@ from statusgen import HOME, hoot
 from structlog.testing import capture_logs
 
 from relay.config.rules import default_rules
-from relay.core.items import Deleted, Seen
+from relay.core.items import Deleted, Seen, Sighting
 from relay.core.post import Post
 from relay.core.rules import Rules
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.screen import Decision
 from relay.core.seen import SeenCache
 from relay.runtime import pipeline as pipeline_module
-from relay.runtime.pipeline import KEEP_EARLY_DELETES, Pipeline, passes
+from relay.runtime.events import CursorMoved, Held, HomeId
+from relay.runtime.pipeline import KEEP_EARLY_DELETES, Pipeline
+from relay.sources import normalise
 from relay.store.store import Store
 
 NOW = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
@@ -56,6 +58,12 @@ def seen(data: dict[str, Any], source: str = HOME, via: str = "stream", hashtag:
     return Seen(Post.from_status(data, source=source), via=via, hashtag=hashtag)
 
 
+def sighting_of(p: Pipeline, data: dict[str, Any], **kwargs: Any) -> Sighting | None:
+    """What a source thread makes of `data` with the pipeline's seen-cache: a `Sighting` if known."""
+    item = normalise.status(data, seen=p.seen, **kwargs)
+    return item if isinstance(item, Sighting) else None
+
+
 @contextmanager
 def add_screened_fails_for(store: Store, uri: str) -> Iterator[None]:
     """Within the block, `store.add_screened` writes everything, then raises for `uri`: a crash
@@ -89,12 +97,13 @@ class TestDecisions:
         assert intent.local_id is None
 
     def test_review_mode_holds_with_a_short_id(self, store: Store) -> None:
-        """In review mode a passing post is held, announced once, and not boosted."""
-        held: list[str] = []
-        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        """In review mode a passing post is held, reported once (for moderators), and not boosted."""
+        p = pipeline(store, "review")
         data = status()
-        p.handle(seen(data))
-        assert held == ["h1"]
+        events = p.handle(seen(data))
+        assert [e.short_id for e in events if isinstance(e, Held)] == ["h1"]
+        [held] = [e for e in events if isinstance(e, Held)]
+        assert held.post.uri == data["uri"]
         assert store.queue_item("h1").uri == data["uri"]
         assert store.unfinished_intents() == []
 
@@ -120,11 +129,27 @@ class TestDecisions:
         assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1, "b.example": 1}
 
     def test_catch_up_moves_the_cursor_after_commit(self, store: Store) -> None:
-        """A status fetched for a hashtag moves that source's cursor, in the store and in memory."""
+        """A status fetched for a hashtag moves that source's cursor in the store, and the move is
+        reported (for the fetchers); an older status moves nothing."""
         p = pipeline(store)
-        p.handle(seen(status(id="117024236408130890"), source="a.example", via="catch-up", hashtag="hoot"))
+        data = status(id="117024236408130890")
+        events = p.handle(seen(data, source="a.example", via="catch-up", hashtag="hoot"))
         assert store.get_cursor("a.example", "hoot") == "117024236408130890"
-        assert p.cursors[("a.example", "hoot")] == "117024236408130890"
+        assert events == [CursorMoved("a.example", "hoot", "117024236408130890")]
+        older = status(id="117024236408130889", uri=data["uri"] + "-older")
+        assert p.handle(seen(older, source="a.example", via="catch-up", hashtag="hoot")) == []
+
+    def test_a_home_post_reports_its_home_id(self, store: Store) -> None:
+        """A post (or a known post's sighting) from the home instance reports its home id, for the
+        booster; one from elsewhere does not."""
+        p = pipeline(store)
+        data = status()
+        assert p.handle(seen(data)) == [HomeId(data["uri"], data["id"])]
+        again = sighting_of(p, dict(data, id="777"), source=HOME, via="catch-up")
+        assert again is not None
+        assert p.handle(again) == [HomeId(data["uri"], "777")]
+        other = status(id="31", uri=data["uri"] + "-other")
+        assert p.handle(seen(other, source="a.example")) == []
 
 
 class TestEditsAndDeletes:
@@ -201,11 +226,10 @@ class TestOutOfOrder:
 
     def test_in_review_mode_moderators_are_not_asked(self, store: Store) -> None:
         """A post whose delete came first is never held, so no moderator hears of it."""
-        held: list[str] = []
-        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        p = pipeline(store, "review")
         data = status()
-        p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
-        assert held == []
+        events = p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
+        assert [e for e in events if isinstance(e, Held)] == []
         assert store.pending() == []
         assert store.is_retracted(data["uri"])
 
@@ -214,7 +238,7 @@ class TestOutOfOrder:
         p = pipeline(store)
         data = status()
         p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
-        again = p.sighting(data, source=HOME, via="catch-up")
+        again = sighting_of(p, data, source=HOME, via="catch-up")
         assert again is not None
         p.handle(again)
         p.handle(seen(dict(data, id="5"), source="late.example", via="poll"))
@@ -244,7 +268,7 @@ class TestOutOfOrder:
         p.handle(Deleted("a.example", "999"))
         assert store.is_boosted(data["uri"])
         copy_there = dict(data, id="999")
-        late = p.sighting(copy_there, source="a.example", via="stream") if light else None
+        late = sighting_of(p, copy_there, source="a.example", via="stream") if light else None
         p.handle(late or seen(copy_there, source="a.example"))
         assert store.is_retracted(data["uri"])
         assert not store.is_boosted(data["uri"])
@@ -379,7 +403,7 @@ class TestFastPath:
         p = pipeline(store)
         data = status()
         p.handle(seen(data))
-        sighting = p.sighting(dict(data, id="999"), source="a.example", via="stream")
+        sighting = sighting_of(p, dict(data, id="999"), source="a.example", via="stream")
         assert sighting is not None
         p.handle_batch([sighting, Deleted("a.example", "999")])
         assert store.is_retracted(data["uri"])
@@ -388,10 +412,10 @@ class TestFastPath:
         """After a post is committed, the same status from another source is only a sighting."""
         p = pipeline(store)
         data = status()
-        assert p.sighting(data, source="a.example", via="stream") is None  # not known yet
+        assert sighting_of(p, data, source="a.example", via="stream") is None  # not known yet
         p.handle(seen(data))
         copy_elsewhere = dict(data, id="999")
-        sighting = p.sighting(copy_elsewhere, source="a.example", via="stream")
+        sighting = sighting_of(p, copy_elsewhere, source="a.example", via="stream")
         assert sighting is not None
         p.handle(sighting)
         assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1}
@@ -403,7 +427,10 @@ class TestFastPath:
         p = pipeline(store)
         data = status()
         p.handle(seen(data))
-        assert p.sighting(dict(data, edited_at="2026-08-01T13:00:00.000Z"), source=HOME, via="stream") is None
+        assert (
+            sighting_of(p, dict(data, edited_at="2026-08-01T13:00:00.000Z"), source=HOME, via="stream")
+            is None
+        )
 
     def test_a_retracted_post_is_a_sighting_and_never_boosted(self, store: Store) -> None:
         """After a delete, any copy of the post is only counted."""
@@ -411,7 +438,7 @@ class TestFastPath:
         data = status()
         p.handle(seen(data))
         p.handle(Deleted(HOME, data["id"]))
-        assert p.sighting(dict(data, id="5"), source="late.example", via="poll") is not None
+        assert sighting_of(p, dict(data, id="5"), source="late.example", via="poll") is not None
 
     def test_the_cache_forgets_the_oldest(self) -> None:
         """The seen cache is bounded: the oldest uris leave first."""
@@ -421,12 +448,3 @@ class TestFastPath:
         assert cache.known({"uri": "a"}) is None
         assert cache.known({"uri": "c"}) == "c"
         assert len(cache) == 2
-
-
-def test_passes_ignores_only_review_mode() -> None:
-    """Review mode's own hold does not count against a post; any other hold or reject does."""
-    mode = Reason("mode", Decision.HOLD, "review")
-    other = Reason("keywords.hold", Decision.HOLD, "word")
-    assert passes(Verdict(Decision.HOLD, (mode,)))
-    assert passes(Verdict(Decision.ACCEPT))
-    assert not passes(Verdict(Decision.HOLD, (mode, other)))
