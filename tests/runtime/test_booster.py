@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
+from storecrash import crash_after
 from structlog.testing import capture_logs
 
 from relay.core.budget import ServerBudget, WindowBudget
@@ -57,23 +57,6 @@ def accepted(store: Store, status: dict) -> None:
         text_fingerprint="fp",
     )
     store.boost_intent(status["uri"], None)
-
-
-@contextmanager
-def queue_move_crashes(store: Store) -> Iterator[None]:
-    """Within the block, a review item's move to boosted is written, then the process "dies"
-    (raises): a crash between the done boost and the rest of its transaction."""
-    original = store.set_queue_state
-
-    def move_then_crash(*args: object, **kwargs: object) -> None:
-        original(*args, **kwargs)  # type: ignore[arg-type]
-        raise RuntimeError("killed here")
-
-    store.set_queue_state = move_then_crash  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        store.set_queue_state = original  # type: ignore[method-assign]
 
 
 def reblog_calls(instance: Instance, bot: SeededAccount) -> int:
@@ -173,7 +156,7 @@ class TestBoosting:
         store.set_queue_state(short_id, "approved", "maya@home")
 
         home = api(fed["home"], bot)
-        with queue_move_crashes(store), pytest.raises(RuntimeError, match="killed here"):
+        with crash_after(store, "set_queue_state"), pytest.raises(RuntimeError, match="killed here"):
             Booster(home, store, home_host=fed["home"].domain).work()
         assert not store.is_boosted(status["uri"])
         assert store.boost_pending(status["uri"])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from statusgen import HOME, hoot
+from storecrash import crash_after
 from structlog.testing import capture_logs
 
 from relay.config.rules import default_rules
@@ -62,24 +62,6 @@ def sighting_of(p: Pipeline, data: dict[str, Any], **kwargs: Any) -> Sighting | 
     """What a source thread makes of `data` with the pipeline's seen-cache: a `Sighting` if known."""
     item = normalise.status(data, seen=p.seen, **kwargs)
     return item if isinstance(item, Sighting) else None
-
-
-@contextmanager
-def add_screened_fails_for(store: Store, uri: str) -> Iterator[None]:
-    """Within the block, `store.add_screened` writes everything, then raises for `uri`: a crash
-    half-way through deciding on that post."""
-    original = store.add_screened
-
-    def failing(added: str, *args: Any, **kwargs: Any) -> None:
-        original(added, *args, **kwargs)
-        if added == uri:
-            raise RuntimeError("crash after the post was written")
-
-    store.add_screened = failing  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        store.add_screened = original  # type: ignore[method-assign]
 
 
 class TestDecisions:
@@ -290,7 +272,7 @@ class TestOutOfOrder:
         broken = status(
             "<p>Broken #hoot</p>", uri="https://b.example/1", id="1", url="https://b.example/@b/1"
         )
-        with add_screened_fails_for(store, broken["uri"]), capture_logs():
+        with crash_after(store, "add_screened", lambda uri, *a, **k: uri == broken["uri"]), capture_logs():
             p.handle_batch([Deleted(HOME, data["id"]), seen(broken)])
         assert store.remembered_deletes(NOW) == {(HOME, data["id"])}
         p.handle(seen(data))
@@ -379,7 +361,10 @@ class TestAtomicity:
             )
             for n in (1, 2, 3)
         )
-        with add_screened_fails_for(store, broken_data["uri"]), capture_logs() as logs:
+        with (
+            crash_after(store, "add_screened", lambda uri, *a, **k: uri == broken_data["uri"]),
+            capture_logs() as logs,
+        ):
             p.handle_batch([seen(first), seen(broken_data), seen(last)])
         screened = [e["uri"] for e in logs if e["event"] == "post.screened"]
         assert screened == [first["uri"], last["uri"]]
