@@ -36,8 +36,9 @@ from relay.core.items import Deleted, Fatal, Item, Seen
 from relay.core.post import DirectMessage, MalformedStatus, Post
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
-from relay.moderation.channel import MentionFetcher, Moderation
+from relay.moderation.channel import Moderation
 from relay.moderation.guards import Mention, MentionsSeen
+from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
