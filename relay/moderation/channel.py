@@ -114,7 +114,10 @@ class Moderation:
         )
         self.actions = Actions(store, settings, streams=streams)
         self.expiry = expiry
-        self.cursor: dict[str, str] = {}  # "mentions" → notification id; read by MentionFetcher
+        # The catch-up cursor: the newest mention notification handled (main thread only). The
+        # wiring (relay.runtime.relay) hands it to MentionFetcher, its reader in another thread:
+        # this value after `start()`, then every move `handle()` returns.
+        self.mentions_cursor: str | None = None
         self._clock = clock
         self._now = now
         self._awaiting: dict[str, tuple[str, str]] = {}  # uri → (moderator, their command's status id)
@@ -131,9 +134,7 @@ class Moderation:
         for handle in self.moderators:
             self._resolve(handle)
         self._ensure_dms_arrive()
-        cursor = self.store.get_setting(CURSOR)
-        if cursor is not None:
-            self.cursor["mentions"] = cursor
+        self.mentions_cursor = self.store.get_setting(CURSOR)
         for item in self.store.pending():  # held, but the relay stopped before telling anyone
             if item.announcement_id is None and self.moderators:
                 self.batcher.add(HeldPost(item.short_id, item.acct, item.url, "", item.verdict.reasons))
@@ -188,13 +189,18 @@ class Moderation:
 
     # -- mentions ---------------------------------------------------------------------------------
 
-    def handle(self, item: Mention | MentionsSeen) -> None:
-        """Handle one mention of the bot (once), or move the catch-up cursor."""
+    def handle(self, item: Mention | MentionsSeen) -> str | None:
+        """Handle one mention of the bot (once), or move the catch-up cursor.
+
+        Returns the catch-up cursor when this moved it, for the wiring to hand to `MentionFetcher`.
+        """
+        before = self.mentions_cursor
         if isinstance(item, MentionsSeen):
             with self.store.atomic():
                 self._advance(item.notification_id)
         else:
             self._mention(item)
+        return self.mentions_cursor if self.mentions_cursor != before else None
 
     def _mention(self, item: Mention) -> None:
         """Handle a mention not handled before: triage, run its commands, answer (see `guards`)."""
@@ -257,10 +263,10 @@ class Moderation:
         return not dm.sender_is_bot and self.refusals.allow(dm.acct, self._clock())
 
     def _advance(self, notification_id: str) -> None:
-        current = self.cursor.get("mentions")
+        current = self.mentions_cursor
         if notification_id and (current is None or id_key(notification_id) > id_key(current)):
             self.store.set_setting(CURSOR, notification_id)
-            self.cursor["mentions"] = notification_id
+            self.mentions_cursor = notification_id
 
     def _resolve_urls(self, urls: list[str]) -> dict[str, Post | None]:
         """Each post URL, as the home instance knows it (None: not found)."""

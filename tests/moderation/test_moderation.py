@@ -22,7 +22,7 @@ from relay.core.screen import Decision, Reason, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation.channel import Moderation
-from relay.moderation.guards import Batcher, Refusals, Who, triage
+from relay.moderation.guards import Batcher, Mention, MentionsSeen, Refusals, Who, triage
 from relay.moderation.handles import Account, Domain, PostUrl, ShortId
 from relay.moderation.notices import ASK_FOR_DM, EDITED, HeldPost
 from relay.sources.stream import StreamEvent, parse_stream
@@ -473,3 +473,29 @@ class TestTick:
         assert not store.is_mention_handled("1001")
         assert store.is_mention_handled("1002")
 
+
+class TestCatchUpCursor:
+    def test_each_forward_move_is_stored_and_handed_out(self, store: Store, tmp_path: Path) -> None:
+        """`handle` stores a newer catch-up cursor and returns it for the fetcher; an older or the
+        same one changes nothing and returns None."""
+        moderation = channel(store, RecordingHome(), Clock(), tmp_path)
+        assert moderation.handle(MentionsSeen("117")) == "117"
+        assert moderation.handle(MentionsSeen("99")) is None
+        assert moderation.handle(MentionsSeen("117")) is None
+        assert moderation.handle(MentionsSeen("1000")) == "1000"
+        assert (moderation.mentions_cursor, store.get_setting("moderation.mentions_cursor")) == (
+            "1000",
+            "1000",
+        )
+
+    def test_a_repeated_catch_up_mention_moves_the_cursor(
+        self, store: Store, tmp_path: Path, direct: DirectMessage
+    ) -> None:
+        """A mention handled before moves the cursor when the catch-up brings it again, not when
+        the stream does, and runs nothing again."""
+        home = RecordingHome()
+        moderation = channel(store, home, Clock(), tmp_path)
+        store.mark_mention_handled(direct.status_id, NOW)
+        assert moderation.handle(Mention(direct, via="stream")) is None
+        assert moderation.handle(Mention(direct, via="catch-up")) == direct.notification_id
+        assert home.sent == []
