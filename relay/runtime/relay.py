@@ -10,8 +10,9 @@
 Every source's data becomes queue items in `relay.sources.normalise`. The pipeline and the
 booster call nobody sideways: they return what happened (`relay.runtime.events`) and `_route`
 hands it on: a held post and a done boost to moderation, a home id to the booster, a moved
-cursor to the fetchers (through `relay.runtime.handoff.Cursors`, the only state the main thread
-shares with them besides the queue and the pipeline's seen-cache).
+cursor to the fetchers (through `relay.runtime.handoff.Cursors`; moderation's mentions cursor
+goes to `MentionFetcher.handled`): besides the queue and the pipeline's seen-cache, the only
+state the main thread shares with the source threads.
 
 Only the main thread writes to the database (the recheck reads through its own read-only
 connection). SIGTERM or Ctrl-C sets the one stop event that every
@@ -41,7 +42,8 @@ from relay.config.load import Config, InstanceConfig, load_config
 from relay.core.items import Fatal, Item, Mention, MentionsSeen
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
-from relay.moderation.channel import MentionFetcher, Moderation
+from relay.moderation.channel import Moderation
+from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
@@ -67,7 +69,6 @@ REQUEST_TIMEOUT = 30.0
 BATCH = 500
 
 Work = Item | Mention | MentionsSeen  # what the threads put on the one queue
-MENTIONS = "mentions"  # the key of the mentions cursor
 T = TypeVar("T")
 
 
@@ -108,13 +109,13 @@ class Relay:
         self.threads: list[threading.Thread] = []
         self.sources: list[Source] = []
         self.mention_readers: list[StreamReader] = []  # the bot's own notification stream
+        self.mention_fetcher: MentionFetcher | None = None  # its catch-up; takes the cursor's moves
         self._me: dict[str, Any] = {}
         self.ready = threading.Event()
         self.metrics = Metrics(streams=self._stream_samples)
         self._metrics_server: MetricsServer | None = None
         self._home_budget: SharedServerBudget | None = None  # the booster's, shared with the recheck
         self.cursors = Cursors()  # (source, hashtag) → newest status id taken; read by the fetchers
-        self.mention_cursor = Cursors()  # MENTIONS → newest notification handled; read by MentionFetcher
 
     def readers(self) -> list[StreamReader]:
         return [r for s in self.sources for r in s.readers] + self.mention_readers
@@ -270,11 +271,12 @@ class Relay:
         domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
         fetcher = MentionFetcher(
             make_api=lambda: make_api(home.url, token),
-            cursor=functools.partial(self.mention_cursor.get, MENTIONS),
+            cursor=moderation.mentions_cursor,  # the stored one (moderation.start() read it)
             emit=self._emit,
             stop=self.stop,
             home=domain,
         )
+        self.mention_fetcher = fetcher
         self._spawn("mentions", fetcher.run)
 
         def on_event(event: StreamEvent) -> None:
@@ -356,7 +358,6 @@ class Relay:
                 metrics=self.metrics,
             )
             moderation.start()
-            self._hand_over_mention_cursor(moderation)
             for source_cfg in (cfg.home, *cfg.sources):
                 for hashtag in cfg.hashtags:
                     cursor = store.get_cursor(source_cfg.host, hashtag)
@@ -433,8 +434,7 @@ class Relay:
                 if run:
                     self._take_posts(pipeline, booster, moderation, run)
                     run = []
-                self._guarded("moderation", functools.partial(moderation.handle, item))
-                self._hand_over_mention_cursor(moderation)
+                self._guarded("moderation", functools.partial(self._mention, moderation, item))
             else:
                 run.append(item)
         if run:
@@ -459,11 +459,11 @@ class Relay:
             elif isinstance(event, Boosted):
                 moderation.on_boosted(event.uri)
 
-    def _hand_over_mention_cursor(self, moderation: Moderation) -> None:
-        """Give MentionFetcher the mentions cursor moderation has committed (main thread)."""
-        cursor = moderation.cursor.get(MENTIONS)
-        if cursor is not None:
-            self.mention_cursor.move(MENTIONS, to=cursor)
+    def _mention(self, moderation: Moderation, item: Mention | MentionsSeen) -> None:
+        """Handle one mention; a move of the catch-up cursor goes to the fetcher, its reader."""
+        moved = moderation.handle(item)
+        if moved is not None and self.mention_fetcher is not None:
+            self.mention_fetcher.handled(moved)
 
     def _guarded(self, kind: str, work: Callable[[], T]) -> T | None:
         """Do one piece of work; anything but a RelayError is logged and the relay goes on.

@@ -1,4 +1,4 @@
-"""The cursors the main thread hands to the fetcher threads (`relay.runtime.handoff`)."""
+"""The feed cursors the main thread hands to the fetcher threads (`relay.runtime.handoff`)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ class TestCursors:
     def test_a_move_replaces_the_cursor(self) -> None:
         """The newest committed move is what a fetcher reads next."""
         cursors = Cursors()
-        cursors.move("mentions", to="5")
-        cursors.move("mentions", to="9")
-        assert cursors.get("mentions") == "9"
+        cursors.move("a.example", "hoot", to="5")
+        cursors.move("a.example", "hoot", to="9")
+        assert cursors.get("a.example", "hoot") == "9"
 
     def test_a_reader_thread_sees_the_main_threads_moves(self) -> None:
         """A fetcher thread reading while the main thread moves the cursor sees each value whole,
