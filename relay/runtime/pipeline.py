@@ -1,7 +1,8 @@
 """The relay's core: what happens to each post that any source brings in.
 
-Sources (stream readers, catch-up, pollers) run in their own threads and put `Seen` and `Deleted`
-items on one queue; the pipeline, on the one store thread, takes them in order:
+Sources (stream readers, catch-up, pollers) run in their own threads, turn what they read into
+`Seen`, `Sighting` and `Deleted` items (`relay.sources.normalise`, with this pipeline's seen-cache)
+and put them on one queue; the pipeline, on the one store thread, takes them in order:
 
     Seen ──► observe (dedupe by uri) ──► screen ──► accept: boost intent (the booster reblogs)
                                                  ──► hold: review queue (moderators decide)
