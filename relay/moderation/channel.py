@@ -36,6 +36,7 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRat
 from relay.config.load import Config
 from relay.core import silence
 from relay.core.dm import DirectMessage
+from relay.core.ids import id_key
 from relay.core.post import MalformedStatus, Post
 from relay.core.review import HeldPost
 from relay.core.screen import Decision, Verdict
@@ -55,7 +56,7 @@ from relay.moderation.guards import (
     triage,
 )
 from relay.moderation.mentions import MentionFetcher
-from relay.sources.rest import as_json, id_key
+from relay.sources.rest import as_json
 from relay.store.store import Store
 
 __all__ = ["MentionFetcher", "Moderation"]  # MentionFetcher lives in relay.moderation.mentions

@@ -21,6 +21,8 @@ from typing import Any
 import structlog
 from mastodon import Mastodon, MastodonAPIError, MastodonRatelimitError
 
+from relay.core.ids import id_key
+
 log = structlog.get_logger()
 
 PAGE_LIMIT = 40  # Mastodon's maximum for timelines
@@ -41,11 +43,6 @@ def as_json(entity: Any) -> dict[str, Any]:
 def http_status(exc: MastodonAPIError) -> int | None:
     """The HTTP status of a Mastodon.py API error (it is one of the error's arguments)."""
     return next((arg for arg in exc.args if isinstance(arg, int)), None)
-
-
-def id_key(status_id: str) -> tuple[int, str]:
-    """Sort key for Mastodon ids: numeric strings of varying length, compared as numbers."""
-    return (len(status_id), status_id) if status_id.isdigit() else (0, status_id)
 
 
 @dataclass(frozen=True, slots=True)
