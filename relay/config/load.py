@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from relay.config.rules import parse_rules
 from relay.config.tomltable import Table
-from relay.core.rules import Rules
+from relay.core.rules import MODES, Rules
 from relay.errors import ConfigError
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli is declared for older Pythons
@@ -27,7 +27,6 @@ else:  # pragma: no cover - Python < 3.11 is not supported, the marker keeps tom
     import tomli as tomllib
 
 HOME_TOKEN_ENV = "RELAY_HOME_TOKEN"  # noqa: S105 - a variable name, not a secret
-MODES = ("review", "open")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _TAG_RE = re.compile(r"^\w+$")

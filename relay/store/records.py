@@ -16,8 +16,6 @@ from relay.core.screen import Decision, Reason, Verdict
 QUEUE_STATES = frozenset({"held", "approved", "rejected", "boosted", "retracted", "failed", "expired"})
 """Every state a review-queue item can be in (the moves between them live in `relay.core.review`)."""
 
-CONSENT_MODES = frozenset({"opt-out", "opt-in"})
-
 
 @dataclass(frozen=True, slots=True)
 class QueueItem:
