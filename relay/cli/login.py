@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from mastodon import Mastodon, MastodonError, MastodonIllegalArgumentError, MastodonNetworkError
 
 from relay import __version__
-from relay.cli.check import REQUIRED_SCOPES
+from relay.cli.checklist import REQUIRED_SCOPES
 from relay.config.credentials import write_token_file
 from relay.config.load import is_loopback
 from relay.errors import ConfigError, CredentialsError, RelayError

@@ -37,7 +37,8 @@ from relay.config.load import Config
 from relay.core import silence
 from relay.core.dm import DirectMessage
 from relay.core.ids import id_key
-from relay.core.post import MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.core.review import HeldPost
 from relay.core.screen import Decision, Verdict
 from relay.moderation import grammar as c

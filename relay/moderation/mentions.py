@@ -20,7 +20,7 @@ from mastodon import Mastodon, MastodonError, MastodonRatelimitError
 
 from relay.core.dm import DirectMessage
 from relay.core.ids import id_key
-from relay.core.post import MalformedStatus
+from relay.core.mastodon_json import MalformedStatus
 from relay.moderation.guards import Mention, MentionsSeen
 from relay.sources.rest import as_json
 

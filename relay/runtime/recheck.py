@@ -45,7 +45,8 @@ from mastodon import (
 
 from relay.core.ids import parse_time, version_key
 from relay.core.items import Deleted, Item, Seen
-from relay.core.post import MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.runtime.budget import SharedServerBudget
 from relay.sources.rest import as_json, http_status
 from relay.store.records import Recheck

@@ -32,8 +32,10 @@ from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 from relay import __version__
 from relay.config.credentials import read_token
 from relay.config.load import Config, InstanceConfig, load_config
+from relay.core.dm import DirectMessage
 from relay.core.items import Deleted, Fatal, Item, Seen
-from relay.core.post import DirectMessage, MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
 from relay.moderation.channel import MentionFetcher, Moderation
