@@ -37,7 +37,7 @@ from relay.cli.checklist import (
     render_text,
 )
 from relay.config.credentials import read_token
-from relay.config.load import Config, InstanceConfig, load_config
+from relay.config.load import Config, InstanceConfig, add_config_option, load_config
 from relay.errors import ConfigError, CredentialsError, RelayError
 from relay.sources.stream import streaming_base
 from relay.store.store import Store
@@ -287,9 +287,7 @@ def gather(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c", "--config", type=Path, default=Path("relay.toml"), help="relay.toml (default: ./relay.toml)"
-    )
+    add_config_option(parser, help="relay.toml (default: ./relay.toml)")
     parser.add_argument("--json", action="store_true", help="print the items as JSON")
     parser.add_argument(
         "--timeout", type=float, default=REQUEST_TIMEOUT, metavar="SECONDS",

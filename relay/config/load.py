@@ -8,6 +8,7 @@ Tokens are not read here: `relay.config.credentials` reads them when a command n
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import re
 import sys
@@ -28,6 +29,7 @@ else:  # pragma: no cover - Python < 3.11 is not supported, the marker keeps tom
 
 HOME_TOKEN_ENV = "RELAY_HOME_TOKEN"  # noqa: S105 - a variable name, not a secret
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_PATH = Path("relay.toml")  # where every subcommand looks without -c
 
 _TAG_RE = re.compile(r"^\w+$")
 _HANDLE_RE = re.compile(r"^@?(?P<user>[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*)@(?P<domain>[^@\s/]+)$")
@@ -98,6 +100,11 @@ class Config:
     booster: BoosterConfig = BoosterConfig()
     streams: StreamsConfig = StreamsConfig()
     metrics: MetricsConfig = MetricsConfig()
+
+
+def add_config_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`-c/--config PATH`, `DEFAULT_PATH` when not given: the same option in every subcommand."""
+    parser.add_argument("-c", "--config", type=Path, default=DEFAULT_PATH, help=help)
 
 
 def load_config(path: Path | str) -> Config:
