@@ -15,13 +15,13 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from mastodon import Mastodon, MastodonAPIError, MastodonRatelimitError
 
-from relay.core.ids import id_key
+from relay.core.ids import id_key, parse_time
 
 log = structlog.get_logger()
 
@@ -124,5 +124,7 @@ def _first_look(
 
 
 def _created(status: dict[str, Any]) -> datetime:
-    created = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
-    return created if created.tzinfo else created.replace(tzinfo=UTC)
+    created = parse_time(str(status["created_at"]))
+    if created is None:
+        raise ValueError(f"created_at {status['created_at']!r} is not an ISO 8601 time")
+    return created
