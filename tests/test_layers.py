@@ -144,13 +144,8 @@ def test_the_layers_are_the_packages() -> None:
 
 
 # A module that hands on another module's names keeps two addresses for one thing. The sandbox's
-# package is its public face (`relay.sandbox.Fediverse`); the two below are removed on the
-# moderation branch (r14-moderation): drop them here when it is merged (this test says so).
+# package is its public face (`relay.sandbox.Fediverse`), the one module allowed to.
 FACADES = {"relay.sandbox"}
-SHIMS_LEFT = {
-    "relay.moderation.channel": {"MentionFetcher"},
-    "relay.moderation.grammar": {"MAX_URL"},
-}
 
 
 def re_exports(module: str) -> set[str]:
@@ -174,9 +169,8 @@ def re_exports(module: str) -> set[str]:
 @pytest.mark.parametrize("module", sorted(set(MODULES) - FACADES))
 def test_names_are_imported_from_their_owner(module: str) -> None:
     """No module re-exports another's names: each name has one address, the module that defines it."""
-    assert re_exports(module) == SHIMS_LEFT.get(module, set()), (
+    assert not re_exports(module), (
         f"{module} re-exports {sorted(re_exports(module))}: import them from their owner"
-        + (" (and drop the entry from SHIMS_LEFT)" if module in SHIMS_LEFT else "")
     )
 
 
@@ -185,4 +179,4 @@ def test_the_checks_can_fail() -> None:
     assert "relay.store.store" in relay_imports("relay.runtime.pipeline")
     assert "sqlite3" in forbidden("relay.store.base")
     assert "relay.core.post" in closure("relay.core.screen")
-    assert re_exports("relay.moderation.channel") == {"MentionFetcher"}
+    assert "Fediverse" in re_exports("relay.sandbox")

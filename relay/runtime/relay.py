@@ -37,8 +37,9 @@ from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
-from relay.moderation.channel import MentionFetcher, Moderation
+from relay.moderation.channel import Moderation
 from relay.moderation.guards import Mention, MentionsSeen
+from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
@@ -98,6 +99,7 @@ class Relay:
         self.threads: list[threading.Thread] = []
         self.sources: list[Source] = []
         self.mention_readers: list[StreamReader] = []  # the bot's own notification stream
+        self.mention_fetcher: MentionFetcher | None = None  # its catch-up; takes the cursor's moves
         self._me: dict[str, Any] = {}
         self.ready = threading.Event()
         self.metrics = Metrics(streams=self._stream_samples)
@@ -257,11 +259,12 @@ class Relay:
         domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
         fetcher = MentionFetcher(
             make_api=lambda: make_api(home.url, token),
-            cursor=moderation.cursor,
+            cursor=moderation.mentions_cursor,  # the stored one (moderation.start() read it)
             emit=self._emit,
             stop=self.stop,
             home=domain,
         )
+        self.mention_fetcher = fetcher
         self._spawn("mentions", fetcher.run)
 
         def on_event(event: StreamEvent) -> None:
@@ -432,11 +435,17 @@ class Relay:
                 if run:
                     self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
                     run = []
-                self._guarded("moderation", functools.partial(moderation.handle, item))
+                self._guarded("moderation", functools.partial(self._mention, moderation, item))
             else:
                 run.append(item)
         if run:
             self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+
+    def _mention(self, moderation: Moderation, item: Mention | MentionsSeen) -> None:
+        """Handle one mention; a move of the catch-up cursor goes to the fetcher, its reader."""
+        moved = moderation.handle(item)
+        if moved is not None and self.mention_fetcher is not None:
+            self.mention_fetcher.handled(moved)
 
     def _guarded(self, kind: str, work: Callable[[], None]) -> None:
         """Do one piece of work; anything but a RelayError is logged and the relay goes on.
