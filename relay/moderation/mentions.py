@@ -22,9 +22,10 @@ import structlog
 from mastodon import Mastodon, MastodonError, MastodonRatelimitError
 
 from relay.core.dm import DirectMessage
-from relay.core.post import MalformedStatus
+from relay.core.ids import id_key
+from relay.core.mastodon_json import MalformedStatus
 from relay.moderation.guards import Mention, MentionsSeen
-from relay.sources.rest import as_json, id_key
+from relay.sources.rest import as_json
 
 log = structlog.get_logger()
 
