@@ -38,8 +38,10 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRat
 from relay.config.load import Config
 from relay.core import silence
 from relay.core.dm import DirectMessage
+from relay.core.ids import id_key
 from relay.core.items import Mention, MentionsSeen
-from relay.core.post import MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.core.screen import Decision, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
@@ -62,7 +64,7 @@ from relay.moderation.notices import (
     mention_prefix,
     replies,
 )
-from relay.sources.rest import as_json, id_key
+from relay.sources.rest import as_json
 from relay.store.store import Store
 
 log = structlog.get_logger()

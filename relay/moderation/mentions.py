@@ -21,9 +21,10 @@ from typing import Any
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonRatelimitError
 
+from relay.core.ids import id_key
 from relay.core.items import Mention, MentionsSeen
 from relay.sources import normalise
-from relay.sources.rest import as_json, id_key
+from relay.sources.rest import as_json
 
 log = structlog.get_logger()
 

@@ -30,15 +30,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
-from relay import __version__
+from relay import USER_AGENT
 from relay.config.credentials import read_token
-from relay.config.load import Config, InstanceConfig, load_config
+from relay.config.load import Config, InstanceConfig, add_config_option, load_config
 from relay.core.items import Fatal, Item, Mention, MentionsSeen
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
@@ -62,7 +61,6 @@ from relay.store.store import Store
 
 log = structlog.get_logger()
 
-USER_AGENT = f"relay/{__version__} (+https://pypi.org/project/hashtag-relay/)"
 REQUEST_TIMEOUT = 30.0
 # Queue items taken in one transaction (one commit, one fsync) before the booster gets a turn: a
 # burst of 500 new posts takes well under 0.2 s, and each commit's cost is shared by more posts.
@@ -486,7 +484,7 @@ class Relay:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", type=Path, default=Path("relay.toml"), help="relay.toml to run")
+    add_config_option(parser, help="relay.toml to run")
 
 
 def run(args: argparse.Namespace) -> int:

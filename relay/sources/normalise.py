@@ -23,7 +23,8 @@ import structlog
 
 from relay.core.dm import DirectMessage
 from relay.core.items import Deleted, Mention, Seen, Sighting
-from relay.core.post import MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.core.seen import SeenCache
 
 log = structlog.get_logger()

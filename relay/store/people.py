@@ -10,10 +10,10 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from relay.core.rules import CONSENT_MODES
 from relay.core.screen import History, covering_domains
 from relay.store.base import StoreBase
 from relay.store.records import (
-    CONSENT_MODES,
     AuditRow,
     Block,
     SourceStats,

@@ -9,12 +9,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from relay.core.dedupe import Arrival, Seen, decide
+from relay.core.ids import numeric_id_key
 from relay.core.screen import Verdict
 from relay.store.base import StoreBase
 from relay.store.records import (
     domain_of,
     norm_acct,
-    numeric_id_key,
     reasons_to_json,
     to_text,
     verdict_from,

@@ -17,8 +17,10 @@ from mastodon import MastodonNetworkError
 from paths import FIXTURES
 
 from relay.config.load import parse_config
+from relay.core.dm import DirectMessage, dm_text
 from relay.core.items import Mention, MentionsSeen
-from relay.core.post import DirectMessage, MalformedStatus, Post, dm_text
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.core.screen import Decision, Reason, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
