@@ -98,7 +98,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.seen = SeenCache()  # read by the source threads (`relay.sources.normalise`)
         self._after_commit: list[Callable[[], object]] = []
-        self._events: list[Event] = []  # the item's, reported once its batch is committed
+        self._events: list[Event] = []  # the batch's, reported once it is committed
         self._counts: Counter[str] = Counter()
         self._seen_by: list[tuple[str, str]] = []  # the batch's metrics, counted once it is committed
         self._verdicts: list[tuple[str, tuple[str, ...]]] = []
@@ -138,7 +138,8 @@ class Pipeline:
         self, items: Sequence[Item], *, isolate: bool
     ) -> tuple[list[Callable[[], object]], list[Event]]:
         after: list[Callable[[], object]] = []
-        events: list[Event] = []
+        events: list[Event] = []  # a failed item's own are dropped with it (see below)
+        self._events = events
         sightings: list[tuple[str, str, str | None]] = []
         self._counts = Counter()
         self._seen_by, self._verdicts = [], []
@@ -147,14 +148,14 @@ class Pipeline:
             for item in items:
                 if isinstance(item, Fatal):
                     raise item.error
-                self._after_commit, self._events = [], []
+                self._after_commit = []
                 if isinstance(item, Deleted) and sightings:  # its lookup may need one of them
                     self.store.record_sightings(sightings, self._now)
                     sightings.clear()
                 if isinstance(item, Sighting) and (item.source, item.local_id) not in self._early:
                     self._sighted(item, sightings)
                 elif isolate:
-                    counted = len(self._seen_by), len(self._verdicts)
+                    counted = len(self._seen_by), len(self._verdicts), len(events)
                     try:
                         with self.store.savepoint():
                             self._take_one(item, sightings)
@@ -162,7 +163,7 @@ class Pipeline:
                         raise
                     except Exception:
                         # One bad item must never stop the relay: log it with its context and go on.
-                        del self._seen_by[counted[0] :], self._verdicts[counted[1] :]
+                        del self._seen_by[counted[0] :], self._verdicts[counted[1] :], events[counted[2] :]
                         self.metrics.error("pipeline")
                         uri = item.post.uri if isinstance(item, Seen) else None
                         log.exception("pipeline.error", item=type(item).__name__, uri=uri)
@@ -175,7 +176,6 @@ class Pipeline:
                     except Exception as exc:
                         raise _ItemFailed from exc  # rolls the batch back: taken again, item by item
                 after.extend(self._after_commit)
-                events.extend(self._events)
             if sightings:
                 self.store.record_sightings(sightings, self._now)
             if self._counts:

@@ -349,8 +349,9 @@ class TestAtomicity:
         assert len(store.unfinished_intents()) == 2
 
     def test_a_batch_retried_item_by_item_does_everything_once(self, store: Store) -> None:
-        """The items before and after a failing one are kept, and logged, counted and audited once,
-        although the batch was rolled back and taken again when the failure came."""
+        """The items before and after a failing one are kept, and logged, counted, audited and
+        reported once, although the batch was rolled back and taken again when the failure came;
+        the failing one reports nothing (its cursor move was rolled back with it)."""
         p = pipeline(store)
         first, broken_data, last = (
             status(
@@ -365,7 +366,16 @@ class TestAtomicity:
             crash_after(store, "add_screened", lambda uri, *a, **k: uri == broken_data["uri"]),
             capture_logs() as logs,
         ):
-            p.handle_batch([seen(first), seen(broken_data), seen(last)])
+            events = p.handle_batch(
+                [seen(d, via="catch-up", hashtag="hoot") for d in (first, broken_data, last)]
+            )
+        assert events == [
+            CursorMoved(HOME, "hoot", "1"),
+            HomeId(first["uri"], "1"),
+            CursorMoved(HOME, "hoot", "3"),
+            HomeId(last["uri"], "3"),
+        ]
+        assert store.get_cursor(HOME, "hoot") == "3"
         screened = [e["uri"] for e in logs if e["event"] == "post.screened"]
         assert screened == [first["uri"], last["uri"]]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
@@ -377,7 +387,7 @@ class TestAtomicity:
         ]
         registry = p.metrics.registry
         assert registry.get_sample_value("relay_screened_total", {"decision": "accept"}) == 2
-        assert registry.get_sample_value("relay_posts_seen_total", {"source": HOME, "via": "stream"}) == 2
+        assert registry.get_sample_value("relay_posts_seen_total", {"source": HOME, "via": "catch-up"}) == 2
         assert registry.get_sample_value("relay_errors_total", {"kind": "pipeline"}) == 1
 
 
