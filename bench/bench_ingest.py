@@ -7,7 +7,7 @@ measures each step next to two baselines on the same bytes, in the same run:
   (b) Mastodon.py 2.3           StreamListener.handle_stream, typed (as shipped) and without its
                                 casting: the baseline
   (c) parse                     relay's parse path, `relay.sources.stream.parse_stream`
-  (d) parse → Post              plus `Post.from_status`, as the stream handler in `relay.runtime.relay` does
+  (d) parse → Post              plus `Post.from_status`, as `relay.sources.normalise` does for a new post
   (e) full path, new posts      plus what `relay run` does: the queue, then `Pipeline.handle_batch`
                                 on up to 500 items (one SQLite transaction): dedupe, screen, store,
                                 in a real WAL file in a temporary directory; "rejected" for the
@@ -70,11 +70,12 @@ from common import (
 )
 
 from relay.config.rules import default_rules
-from relay.core.items import Item, Seen
+from relay.core.items import Item
 from relay.core.post import Post
 from relay.log import configure_logging
 from relay.runtime.pipeline import Pipeline
 from relay.runtime.relay import BATCH as RELAY_BATCH
+from relay.sources import normalise
 from relay.sources.stream import StreamEvent
 from relay.store.store import Store
 
@@ -126,16 +127,18 @@ def ingest(
     batch: int = BATCH,
     fast: bool = True,
 ) -> int:
-    """The whole path as `relay run` takes it: in the source threads, the fast path for statuses the
-    store already has (`Pipeline.sighting`) or else `Post.from_status`, put on the queue; in the
+    """The whole path as `relay run` takes it: in the source threads, `relay.sources.normalise` (the
+    fast path for statuses the store already has, or else `Post.from_status`), put on the queue; in the
     main thread, `Pipeline.handle_batch` on up to `batch` items, as the loop drains its queue.
     `w` arrives from each of `sources` (see `deliveries`). `fast=False` and `batch=1` measure the
     path without those two (for `--what-if`)."""
 
     def items() -> Iterator[Item]:
+        seen = pipeline.seen if fast else None
         for source, event in deliveries(w, sources):
-            known = pipeline.sighting(event.data, source=source, via="stream") if fast else None
-            yield known or Seen(Post.from_status(event.data, source=source), via="stream")
+            item = normalise.stream_event(event.name, event.data, source=source, seen=seen)
+            assert item is not None  # the workload is well-formed
+            yield item
 
     count = 0
     pending: queue.Queue[Item] = queue.Queue(maxsize=10_000)  # as `relay run`'s: source → store thread

@@ -1,13 +1,15 @@
 """PURE: what travels on the event queue from the sources to the pipeline.
 
-Every source (stream readers, catch-up, pollers, RSS, the recheck of recent boosts) turns what it
-reads into these items; the pipeline, on the one store thread, takes them in order.
+Every source (stream readers, catch-up, pollers, RSS, the recheck of recent boosts, the bot's
+notifications) turns what it reads into these items in one place, `relay.sources.normalise`; the
+main thread takes them in order: posts and deletes go to the pipeline, mentions to moderation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from relay.core.dm import DirectMessage
 from relay.core.post import Post
 from relay.errors import RelayError
 
@@ -47,4 +49,19 @@ class Fatal:
     error: RelayError
 
 
-Item = Seen | Sighting | Deleted | Fatal
+Item = Seen | Sighting | Deleted | Fatal  # what the pipeline takes
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A notification that mentions the bot, from the user stream or the catch-up."""
+
+    dm: DirectMessage
+    via: str  # "stream" | "catch-up"
+
+
+@dataclass(frozen=True, slots=True)
+class MentionsSeen:
+    """The catch-up read notifications up to `notification_id` (moves its cursor)."""
+
+    notification_id: str

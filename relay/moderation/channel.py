@@ -39,6 +39,7 @@ from relay.config.load import Config
 from relay.core import silence
 from relay.core.dm import DirectMessage
 from relay.core.ids import id_key
+from relay.core.items import Mention, MentionsSeen
 from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
 from relay.core.screen import Decision, Verdict
@@ -46,8 +47,6 @@ from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation.guards import (
     Batcher,
-    Mention,
-    MentionsSeen,
     Refusals,
     Who,
     answer,

@@ -1,6 +1,7 @@
 """PURE decisions of the moderation channel: who may command, what runs, and what the bot answers.
 
-A mention of the bot arrives as a `Mention` queue item carrying a `relay.core.dm.DirectMessage`.
+A mention of the bot arrives as a `relay.core.items.Mention` queue item carrying a
+`relay.core.dm.DirectMessage`.
 `triage(dm, who, bot_handles=...)` applies the guards in order, the way Sopel runs
 `require_privmsg` and `require_admin` before a handler, and returns a `Triage`: the commands to
 run, the answers to send without running anything, and whether a refusal or a "send it as a DM"
@@ -60,21 +61,6 @@ from relay.moderation.notices import (
     quiet,
     replies,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """A queue item: a notification that mentions the bot, from the user stream or the catch-up."""
-
-    dm: DirectMessage
-    via: str  # "stream" | "catch-up"
-
-
-@dataclass(frozen=True, slots=True)
-class MentionsSeen:
-    """A queue item: the catch-up read notifications up to `notification_id` (moves its cursor)."""
-
-    notification_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,9 @@ from typing import Any
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonRatelimitError
 
-from relay.core.dm import DirectMessage
 from relay.core.ids import id_key
-from relay.core.mastodon_json import MalformedStatus
-from relay.moderation.guards import Mention, MentionsSeen
+from relay.core.items import Mention, MentionsSeen
+from relay.sources import normalise
 from relay.sources.rest import as_json
 
 log = structlog.get_logger()
@@ -108,11 +107,8 @@ class MentionFetcher:
     def _emit_all(self, notifications: list[dict[str, Any]]) -> int:
         count = 0
         for note in sorted(notifications, key=lambda n: id_key(str(n["id"]))):
-            try:
-                dm = DirectMessage.from_notification(note, home=self._home)
-            except MalformedStatus as exc:
-                log.warning("mentions.malformed", error=str(exc))
-                continue
-            self._emit(Mention(dm, via="catch-up"))
-            count += 1
+            item = normalise.mention(note, home=self._home, via="catch-up")
+            if item is not None:
+                self._emit(item)
+                count += 1
         return count

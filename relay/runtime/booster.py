@@ -15,6 +15,12 @@ once); a post known only by its uri costs its resolve as well.
 Calls stay within budgets: the server's announced rate limit with a reserve (never a 429 under
 normal load; after one, wait until the reset), Mastodon's separate 30-per-30-minutes unreblog
 limit, and optional spacing of boosts. All of it runs on the relay's one store thread.
+
+What to call first, whether a post may be boosted, and what a failed call means are decided in
+`relay.core.boosting` (pure); this is the shell that calls and records. A done boost and what it
+means for the review queue (an approved item becomes boosted) are written in one transaction;
+`work()` then reports each done boost as a `relay.runtime.events.Boosted` for the wiring to
+route (moderation confirms it to the moderator who approved it).
 """
 
 from __future__ import annotations
@@ -29,17 +35,19 @@ import structlog
 from mastodon import (
     Mastodon,
     MastodonAPIError,
+    MastodonError,
     MastodonNetworkError,
     MastodonNotFoundError,
     MastodonRatelimitError,
-    MastodonServerError,
-    MastodonUnauthorizedError,
 )
 
+from relay.core import boosting
 from relay.core.backoff import Backoff
+from relay.core.boosting import Failure, Step
 from relay.core.budget import WindowBudget
 from relay.errors import CredentialsError
 from relay.runtime.budget import SharedServerBudget
+from relay.runtime.events import Boosted
 from relay.runtime.metrics import Metrics
 from relay.sources.rest import http_status
 from relay.store.records import JournalEntry
@@ -66,6 +74,14 @@ class PermanentFailure(Exception):
     """This post can never be boosted (gone, not public, refused by the server)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What one `Booster.work()` did: when the next intent may go, and the boosts it recorded."""
+
+    wait: float | None  # seconds until the next open intent may go; None: none is open
+    boosted: tuple[Boosted, ...] = ()
+
+
 class Booster:
     """Works through the journal's open intents against the home instance."""
 
@@ -77,7 +93,6 @@ class Booster:
         home_host: str,
         settings: BoosterSettings = BoosterSettings(),
         clock: Callable[[], float] = time.time,
-        on_boosted: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._api = api
@@ -85,7 +100,7 @@ class Booster:
         self._home = home_host
         self._settings = settings
         self._clock = clock
-        self._on_boosted = on_boosted
+        self._done: list[Boosted] = []  # this turn's done boosts, reported by `work()`
         self._metrics = metrics or Metrics()
         self.budget = SharedServerBudget(reserve=settings.reserve)
         self.unreblog_budget = WindowBudget(*UNREBLOG_LIMIT)
@@ -104,8 +119,8 @@ class Booster:
 
     # -- the work loop ---------------------------------------------------------------------------
 
-    def work(self) -> float | None:
-        """Do the open intents that may go now; return seconds until the next one may, or None.
+    def work(self) -> Turn:
+        """Do the open intents that may go now; return when the next one may, and what was boosted.
 
         Each kind's queue is read from its head, `TURN` intents at a time (a post has intents of
         one kind open at a time, so the kinds need no common order): a backlog of thousands (a
@@ -113,6 +128,7 @@ class Booster:
         paused; unboosts (retractions) never do.
         """
         next_wait: float | None = None
+        self._done = []
         for kind in ("boost", "unboost"):
             if kind == "boost" and self.paused:
                 continue
@@ -130,7 +146,7 @@ class Booster:
                 waits.append(0.0)  # the whole head went: more may be waiting behind it
             if waits:
                 next_wait = min(waits) if next_wait is None else min(next_wait, *waits)
-        return next_wait
+        return Turn(next_wait, tuple(self._done))
 
     def _wait_for(self, entry: JournalEntry) -> float:
         now = self._clock()
@@ -154,17 +170,29 @@ class Booster:
                 self._store.boost_failed(entry.uri, str(exc))
             else:
                 self._store.unboost_failed(entry.uri, str(exc))
-        except MastodonRatelimitError:
+        except MastodonError as exc:
+            self._failed(entry, exc, bound)
+        else:
+            self._forget_retries(entry.id)
+            if done:  # not after a dry run, which logged what it would have done
+                bound.info(f"{entry.kind}.done", took_ms=round((self._clock() - started) * 1000, 1))
+        finally:
+            self._observe_headers()
+
+    def _failed(self, entry: JournalEntry, exc: MastodonError, bound: Any) -> None:
+        """A call for `entry` failed: wait for the rate limit, retry later, or end the relay."""
+        failure = boosting.failure(_answer(exc))
+        if failure is Failure.RATE_LIMITED:
             now = self._clock()
             self.budget.hit_limit(now, self._api.ratelimit_reset)
             self._metrics.error("rate_limited")
             bound.warning("boost.rate_limited", retry_in_s=round(self.budget.wait(now), 1))
-        except MastodonUnauthorizedError as exc:
+        elif failure is Failure.CREDENTIALS:
             raise CredentialsError(
                 f"the home instance refused the booster's token ({exc.args[-1] if exc.args else exc})",
                 fix="the token was revoked or lacks write:statuses: run `relay login` again",
             ) from None
-        except (MastodonNetworkError, MastodonServerError) as exc:
+        elif failure is Failure.RETRY:
             retries = self._retries.setdefault(entry.id, Backoff(initial=RETRY_FIRST, maximum=RETRY_MAX))
             delay = retries.next_delay()
             self._retry_at[entry.id] = self._clock() + delay
@@ -176,11 +204,7 @@ class Booster:
                 retry_in_s=round(delay, 1),
             )
         else:
-            self._forget_retries(entry.id)
-            if done:  # not after a dry run, which logged what it would have done
-                bound.info(f"{entry.kind}.done", took_ms=round((self._clock() - started) * 1000, 1))
-        finally:
-            self._observe_headers()
+            raise exc
 
     def _forget_retries(self, entry_id: int) -> None:
         """The intent is closed (done or failed for good): drop its retry time and backoff."""
@@ -213,14 +237,16 @@ class Booster:
             self._store.boost_failed(entry.uri, "dry run: not reblogged")
             return False
         earlier = self._left_by_earlier_run(entry)
-        local_id = None if earlier else self._local_id(entry)
-        if local_id is None:  # fetch first: an earlier run's intent, or a post without its home id
+        local_id = self._local_id(entry)
+        if boosting.first_step(earlier=earlier, local_id=local_id) is Step.RESOLVE:
             status = self._resolve(entry)
             local_id = str(status["id"])
-            self._refuse_unless_allowed(status, bound, reblogged=bool(status.get("reblogged")))
-            if earlier and status.get("reblogged"):
+            reblogged = bool(status.get("reblogged"))
+            self._refuse_unless_allowed(status, bound, reblogged=reblogged)
+            if boosting.reconciled(earlier=earlier, reblogged=reblogged):
                 bound.info("boost.reconciled", local_id=local_id)
                 return self._boosted(entry, None, local_id)
+        assert local_id is not None  # known, or learnt by the fetch
         reblog = self._reblog(local_id)
         # Screening let only allowed posts through and the server refuses private and direct ones;
         # should one get through all the same, its reblog is undone at once.
@@ -230,12 +256,15 @@ class Booster:
 
     def _boosted(self, entry: JournalEntry, reblog_id: str | None, local_id: str) -> bool:
         """Record the done boost (with the post's home id, for `relay.runtime.recheck`) and what follows
-        from it (`on_boosted`: an approved review item becomes boosted) in one transaction, so that
-        a crash leaves both or neither."""
-        with self._store.atomic():
-            self._store.boost_done(entry.uri, reblog_id, local_id=local_id)
-            if self._on_boosted is not None:
-                self._on_boosted(entry.uri)
+        from it (an approved review item becomes boosted) in one transaction, so that a crash
+        leaves both or neither; once committed, report it (`Boosted`)."""
+        store = self._store
+        with store.atomic():
+            store.boost_done(entry.uri, reblog_id, local_id=local_id)
+            item = store.queue_by_uri(entry.uri)
+            if item is not None and item.state == "approved":
+                store.set_queue_state(item.short_id, "boosted", "relay")
+        self._done.append(Boosted(entry.uri))
         self._metrics.boosted()
         return True
 
@@ -247,29 +276,23 @@ class Booster:
         self.spacing.spend(self._clock())
         try:
             return dict(self._api.status_reblog(local_id))
-        except MastodonNotFoundError:
-            raise PermanentFailure(
-                "the home instance answered 404 to the reblog: the post is gone (or hidden from the bot)"
-            ) from None
         except MastodonAPIError as exc:
-            code = http_status(exc)
-            if code in (403, 422):
-                raise PermanentFailure(
-                    f"the home instance answered {code} to the reblog: {_message(exc)}"
-                ) from None
+            reason = boosting.reblog_refusal(http_status(exc), _message(exc))
+            if reason is not None:
+                raise PermanentFailure(reason) from None
             raise
 
     def _refuse_unless_allowed(self, status: dict[str, Any], bound: Any, *, reblogged: bool) -> None:
         """Raise `PermanentFailure` unless `status` may be boosted; if the bot has `reblogged` it,
         undo that first (the unreblog is spent from its budget but never waits for it)."""
         visibility = status.get("visibility")
-        allowed = ("public", "unlisted") if self._settings.allow_unlisted else ("public",)
-        if visibility in allowed:
+        reason = boosting.refusal(visibility, allow_unlisted=self._settings.allow_unlisted)
+        if reason is None:
             return
         if reblogged:
             self._unreblog(status["id"])
             bound.warning("boost.undone", visibility=visibility, local_id=str(status["id"]))
-        raise PermanentFailure(f"visibility is {visibility}: only {' or '.join(allowed)} posts are boosted")
+        raise PermanentFailure(reason)
 
     def _resolve(self, entry: JournalEntry) -> dict[str, Any]:
         """The post as the home instance knows it (with its local id, visibility, `reblogged`)."""
@@ -325,3 +348,14 @@ class Booster:
 
 def _message(exc: MastodonAPIError) -> str:
     return str(exc.args[-1]) if exc.args else str(exc)
+
+
+def _answer(exc: MastodonError) -> int | None:
+    """The HTTP status a failed call got (None: no answer). Mastodon.py raises its rate-limit
+    error without one, on a 429 and when the announced budget is spent."""
+    if isinstance(exc, MastodonRatelimitError):
+        return 429
+    if isinstance(exc, MastodonNetworkError):
+        return None
+    status = http_status(exc) if isinstance(exc, MastodonAPIError) else None
+    return 0 if status is None else status  # 0: no status to go by (e.g. an unreadable answer)

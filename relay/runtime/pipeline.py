@@ -1,7 +1,8 @@
 """The relay's core: what happens to each post that any source brings in.
 
-Sources (stream readers, catch-up, pollers) run in their own threads and put `Seen` and `Deleted`
-items on one queue; the pipeline, on the one store thread, takes them in order:
+Sources (stream readers, catch-up, pollers) run in their own threads, turn what they read into
+`Seen`, `Sighting` and `Deleted` items (`relay.sources.normalise`, with this pipeline's seen-cache)
+and put them on one queue; the pipeline, on the one store thread, takes them in order:
 
     Seen ──► observe (dedupe by uri) ──► screen ──► accept: boost intent (the booster reblogs)
                                                  ──► hold: review queue (moderators decide)
@@ -19,21 +20,28 @@ a duplicate (see `relay.core.dedupe`): it changes nothing.
 
 An edit (`status.update`, a newer version from a poll, or one that `relay.runtime.recheck` read back
 after a restart or reconnect) is screened again; a boosted post that
-no longer passes is unboosted (or, with `on_edit = "hold"`, held for a moderator). Every decision
-is logged and written to the audit log.
+no longer passes is unboosted (or, with `on_edit = "hold"`, held for a moderator). What an edit or
+a delete means where the post stands is decided in `relay.core.edits`; the pipeline carries it out.
+Every decision is logged and written to the audit log.
+
+The pipeline calls nobody sideways: `handle_batch` returns what happened that others need to know
+(`relay.runtime.events`: a post held, a home id learnt, a cursor moved), once the batch is
+committed, and the wiring routes it.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
+from relay.core import edits
 from relay.core.dedupe import Arrival
+from relay.core.edits import DeleteAction, EditAction, Standing
 from relay.core.items import Deleted, Fatal, Item, Seen, Sighting
 from relay.core.post import Post
 from relay.core.rules import Rules
@@ -41,12 +49,12 @@ from relay.core.screen import Decision, Verdict, screen
 from relay.core.seen import SeenCache
 from relay.errors import RelayError
 from relay.log import lines_held
+from relay.runtime.events import CursorMoved, Event, Held, HomeId
 from relay.runtime.metrics import Metrics
 from relay.store.store import Store
 
 log = structlog.get_logger()
 
-REVIEW_RULE = "mode"  # the reason review mode adds to a post that passed every rule
 # How long a delete that came before its post is kept: far past the seconds the streaming server
 # holds a post, and long enough for a catch-up after an outage to bring the post. A hashtag stream
 # sends the deletes of tagged posts only, and an instance never reuses a status id, so the limits
@@ -58,11 +66,6 @@ PRUNE_EARLY_DELETES_EVERY = timedelta(hours=1)
 
 class _ItemFailed(Exception):
     """An item raised while its batch was taken in one go: take the batch again, item by item."""
-
-
-def passes(verdict: Verdict) -> bool:
-    """True when nothing but review mode stands between the post and a boost."""
-    return all(r.decision is Decision.ACCEPT or r.rule == REVIEW_RULE for r in verdict.reasons)
 
 
 def _reasons(verdict: Verdict) -> list[str]:
@@ -85,8 +88,6 @@ class Pipeline:
         home_host: str,
         on_edit: str = "unboost",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        on_hold: Callable[[str, Post, Verdict], None] | None = None,
-        remember_local_id: Callable[[str, str], None] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.store = store
@@ -94,12 +95,10 @@ class Pipeline:
         self._home = home_host
         self._on_edit = on_edit
         self._clock = clock
-        self._on_hold = on_hold
-        self._remember = remember_local_id
         self.metrics = metrics or Metrics()
-        self.cursors: dict[tuple[str, str], str] = {}
-        self.seen = SeenCache()
+        self.seen = SeenCache()  # read by the source threads (`relay.sources.normalise`)
         self._after_commit: list[Callable[[], object]] = []
+        self._events: list[Event] = []  # the batch's, reported once it is committed
         self._counts: Counter[str] = Counter()
         self._seen_by: list[tuple[str, str]] = []  # the batch's metrics, counted once it is committed
         self._verdicts: list[tuple[str, tuple[str, ...]]] = []
@@ -110,25 +109,11 @@ class Pipeline:
         self._early = store.remembered_deletes(self._now - KEEP_EARLY_DELETES)
         self._next_prune = self._now
 
-    def sighting(
-        self, status: Mapping[str, Any], *, source: str, via: str, hashtag: str | None = None
-    ) -> Sighting | None:
-        """For a source thread: a light `Sighting` if the store already has this status, else None.
-
-        Called before `Post.from_status`, so a duplicate costs a dict lookup, not a parse.
-        """
-        uri = self.seen.known(status)
-        if uri is None:
-            return None
-        original = status.get("reblog") or status
-        local_id = original.get("id")
-        return Sighting(source, uri, str(local_id) if local_id else None, via, hashtag)
-
-    def handle(self, item: Item) -> None:
+    def handle(self, item: Item) -> list[Event]:
         """Take one item (see `handle_batch`)."""
-        self.handle_batch([item])
+        return self.handle_batch([item])
 
-    def handle_batch(self, items: Sequence[Item]) -> None:
+    def handle_batch(self, items: Sequence[Item]) -> list[Event]:
         """Take several items in ONE transaction, each on its own if one of them fails.
 
         One commit (one fsync) for a whole batch is what makes a busy relay cheap; a crash keeps
@@ -137,18 +122,24 @@ class Pipeline:
         first taken in one go, and if an item raises, it is rolled back and taken again with a
         savepoint around each item (a savepoint per item always would cost SQLite a copy of every
         page each item touches). What an item does outside the database (log lines, metrics,
-        caches, callbacks) happens once the batch is committed, so a retried batch does it once.
+        caches) happens once the batch is committed, so a retried batch does it once; what others
+        need to know is returned (`relay.runtime.events`), in the order it happened.
         """
         try:
-            after = self._take(items, isolate=False)
+            after, events = self._take(items, isolate=False)
         except _ItemFailed:
-            after = self._take(items, isolate=True)
+            after, events = self._take(items, isolate=True)
         with lines_held():  # the batch's log lines in one write
             for action in after:
                 action()
+        return events
 
-    def _take(self, items: Sequence[Item], *, isolate: bool) -> list[Callable[[], object]]:
+    def _take(
+        self, items: Sequence[Item], *, isolate: bool
+    ) -> tuple[list[Callable[[], object]], list[Event]]:
         after: list[Callable[[], object]] = []
+        events: list[Event] = []  # a failed item's own are dropped with it (see below)
+        self._events = events
         sightings: list[tuple[str, str, str | None]] = []
         self._counts = Counter()
         self._seen_by, self._verdicts = [], []
@@ -164,7 +155,7 @@ class Pipeline:
                 if isinstance(item, Sighting) and (item.source, item.local_id) not in self._early:
                     self._sighted(item, sightings)
                 elif isolate:
-                    counted = len(self._seen_by), len(self._verdicts)
+                    counted = len(self._seen_by), len(self._verdicts), len(events)
                     try:
                         with self.store.savepoint():
                             self._take_one(item, sightings)
@@ -172,7 +163,7 @@ class Pipeline:
                         raise
                     except Exception:
                         # One bad item must never stop the relay: log it with its context and go on.
-                        del self._seen_by[counted[0] :], self._verdicts[counted[1] :]
+                        del self._seen_by[counted[0] :], self._verdicts[counted[1] :], events[counted[2] :]
                         self.metrics.error("pipeline")
                         uri = item.post.uri if isinstance(item, Seen) else None
                         log.exception("pipeline.error", item=type(item).__name__, uri=uri)
@@ -190,7 +181,7 @@ class Pipeline:
             if self._counts:
                 self.store.record_source_events(self._counts, self._now)
         after.append(functools.partial(self._count, Counter(self._seen_by), Counter(self._verdicts)))
-        return after
+        return after, events
 
     def _count(
         self, seen_by: Counter[tuple[str, str]], verdicts: Counter[tuple[str, tuple[str, ...]]]
@@ -221,15 +212,14 @@ class Pipeline:
         self._seen_by.append((item.source, item.via))
         self._counts[item.source] += 1
         sightings.append((item.uri, item.source, item.local_id))
-        if item.source == self._home and item.local_id and self._remember is not None:
-            self._later(self._remember, item.uri, item.local_id)
+        if item.source == self._home and item.local_id:
+            self._events.append(HomeId(item.uri, item.local_id))
         if item.hashtag is not None and item.via != "rss" and item.local_id and item.local_id.isdigit():
             self._move_cursor(item.source, item.hashtag, item.local_id)
 
     def _move_cursor(self, source: str, hashtag: str, status_id: str) -> None:
         if self.store.set_cursor(source, hashtag, status_id, self._now):
-            key = (source, hashtag)
-            self._after_commit.append(lambda: self.cursors.__setitem__(key, status_id))
+            self._events.append(CursorMoved(source, hashtag, status_id))
 
     # -- a status arrives ------------------------------------------------------------------------
 
@@ -268,8 +258,8 @@ class Pipeline:
             )
         else:
             arrival = store.observe(post.uri, **sighting)
-        if post.source == self._home and post.id and self._remember is not None:
-            self._later(self._remember, post.uri, post.id)
+        if post.source == self._home and post.id:
+            self._events.append(HomeId(post.uri, post.id))
         if arrival is Arrival.RETRACTED:
             self._after_commit.append(lambda: self.seen.retract(post.uri))
         elif arrival is not Arrival.DUPLICATE or post.edited_at is None:
@@ -332,39 +322,41 @@ class Pipeline:
 
     def _hold(self, post: Post, verdict: Verdict) -> None:
         short_id = self.store.hold(post.uri, verdict, self._now)
-        on_hold = self._on_hold
-        if on_hold is not None:
-            self._after_commit.append(lambda: on_hold(short_id, post, verdict))
+        self._events.append(Held(short_id, post, verdict))
+
+    def _standing(self, uri: str) -> Standing:
+        """Where `uri` stands, for `relay.core.edits` to decide on its edit or delete."""
+        store = self.store
+        item = store.queue_by_uri(uri)
+        return Standing(
+            boosted=store.is_boosted(uri),
+            boost_pending=store.boost_pending(uri),
+            queue_state=None if item is None else item.state,
+            retracted=store.is_retracted(uri),
+        )
 
     def _edited(self, post: Post, verdict: Verdict) -> None:
         store, uri = self.store, post.uri
-        if store.is_boosted(uri):
-            if passes(verdict):
-                return
-            if self._on_edit == "hold" and verdict.decision is Decision.HOLD:
-                self._hold(post, verdict)
-                self._later(log.info, "post.edit_held", uri=uri)
-            else:
-                store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
-                self._move_queue(uri, "retracted", "edited: no longer passes")
-                self._later(log.info, "post.edit_unboost", uri=uri)
-            return
-        if store.boost_pending(uri):
-            if not passes(verdict):
-                store.boost_failed(uri, "edited before the boost: no longer passes", self._now)
-                self._later(log.info, "post.edit_cancelled", uri=uri)
-            return
-        item = store.queue_by_uri(uri)
-        if verdict.decision is Decision.ACCEPT:
-            if item is None or item.state in ("held", "rejected", "expired"):
-                self._intend_boost(post)
-        elif verdict.decision is Decision.HOLD and (item is None or item.state == "held"):
+        standing = self._standing(uri)
+        action = edits.on_edit(standing, verdict, on_edit=self._on_edit)
+        if action is EditAction.BOOST:
+            self._intend_boost(post)
+        elif action is EditAction.HOLD:
             self._hold(post, verdict)
+        elif action is EditAction.UNBOOST:
+            store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
+            self._move_queue(uri, standing, "retracted", edits.UNBOOST_REASON)
+        elif action is EditAction.CANCEL:
+            store.boost_failed(uri, edits.CANCEL_REASON, self._now)
+        event = edits.edit_log(standing, action)
+        if event is not None:
+            self._later(log.info, event, uri=uri)
 
-    def _move_queue(self, uri: str, state: str, reason: str) -> None:
-        item = self.store.queue_by_uri(uri)
-        if item is not None and item.state == "boosted":
-            self.store.set_queue_state(item.short_id, state, "relay", reason, self._now)
+    def _move_queue(self, uri: str, standing: Standing, state: str, reason: str) -> None:
+        if edits.moves_queue(standing):
+            item = self.store.queue_by_uri(uri)
+            if item is not None:
+                self.store.set_queue_state(item.short_id, state, "relay", reason, self._now)
 
     # -- a status is deleted ---------------------------------------------------------------------
 
@@ -378,16 +370,18 @@ class Pipeline:
     def _retract(self, uri: str, source: str, *, early: bool) -> None:
         """`uri` was deleted (`early`: its delete came before the post from `source`)."""
         store, now = self.store, self._now
-        if store.is_retracted(uri):
+        standing = self._standing(uri)
+        action = edits.on_delete(standing)
+        if action is DeleteAction.NOTHING:
             return
-        if store.is_boosted(uri):
+        if action is DeleteAction.RECORD_UNBOOST:
             # Mastodon removes the reblogs of a deleted post itself: record it, call nothing.
             store.unboost_intent(uri, None, now)
             store.unboost_done(uri, now)
-            self._move_queue(uri, "retracted", "deleted by its author")
-        elif store.boost_pending(uri):
-            store.boost_failed(uri, "deleted by its author before the boost", now)
-        store.mark_retracted(uri, "deleted by its author", now)
+            self._move_queue(uri, standing, "retracted", edits.DELETE_REASON)
+        elif action is DeleteAction.CANCEL:
+            store.boost_failed(uri, edits.CANCEL_DELETED_REASON, now)
+        store.mark_retracted(uri, edits.DELETE_REASON, now)
         self._after_commit.append(lambda: self.seen.retract(uri))
         self._later(self.metrics.retracted)
         self._later(log.info, "post.retracted", uri=uri, source=source, reason="deleted", early=early)

@@ -44,10 +44,9 @@ from mastodon import (
 )
 
 from relay.core.ids import parse_time, version_key
-from relay.core.items import Deleted, Item, Seen
-from relay.core.mastodon_json import MalformedStatus
-from relay.core.post import Post
+from relay.core.items import Deleted, Item
 from relay.runtime.budget import SharedServerBudget
+from relay.sources import normalise
 from relay.sources.rest import as_json, http_status
 from relay.store.records import Recheck
 from relay.store.store import Store
@@ -146,12 +145,10 @@ class Rechecker:
         log.info("recheck.done", took_ms=round((self._clock() - started) * 1000, 1), **counts)
 
     def _hand_on(self, status: Mapping[str, Any]) -> int:
-        try:
-            post = Post.from_status(as_json(status), source=self._home)
-        except MalformedStatus as exc:
-            log.warning("recheck.malformed_status", error=str(exc))
+        item = normalise.status(as_json(status), source=self._home, via="recheck")
+        if item is None:
             return 0
-        self._emit(Seen(post, via="recheck", hashtag=None))
+        self._emit(item)
         return 1
 
     def _read(self, api: Mastodon, batch: list[Recheck]) -> tuple[list[Mapping[str, Any]], set[str]] | None:

@@ -7,6 +7,13 @@
     RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
     the bot's notification stream + mention catch-up┘           + moderation (DMs, holds, expiry)
 
+Every source's data becomes queue items in `relay.sources.normalise`. The pipeline and the
+booster call nobody sideways: they return what happened (`relay.runtime.events`) and `_route`
+hands it on: a held post and a done boost to moderation, a home id to the booster, a moved
+cursor to the fetchers (through `relay.runtime.handoff.Cursors`; moderation's mentions cursor
+goes to `MentionFetcher.handled`): besides the queue and the pipeline's seen-cache, the only
+state the main thread shares with the source threads.
+
 Only the main thread writes to the database (the recheck reads through its own read-only
 connection). SIGTERM or Ctrl-C sets the one stop event that every
 loop watches; the watchdog then closes every stream, threads end, and the store is closed with
@@ -23,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
@@ -31,22 +38,22 @@ from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 from relay import USER_AGENT
 from relay.config.credentials import read_token
 from relay.config.load import Config, InstanceConfig, add_config_option, load_config
-from relay.core.dm import DirectMessage
-from relay.core.items import Deleted, Fatal, Item, Seen
-from relay.core.mastodon_json import MalformedStatus
-from relay.core.post import Post
+from relay.core.items import Fatal, Item, Mention, MentionsSeen
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
 from relay.moderation.channel import Moderation
-from relay.moderation.guards import Mention, MentionsSeen
 from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
+from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
+from relay.runtime.handoff import Cursors
 from relay.runtime.metrics import Metrics, MetricsServer, StreamSample
 from relay.runtime.pipeline import Pipeline
 from relay.runtime.recheck import Rechecker
 from relay.runtime.service import Health, install_signal_handlers, stream_samples
+from relay.sources import normalise
+from relay.sources.access import access
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
 from relay.sources.stream import StreamEvent, StreamReader, Watchdog, streaming_base
@@ -60,6 +67,7 @@ REQUEST_TIMEOUT = 30.0
 BATCH = 500
 
 Work = Item | Mention | MentionsSeen  # what the threads put on the one queue
+T = TypeVar("T")
 
 
 def make_api(url: str, token: str | None) -> Mastodon:
@@ -105,6 +113,7 @@ class Relay:
         self.metrics = Metrics(streams=self._stream_samples)
         self._metrics_server: MetricsServer | None = None
         self._home_budget: SharedServerBudget | None = None  # the booster's, shared with the recheck
+        self.cursors = Cursors()  # (source, hashtag) → newest status id taken; read by the fetchers
 
     def readers(self) -> list[StreamReader]:
         return [r for s in self.sources for r in s.readers] + self.mention_readers
@@ -204,11 +213,11 @@ class Relay:
             source=source.host,
             make_api=lambda: make_api(url, token),
             hashtags=self.config.hashtags,
-            cursors=pipeline.cursors,
+            cursor=self.cursors.get,
             emit=self._emit,
             stop=self.stop,
             first_start=first,
-            sighting=pipeline.sighting,
+            seen=pipeline.seen,
             **options,
         )
         return source.fetcher
@@ -217,19 +226,20 @@ class Relay:
         cfg = self.config
         url = source.config.url
         try:
-            access = make_api(url, None).instance_v2()["configuration"]["timelines_access"]["hashtag_feeds"]
-        except (MastodonError, KeyError, TypeError) as exc:
-            log.warning("source.no_timelines_access", source=source.host, error=type(exc).__name__)
-            access = {"local": "public", "remote": "public"}
-        if "public" in (access.get("local"), access.get("remote")):
-            local_only = access.get("remote") != "public"
+            policy = access(make_api(url, None).instance_v2())
+        except MastodonError as exc:
+            policy = access(None, error=type(exc).__name__)
+        if policy.unknown is not None:
+            log.warning("source.no_timelines_access", source=source.host, error=policy.unknown)
+        if policy.poll:
+            local_only = policy.local_only
             fetcher = self._fetcher(
                 source, pipeline, first, interval=cfg.streams.poll_interval, via="poll", local_only=local_only
             )
             log.info("source.polling", source=source.host, local_only=local_only)
             self._spawn(f"poll {source.host}", fetcher.run)
             return
-        if access.get("local") == "disabled" and access.get("remote") == "disabled":
+        if policy.disabled:
             log.error(
                 "source.feed_disabled",
                 source=source.host,
@@ -268,15 +278,9 @@ class Relay:
         self._spawn("mentions", fetcher.run)
 
         def on_event(event: StreamEvent) -> None:
-            data = event.data
-            if event.name != "notification" or not isinstance(data, dict) or data.get("type") != "mention":
-                return
-            try:
-                dm = DirectMessage.from_notification(data, home=domain)
-            except MalformedStatus as exc:
-                log.warning("stream.malformed_mention", error=str(exc))
-                return
-            self._emit(Mention(dm, via="stream"))
+            item = normalise.notification_event(event.name, event.data, home=domain)
+            if item is not None:
+                self._emit(item)
 
         reader = StreamReader(
             name=f"{home.host} notifications",
@@ -314,20 +318,12 @@ class Relay:
                 log.warning("relay.queue_full", size=self.queue.qsize())
 
     def _stream_handler(self, host: str, pipeline: Pipeline) -> Callable[[StreamEvent], None]:
+        seen = pipeline.seen  # the fast path: a duplicate costs a lookup, not a parse
+
         def on_event(event: StreamEvent) -> None:
-            if event.name in ("update", "status.update"):
-                known = pipeline.sighting(event.data, source=host, via="stream")
-                if known is not None:  # the fast path: a duplicate costs a lookup, not a parse
-                    self._emit(known)
-                    return
-                try:
-                    post = Post.from_status(event.data, source=host)
-                except MalformedStatus as exc:
-                    log.warning("stream.malformed_status", source=host, event=event.name, error=str(exc))
-                    return
-                self._emit(Seen(post, via="stream", hashtag=None))
-            elif event.name == "delete":
-                self._emit(Deleted(host, str(event.data)))
+            item = normalise.stream_event(event.name, event.data, source=host, seen=seen)
+            if item is not None:
+                self._emit(item)
 
         return on_event
 
@@ -347,7 +343,6 @@ class Relay:
                     max_boosts_per_hour=cfg.booster.max_boosts_per_hour,
                     allow_unlisted="unlisted" in rules.visibility,
                 ),
-                on_boosted=lambda uri: _on_boosted(store, moderation, uri),
                 metrics=self.metrics,
             )
             moderation = Moderation(
@@ -358,8 +353,6 @@ class Relay:
                 rules,
                 home_host=cfg.home.host,
                 on_edit=cfg.booster.on_edit,
-                on_hold=moderation.on_hold,
-                remember_local_id=booster.remember,
                 metrics=self.metrics,
             )
             moderation.start()
@@ -367,7 +360,7 @@ class Relay:
                 for hashtag in cfg.hashtags:
                     cursor = store.get_cursor(source_cfg.host, hashtag)
                     if cursor is not None:
-                        pipeline.cursors[(source_cfg.host, hashtag)] = cursor
+                        self.cursors.move(source_cfg.host, hashtag, to=cursor)
             self._home_budget = booster.budget
             self._start_sources(home_api, home_instance, pipeline)
             self._start_mentions(home_instance, moderation)
@@ -422,24 +415,47 @@ class Relay:
                     item = self.queue.get_nowait()
                 except queue.Empty:
                     item = None
-            self._handle(pipeline, moderation, items)
+            self._handle(pipeline, booster, moderation, items)
             booster.paused = store.paused()
-            wait = booster.work()
+            turn = booster.work()
+            self._route(turn.boosted, booster, moderation)
+            wait = turn.wait
             self._guarded("moderation", moderation.tick)
 
-    def _handle(self, pipeline: Pipeline, moderation: Moderation, items: list[Work]) -> None:
+    def _handle(
+        self, pipeline: Pipeline, booster: Booster, moderation: Moderation, items: list[Work]
+    ) -> None:
         """Hand the drained items on in order: runs of posts as one batch, mentions one by one."""
         run: list[Item] = []
         for item in items:
             if isinstance(item, Mention | MentionsSeen):
                 if run:
-                    self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+                    self._take_posts(pipeline, booster, moderation, run)
                     run = []
                 self._guarded("moderation", functools.partial(self._mention, moderation, item))
             else:
                 run.append(item)
         if run:
-            self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+            self._take_posts(pipeline, booster, moderation, run)
+
+    def _take_posts(
+        self, pipeline: Pipeline, booster: Booster, moderation: Moderation, run: list[Item]
+    ) -> None:
+        events = self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+        if events:
+            self._route(events, booster, moderation)
+
+    def _route(self, events: Sequence[Event], booster: Booster, moderation: Moderation) -> None:
+        """Hand on what the pipeline or the booster reported (all of it already committed)."""
+        for event in events:
+            if isinstance(event, HomeId):
+                booster.remember(event.uri, event.local_id)
+            elif isinstance(event, CursorMoved):
+                self.cursors.move(event.source, event.hashtag, to=event.status_id)
+            elif isinstance(event, Held):
+                moderation.on_hold(event.short_id, event.post, event.verdict)
+            elif isinstance(event, Boosted):
+                moderation.on_boosted(event.uri)
 
     def _mention(self, moderation: Moderation, item: Mention | MentionsSeen) -> None:
         """Handle one mention; a move of the catch-up cursor goes to the fetcher, its reader."""
@@ -447,7 +463,7 @@ class Relay:
         if moved is not None and self.mention_fetcher is not None:
             self.mention_fetcher.handled(moved)
 
-    def _guarded(self, kind: str, work: Callable[[], None]) -> None:
+    def _guarded(self, kind: str, work: Callable[[], T]) -> T | None:
         """Do one piece of work; anything but a RelayError is logged and the relay goes on.
 
         The pipeline already isolates a post that fails (it takes the batch again, each post in a
@@ -455,19 +471,13 @@ class Relay:
         through catch-up.
         """
         try:
-            work()
+            return work()
         except RelayError:
             raise
         except Exception:
             self.metrics.error(kind)
             log.exception(f"{kind}.error")
-
-
-def _on_boosted(store: Store, moderation: Moderation, uri: str) -> None:
-    item = store.queue_by_uri(uri)
-    if item is not None and item.state == "approved":
-        store.set_queue_state(item.short_id, "boosted", "relay")
-    moderation.on_boosted(uri)
+            return None
 
 
 # -- the `relay run` subcommand -----------------------------------------------------------------

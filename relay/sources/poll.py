@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import feedparser
@@ -25,9 +25,9 @@ import requests
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonNetworkError
 
-from relay.core.items import Item, Seen
-from relay.core.mastodon_json import MalformedStatus
-from relay.core.post import Post
+from relay.core.items import Item
+from relay.core.seen import SeenCache
+from relay.sources import normalise
 from relay.sources.rest import FirstStart, RateLimited, as_json, catch_up
 
 log = structlog.get_logger()
@@ -44,27 +44,27 @@ class TimelineFetcher:
         source: str,
         make_api: Callable[[], Mastodon],
         hashtags: Sequence[str],
-        cursors: Mapping[tuple[str, str], str],
+        cursor: Callable[[str, str], str | None],
         emit: Emit,
         stop: threading.Event,
         interval: float | None = None,
         first_start: FirstStart = FirstStart(),
         via: str = "catch-up",
         local_only: bool = False,
-        sighting: Callable[..., Item | None] | None = None,
+        seen: SeenCache | None = None,
         after: Callable[[Mastodon], None] | None = None,
     ) -> None:
         self.source = source
         self._make_api = make_api
         self._hashtags = tuple(hashtags)
-        self._cursors = cursors
+        self._cursor = cursor  # (source, hashtag) → the newest status id taken (thread-safe)
         self._emit = emit
         self._stop = stop
         self._interval = interval
         self._first_start = first_start
         self._via = via
         self._local_only = local_only
-        self._sighting = sighting  # the pipeline's fast path for statuses it already has
+        self._seen = seen  # the pipeline's fast path for statuses it already has
         self._after = after  # run with this thread's client after each requested catch-up
         self._wake = threading.Event()
         self.last_run_at: float | None = None
@@ -115,7 +115,7 @@ class TimelineFetcher:
                 break
 
     def _fetch(self, api: Mastodon, hashtag: str) -> int:
-        cursor = self._cursors.get((self.source, hashtag))
+        cursor = self._cursor(self.source, hashtag)
         count = 0
         statuses = catch_up(
             api,
@@ -127,20 +127,12 @@ class TimelineFetcher:
             local=self._local_only,
         )
         for status in statuses:
-            known = self._sighting and self._sighting(
-                status, source=self.source, via=self._via, hashtag=hashtag
+            item = normalise.status(
+                status, source=self.source, via=self._via, hashtag=hashtag, seen=self._seen
             )
-            if known:
-                self._emit(known)
+            if item is not None:
+                self._emit(item)
                 count += 1
-                continue
-            try:
-                post = Post.from_status(status, source=self.source)
-            except MalformedStatus as exc:
-                log.warning("fetch.malformed_status", source=self.source, error=str(exc))
-                continue
-            self._emit(Seen(post, via=self._via, hashtag=hashtag))
-            count += 1
         return count
 
 
@@ -204,23 +196,27 @@ class FeedPoller:
             if not link or link in self._seen:
                 continue
             self._seen.add(link)
+            if not normalise.rss_entry(entry, source=self.source, link=link):
+                continue
             try:
-                Post.from_rss_entry(entry, source=self.source)  # validates the item
-                post = self._resolve(home, link)
-            except (MalformedStatus, MastodonError) as exc:
+                item = self._resolve(home, link, hashtag)
+            except MastodonError as exc:
                 log.warning("rss.item_skipped", source=self.source, link=link, error=str(exc))
                 continue
-            if post is not None:
-                self._emit(Seen(post, via="rss", hashtag=hashtag))
+            if item is not None:
+                self._emit(item)
                 new += 1
         self.last_error = None
         self.last_run_at = time.time()
         log.info("rss.done", source=self.source, hashtag=hashtag, new=new)
 
-    def _resolve(self, home: Mastodon, link: str) -> Post | None:
+    def _resolve(self, home: Mastodon, link: str, hashtag: str) -> Item | None:
+        """The item as the home instance knows it (None: not found there, or malformed: logged)."""
         result = home.search_v2(link, resolve=True, result_type="statuses")
         statuses = result.get("statuses") or []
         if not statuses:
             log.warning("rss.unresolved", source=self.source, link=link)
             return None
-        return Post.from_status(as_json(statuses[0]), source=self._home)
+        return normalise.status(
+            as_json(statuses[0]), source=self._home, via="rss", hashtag=hashtag, link=link
+        )

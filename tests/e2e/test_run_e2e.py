@@ -126,6 +126,28 @@ class TestNothingLost:
             assert sorted(again.boosted_uris()) == sorted([before["uri"], *(s["uri"] for s in during)])
             assert again.reblog_calls() == 4
 
+    def test_a_reconnects_catch_up_reads_on_from_the_cursor_taken_in_this_run(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount
+    ) -> None:
+        """The first start's catch-up takes a post and moves the feed's cursor; after a dropped
+        stream, the catch-up asks the home instance for what came after that post (the move is
+        handed from the main thread to the catch-up thread), not the first start's page again."""
+        alice = fed["home"].create_account("alice")
+        status = post(fed, "home", alice, f"Posted before the start #{HASHTAG}")
+        with connected_relay(tmp_path, fed, bot) as relay:
+            relay.wait_boosted(status["uri"])  # the boost follows the catch-up batch's hand-over
+            assert home_cursor(relay) == str(status["id"])
+            home = fed["home"]
+            seen = len(home.requests)
+            home.drop_streams()
+            feed = f"/api/v1/timelines/tag/{HASHTAG}"
+            wait_for(
+                lambda: any(
+                    r.path == feed and f"min_id={status['id']}" in r.query for r in home.requests[seen:]
+                ),
+                what="a catch-up from the cursor",
+            )
+
     def test_dropped_and_stalled_streams_recover(
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
     ) -> None:

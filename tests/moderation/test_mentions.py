@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from relayproc import wait_for
 
-from relay.moderation.guards import Mention, MentionsSeen
+from relay.core.items import Mention, MentionsSeen
 from relay.moderation.mentions import MentionFetcher
 
 

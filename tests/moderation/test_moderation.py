@@ -18,13 +18,14 @@ from paths import FIXTURES
 
 from relay.config.load import parse_config
 from relay.core.dm import DirectMessage, dm_text
+from relay.core.items import Mention, MentionsSeen
 from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
 from relay.core.screen import Decision, Reason, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation.channel import Moderation
-from relay.moderation.guards import Batcher, Mention, MentionsSeen, Refusals, Who, triage
+from relay.moderation.guards import Batcher, Refusals, Who, triage
 from relay.moderation.handles import Account, Domain, PostUrl, ShortId
 from relay.moderation.notices import ASK_FOR_DM, EDITED, HeldPost
 from relay.sources.stream import StreamEvent, parse_stream

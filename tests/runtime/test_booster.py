@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
+from storecrash import crash_after
 from structlog.testing import capture_logs
 
 from relay.core.budget import ServerBudget, WindowBudget
 from relay.core.screen import Decision, Reason, Verdict
 from relay.runtime.booster import TURN, Booster, BoosterSettings
+from relay.runtime.events import Boosted
 from relay.sandbox import Fediverse, Instance, SeededAccount
 from relay.store.store import Store
 
@@ -110,7 +112,7 @@ class TestBoosting:
         status = remote_post(fed)
         accepted(store, status)
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
-        assert booster.work() is None
+        assert booster.work().wait is None
         assert store.is_boosted(status["uri"])
         assert reblog_calls(fed["home"], bot) == 1
         assert booster.budget.remaining is not None  # taken from X-RateLimit-Remaining
@@ -153,28 +155,22 @@ class TestBoosting:
         short_id = store.hold(status["uri"], hold)
         store.set_queue_state(short_id, "approved", "maya@home")
 
-        def move_then_crash(uri: str) -> None:
-            store.set_queue_state(short_id, "boosted", "relay")
-            raise RuntimeError("killed here")
-
         home = api(fed["home"], bot)
-        with pytest.raises(RuntimeError, match="killed here"):
-            Booster(home, store, home_host=fed["home"].domain, on_boosted=move_then_crash).work()
+        with crash_after(store, "set_queue_state"), pytest.raises(RuntimeError, match="killed here"):
+            Booster(home, store, home_host=fed["home"].domain).work()
         assert not store.is_boosted(status["uri"])
         assert store.boost_pending(status["uri"])
         item = store.queue_item(short_id)
         assert item is not None
         assert item.state == "approved"
 
-        def move(uri: str) -> None:
-            store.set_queue_state(short_id, "boosted", "relay")
-
-        Booster(home, store, home_host=fed["home"].domain, on_boosted=move).work()
+        turn = Booster(home, store, home_host=fed["home"].domain).work()
         assert store.is_boosted(status["uri"])
         item = store.queue_item(short_id)
         assert item is not None
         assert item.state == "boosted"
         assert reblog_calls(fed["home"], bot) == 1
+        assert turn.boosted == (Boosted(status["uri"]),)  # reported once committed, for moderation
 
     def test_dry_run_calls_nothing(self, fed: Fediverse, bot: SeededAccount, store: Store) -> None:
         """With dry_run the intent is closed as not reblogged and no reblog request is made."""
@@ -210,10 +206,10 @@ class TestBoosting:
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
         # home posts: reblogged by their local id, no search needed
         statuses = [home_post(fed, store, f"Post {n} #TherapistsConnect", by=alice) for n in range(TURN + 3)]
-        assert booster.work() == 0.0
+        assert booster.work().wait == 0.0
         assert [store.is_boosted(s["uri"]) for s in statuses].count(True) == TURN
         assert store.intent_count("boost") == 3
-        assert booster.work() is None
+        assert booster.work().wait is None
         assert all(store.is_boosted(s["uri"]) for s in statuses)
         assert reblog_calls(fed["home"], bot) == TURN + 3
 
@@ -298,7 +294,7 @@ class TestRequestsPerBoost:
             api(fed["home"], alice).status_delete(status["id"])
         if case == "refused":
             fed["home"].fail_next(1, status=422, path_prefix=f"/api/v1/statuses/{status['id']}/reblog")
-        assert booster.work() is None
+        assert booster.work().wait is None
         [entry] = store.journal(status["uri"])
         assert entry.state == "failed"
         assert f"answered {status_code}" in (entry.error or "")
@@ -351,7 +347,7 @@ class TestRefusals:
         status = remote_post(fed)
         accepted(store, status)
         fed["home"].fail_next(1, status=503, path_prefix="/api/v2/search")
-        wait = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
+        wait = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work().wait
         assert wait is not None
         assert wait > 0
         assert len(store.unfinished_intents()) == 1
@@ -367,12 +363,12 @@ class TestRefusals:
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain, clock=lambda: now[0])
         for expected in (2.0, 4.0, 8.0):
             fed["home"].fail_next(1, status=503, path_prefix="/api/v2/search")
-            wait = booster.work()
+            wait = booster.work().wait
             assert wait is not None
             assert expected / 2 <= wait <= expected
-            assert booster.work() == wait  # still waiting: no new request
+            assert booster.work().wait == wait  # still waiting: no new request
             now[0] += wait
-        assert booster.work() is None
+        assert booster.work().wait is None
         assert store.is_boosted(status["uri"])
 
     def test_429_waits_until_the_announced_reset(
@@ -383,10 +379,10 @@ class TestRefusals:
         accepted(store, status)
         fed["home"].fail_next(1, status=429, path_prefix="/api/v2/search", reset_in=30)
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
-        wait = booster.work()
+        wait = booster.work().wait
         assert wait is not None
         assert 20 < wait <= 31  # the reset, give or take the clock difference Mastodon.py corrects
-        assert booster.work() is not None  # still waiting: no new request
+        assert booster.work().wait is not None  # still waiting: no new request
         assert not store.is_boosted(status["uri"])
 
     def test_unresolvable_post_fails_permanently(

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from statusgen import HOME, hoot
+from storecrash import crash_after
 from structlog.testing import capture_logs
 
 from relay.config.rules import default_rules
-from relay.core.items import Deleted, Seen
+from relay.core.items import Deleted, Seen, Sighting
 from relay.core.post import Post
 from relay.core.rules import Rules
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.screen import Decision
 from relay.core.seen import SeenCache
 from relay.runtime import pipeline as pipeline_module
-from relay.runtime.pipeline import KEEP_EARLY_DELETES, Pipeline, passes
+from relay.runtime.events import CursorMoved, Held, HomeId
+from relay.runtime.pipeline import KEEP_EARLY_DELETES, Pipeline
+from relay.sources import normalise
 from relay.store.store import Store
 
 NOW = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
@@ -56,22 +58,10 @@ def seen(data: dict[str, Any], source: str = HOME, via: str = "stream", hashtag:
     return Seen(Post.from_status(data, source=source), via=via, hashtag=hashtag)
 
 
-@contextmanager
-def add_screened_fails_for(store: Store, uri: str) -> Iterator[None]:
-    """Within the block, `store.add_screened` writes everything, then raises for `uri`: a crash
-    half-way through deciding on that post."""
-    original = store.add_screened
-
-    def failing(added: str, *args: Any, **kwargs: Any) -> None:
-        original(added, *args, **kwargs)
-        if added == uri:
-            raise RuntimeError("crash after the post was written")
-
-    store.add_screened = failing  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        store.add_screened = original  # type: ignore[method-assign]
+def sighting_of(p: Pipeline, data: dict[str, Any], **kwargs: Any) -> Sighting | None:
+    """What a source thread makes of `data` with the pipeline's seen-cache: a `Sighting` if known."""
+    item = normalise.status(data, seen=p.seen, **kwargs)
+    return item if isinstance(item, Sighting) else None
 
 
 class TestDecisions:
@@ -89,12 +79,13 @@ class TestDecisions:
         assert intent.local_id is None
 
     def test_review_mode_holds_with_a_short_id(self, store: Store) -> None:
-        """In review mode a passing post is held, announced once, and not boosted."""
-        held: list[str] = []
-        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        """In review mode a passing post is held, reported once (for moderators), and not boosted."""
+        p = pipeline(store, "review")
         data = status()
-        p.handle(seen(data))
-        assert held == ["h1"]
+        events = p.handle(seen(data))
+        assert [e.short_id for e in events if isinstance(e, Held)] == ["h1"]
+        [held] = [e for e in events if isinstance(e, Held)]
+        assert held.post.uri == data["uri"]
         assert store.queue_item("h1").uri == data["uri"]
         assert store.unfinished_intents() == []
 
@@ -120,11 +111,27 @@ class TestDecisions:
         assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1, "b.example": 1}
 
     def test_catch_up_moves_the_cursor_after_commit(self, store: Store) -> None:
-        """A status fetched for a hashtag moves that source's cursor, in the store and in memory."""
+        """A status fetched for a hashtag moves that source's cursor in the store, and the move is
+        reported (for the fetchers); an older status moves nothing."""
         p = pipeline(store)
-        p.handle(seen(status(id="117024236408130890"), source="a.example", via="catch-up", hashtag="hoot"))
+        data = status(id="117024236408130890")
+        events = p.handle(seen(data, source="a.example", via="catch-up", hashtag="hoot"))
         assert store.get_cursor("a.example", "hoot") == "117024236408130890"
-        assert p.cursors[("a.example", "hoot")] == "117024236408130890"
+        assert events == [CursorMoved("a.example", "hoot", "117024236408130890")]
+        older = status(id="117024236408130889", uri=data["uri"] + "-older")
+        assert p.handle(seen(older, source="a.example", via="catch-up", hashtag="hoot")) == []
+
+    def test_a_home_post_reports_its_home_id(self, store: Store) -> None:
+        """A post (or a known post's sighting) from the home instance reports its home id, for the
+        booster; one from elsewhere does not."""
+        p = pipeline(store)
+        data = status()
+        assert p.handle(seen(data)) == [HomeId(data["uri"], data["id"])]
+        again = sighting_of(p, dict(data, id="777"), source=HOME, via="catch-up")
+        assert again is not None
+        assert p.handle(again) == [HomeId(data["uri"], "777")]
+        other = status(id="31", uri=data["uri"] + "-other")
+        assert p.handle(seen(other, source="a.example")) == []
 
 
 class TestEditsAndDeletes:
@@ -201,11 +208,10 @@ class TestOutOfOrder:
 
     def test_in_review_mode_moderators_are_not_asked(self, store: Store) -> None:
         """A post whose delete came first is never held, so no moderator hears of it."""
-        held: list[str] = []
-        p = pipeline(store, "review", on_hold=lambda short_id, post, verdict: held.append(short_id))
+        p = pipeline(store, "review")
         data = status()
-        p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
-        assert held == []
+        events = p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
+        assert [e for e in events if isinstance(e, Held)] == []
         assert store.pending() == []
         assert store.is_retracted(data["uri"])
 
@@ -214,7 +220,7 @@ class TestOutOfOrder:
         p = pipeline(store)
         data = status()
         p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
-        again = p.sighting(data, source=HOME, via="catch-up")
+        again = sighting_of(p, data, source=HOME, via="catch-up")
         assert again is not None
         p.handle(again)
         p.handle(seen(dict(data, id="5"), source="late.example", via="poll"))
@@ -244,7 +250,7 @@ class TestOutOfOrder:
         p.handle(Deleted("a.example", "999"))
         assert store.is_boosted(data["uri"])
         copy_there = dict(data, id="999")
-        late = p.sighting(copy_there, source="a.example", via="stream") if light else None
+        late = sighting_of(p, copy_there, source="a.example", via="stream") if light else None
         p.handle(late or seen(copy_there, source="a.example"))
         assert store.is_retracted(data["uri"])
         assert not store.is_boosted(data["uri"])
@@ -266,7 +272,7 @@ class TestOutOfOrder:
         broken = status(
             "<p>Broken #hoot</p>", uri="https://b.example/1", id="1", url="https://b.example/@b/1"
         )
-        with add_screened_fails_for(store, broken["uri"]), capture_logs():
+        with crash_after(store, "add_screened", lambda uri, *a, **k: uri == broken["uri"]), capture_logs():
             p.handle_batch([Deleted(HOME, data["id"]), seen(broken)])
         assert store.remembered_deletes(NOW) == {(HOME, data["id"])}
         p.handle(seen(data))
@@ -343,8 +349,9 @@ class TestAtomicity:
         assert len(store.unfinished_intents()) == 2
 
     def test_a_batch_retried_item_by_item_does_everything_once(self, store: Store) -> None:
-        """The items before and after a failing one are kept, and logged, counted and audited once,
-        although the batch was rolled back and taken again when the failure came."""
+        """The items before and after a failing one are kept, and logged, counted, audited and
+        reported once, although the batch was rolled back and taken again when the failure came;
+        the failing one reports nothing (its cursor move was rolled back with it)."""
         p = pipeline(store)
         first, broken_data, last = (
             status(
@@ -355,8 +362,20 @@ class TestAtomicity:
             )
             for n in (1, 2, 3)
         )
-        with add_screened_fails_for(store, broken_data["uri"]), capture_logs() as logs:
-            p.handle_batch([seen(first), seen(broken_data), seen(last)])
+        with (
+            crash_after(store, "add_screened", lambda uri, *a, **k: uri == broken_data["uri"]),
+            capture_logs() as logs,
+        ):
+            events = p.handle_batch(
+                [seen(d, via="catch-up", hashtag="hoot") for d in (first, broken_data, last)]
+            )
+        assert events == [
+            CursorMoved(HOME, "hoot", "1"),
+            HomeId(first["uri"], "1"),
+            CursorMoved(HOME, "hoot", "3"),
+            HomeId(last["uri"], "3"),
+        ]
+        assert store.get_cursor(HOME, "hoot") == "3"
         screened = [e["uri"] for e in logs if e["event"] == "post.screened"]
         assert screened == [first["uri"], last["uri"]]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
@@ -368,7 +387,7 @@ class TestAtomicity:
         ]
         registry = p.metrics.registry
         assert registry.get_sample_value("relay_screened_total", {"decision": "accept"}) == 2
-        assert registry.get_sample_value("relay_posts_seen_total", {"source": HOME, "via": "stream"}) == 2
+        assert registry.get_sample_value("relay_posts_seen_total", {"source": HOME, "via": "catch-up"}) == 2
         assert registry.get_sample_value("relay_errors_total", {"kind": "pipeline"}) == 1
 
 
@@ -379,7 +398,7 @@ class TestFastPath:
         p = pipeline(store)
         data = status()
         p.handle(seen(data))
-        sighting = p.sighting(dict(data, id="999"), source="a.example", via="stream")
+        sighting = sighting_of(p, dict(data, id="999"), source="a.example", via="stream")
         assert sighting is not None
         p.handle_batch([sighting, Deleted("a.example", "999")])
         assert store.is_retracted(data["uri"])
@@ -388,10 +407,10 @@ class TestFastPath:
         """After a post is committed, the same status from another source is only a sighting."""
         p = pipeline(store)
         data = status()
-        assert p.sighting(data, source="a.example", via="stream") is None  # not known yet
+        assert sighting_of(p, data, source="a.example", via="stream") is None  # not known yet
         p.handle(seen(data))
         copy_elsewhere = dict(data, id="999")
-        sighting = p.sighting(copy_elsewhere, source="a.example", via="stream")
+        sighting = sighting_of(p, copy_elsewhere, source="a.example", via="stream")
         assert sighting is not None
         p.handle(sighting)
         assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1}
@@ -403,7 +422,10 @@ class TestFastPath:
         p = pipeline(store)
         data = status()
         p.handle(seen(data))
-        assert p.sighting(dict(data, edited_at="2026-08-01T13:00:00.000Z"), source=HOME, via="stream") is None
+        assert (
+            sighting_of(p, dict(data, edited_at="2026-08-01T13:00:00.000Z"), source=HOME, via="stream")
+            is None
+        )
 
     def test_a_retracted_post_is_a_sighting_and_never_boosted(self, store: Store) -> None:
         """After a delete, any copy of the post is only counted."""
@@ -411,7 +433,7 @@ class TestFastPath:
         data = status()
         p.handle(seen(data))
         p.handle(Deleted(HOME, data["id"]))
-        assert p.sighting(dict(data, id="5"), source="late.example", via="poll") is not None
+        assert sighting_of(p, dict(data, id="5"), source="late.example", via="poll") is not None
 
     def test_the_cache_forgets_the_oldest(self) -> None:
         """The seen cache is bounded: the oldest uris leave first."""
@@ -421,12 +443,3 @@ class TestFastPath:
         assert cache.known({"uri": "a"}) is None
         assert cache.known({"uri": "c"}) == "c"
         assert len(cache) == 2
-
-
-def test_passes_ignores_only_review_mode() -> None:
-    """Review mode's own hold does not count against a post; any other hold or reject does."""
-    mode = Reason("mode", Decision.HOLD, "review")
-    other = Reason("keywords.hold", Decision.HOLD, "word")
-    assert passes(Verdict(Decision.HOLD, (mode,)))
-    assert passes(Verdict(Decision.ACCEPT))
-    assert not passes(Verdict(Decision.HOLD, (mode, other)))
