@@ -36,6 +36,7 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRat
 from relay.config.load import Config
 from relay.core import silence
 from relay.core.dm import DirectMessage
+from relay.core.lifecycle import Event, JournalKind, JournalState, State
 from relay.core.post import MalformedStatus, Post
 from relay.core.review import HeldPost
 from relay.core.screen import Decision, Verdict
@@ -345,11 +346,11 @@ class Moderation:
         for uri, who in list(self._awaiting.items()):
             journal = self.store.journal(uri)
             last = journal[-1] if journal else None
-            if last is not None and last.kind == "boost" and last.state == "failed":
+            if last is not None and last.kind is JournalKind.BOOST and last.state is JournalState.FAILED:
                 del self._awaiting[uri]
                 item = self.store.queue_by_uri(uri)
-                if item is not None and item.state == "approved":
-                    self.store.set_queue_state(item.short_id, "failed", "relay", last.error)
+                if item is not None and item.state is State.APPROVED:
+                    self.store.move_queue(item.short_id, Event.FAIL, "relay", last.error)
                 done.setdefault(who, []).append(f"Could not boost {self._name(uri)}: {last.error}.")
         for (acct, status_id), lines in done.items():
             for text in replies(acct, lines):

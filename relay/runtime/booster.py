@@ -38,6 +38,7 @@ from mastodon import (
 
 from relay.core.backoff import Backoff
 from relay.core.budget import WindowBudget
+from relay.core.lifecycle import JournalKind
 from relay.errors import CredentialsError
 from relay.runtime.budget import SharedServerBudget
 from relay.runtime.metrics import Metrics
@@ -113,8 +114,8 @@ class Booster:
         paused; unboosts (retractions) never do.
         """
         next_wait: float | None = None
-        for kind in ("boost", "unboost"):
-            if kind == "boost" and self.paused:
+        for kind in JournalKind:
+            if kind is JournalKind.BOOST and self.paused:
                 continue
             head = self._store.unfinished_intents(kind=kind, limit=TURN)
             waits = []
@@ -135,7 +136,7 @@ class Booster:
     def _wait_for(self, entry: JournalEntry) -> float:
         now = self._clock()
         waits = [self.budget.wait(now), self._retry_at.get(entry.id, now) - now]
-        if entry.kind == "boost":
+        if entry.kind is JournalKind.BOOST:
             waits.append(self.spacing.wait(now))
         else:
             waits.append(self.unreblog_budget.wait(now))
@@ -145,12 +146,14 @@ class Booster:
         bound = log.bind(uri=entry.uri, kind=entry.kind)
         started = self._clock()
         try:
-            done = self._boost(entry, bound) if entry.kind == "boost" else self._unboost(entry, bound)
+            done = (
+                self._boost(entry, bound) if entry.kind is JournalKind.BOOST else self._unboost(entry, bound)
+            )
         except PermanentFailure as exc:
             self._metrics.error(f"{entry.kind}_refused")
             bound.warning(f"{entry.kind}.refused", reason=str(exc))
             self._forget_retries(entry.id)
-            if entry.kind == "boost":
+            if entry.kind is JournalKind.BOOST:
                 self._store.boost_failed(entry.uri, str(exc))
             else:
                 self._store.unboost_failed(entry.uri, str(exc))

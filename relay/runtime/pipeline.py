@@ -33,8 +33,9 @@ from typing import Any
 
 import structlog
 
-from relay.core.dedupe import Arrival
+from relay.core.dedupe import Arrival, decide
 from relay.core.items import Deleted, Fatal, Item, Seen, Sighting
+from relay.core.lifecycle import Event, State
 from relay.core.post import Post
 from relay.core.rules import Rules
 from relay.core.screen import Decision, Verdict, screen
@@ -250,11 +251,13 @@ class Pipeline:
             "local_id": post.id or None,
             "now": now,
         }
+        # Dedupe: the store says what it has about the uri, `decide` says what this arrival is,
+        # the store writes that (one read, then one write of the post, in the batch's transaction).
+        arrival = decide(store.stored(post.uri), edited_at)
         if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
-            store.observe(post.uri, **sighting)  # recorded, never screened: its delete came first
+            store.observe(post.uri, arrival, **sighting)  # recorded, never screened: its delete came first
             self._retract(post.uri, post.source, early=True)
             return
-        arrival = store.arrival(post.uri, edited_at)
         if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
             verdict = self._screen(post, fingerprint, now)
             reasons = _reasons(verdict)
@@ -267,7 +270,7 @@ class Pipeline:
                 **sighting,
             )
         else:
-            arrival = store.observe(post.uri, **sighting)
+            store.observe(post.uri, arrival, **sighting)
         if post.source == self._home and post.id and self._remember is not None:
             self._later(self._remember, post.uri, post.id)
         if arrival is Arrival.RETRACTED:
@@ -287,15 +290,7 @@ class Pipeline:
         if arrival is Arrival.RESCREEN:
             verdict = self._screen(post, fingerprint, now)
             reasons = _reasons(verdict)
-            store.record_verdict(post.uri, verdict, now)
-            store.audit(
-                f"screen.{verdict.decision.value}",
-                actor="relay",
-                uri=post.uri,
-                target=post.author.acct,
-                detail="; ".join(reasons) or None,
-                now=now,
-            )
+            store.record_verdict(post.uri, verdict, now, audit_detail="; ".join(reasons) or None)
         self._verdicts.append((verdict.decision.value, tuple([r.rule for r in verdict.reasons])))
         self._later(
             log.info,
@@ -341,12 +336,14 @@ class Pipeline:
         if store.is_boosted(uri):
             if passes(verdict):
                 return
+            # Unboosted either way; with on_edit = "hold", held for a moderator as well (the
+            # lifecycle's `boosted --hold--> held`: a held post is never boosted).
+            store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
             if self._on_edit == "hold" and verdict.decision is Decision.HOLD:
                 self._hold(post, verdict)
                 self._later(log.info, "post.edit_held", uri=uri)
             else:
-                store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
-                self._move_queue(uri, "retracted", "edited: no longer passes")
+                self._move_queue(uri, Event.RETRACT, "edited: no longer passes")
                 self._later(log.info, "post.edit_unboost", uri=uri)
             return
         if store.boost_pending(uri):
@@ -356,15 +353,15 @@ class Pipeline:
             return
         item = store.queue_by_uri(uri)
         if verdict.decision is Decision.ACCEPT:
-            if item is None or item.state in ("held", "rejected", "expired"):
+            if item is None or item.state in (State.HELD, State.REJECTED, State.EXPIRED):
                 self._intend_boost(post)
-        elif verdict.decision is Decision.HOLD and (item is None or item.state == "held"):
+        elif verdict.decision is Decision.HOLD and (item is None or item.state is State.HELD):
             self._hold(post, verdict)
 
-    def _move_queue(self, uri: str, state: str, reason: str) -> None:
+    def _move_queue(self, uri: str, event: Event, reason: str) -> None:
         item = self.store.queue_by_uri(uri)
-        if item is not None and item.state == "boosted":
-            self.store.set_queue_state(item.short_id, state, "relay", reason, self._now)
+        if item is not None and item.state is State.BOOSTED:
+            self.store.move_queue(item.short_id, event, "relay", reason, self._now)
 
     # -- a status is deleted ---------------------------------------------------------------------
 
@@ -384,7 +381,7 @@ class Pipeline:
             # Mastodon removes the reblogs of a deleted post itself: record it, call nothing.
             store.unboost_intent(uri, None, now)
             store.unboost_done(uri, now)
-            self._move_queue(uri, "retracted", "deleted by its author")
+            self._move_queue(uri, Event.RETRACT, "deleted by its author")
         elif store.boost_pending(uri):
             store.boost_failed(uri, "deleted by its author before the boost", now)
         store.mark_retracted(uri, "deleted by its author", now)

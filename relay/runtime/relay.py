@@ -33,6 +33,7 @@ from relay import __version__
 from relay.config.credentials import read_token
 from relay.config.load import Config, InstanceConfig, load_config
 from relay.core.items import Deleted, Fatal, Item, Seen
+from relay.core.lifecycle import Event, State
 from relay.core.post import DirectMessage, MalformedStatus, Post
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
@@ -456,8 +457,8 @@ class Relay:
 
 def _on_boosted(store: Store, moderation: Moderation, uri: str) -> None:
     item = store.queue_by_uri(uri)
-    if item is not None and item.state == "approved":
-        store.set_queue_state(item.short_id, "boosted", "relay")
+    if item is not None and item.state is State.APPROVED:
+        store.move_queue(item.short_id, Event.BOOST, "relay")
     moderation.on_boosted(uri)
 
 

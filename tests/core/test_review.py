@@ -1,39 +1,25 @@
-"""The review-queue lifecycle table and the moderator DMs about held posts (relay.core.review)."""
+"""The moderator DMs about held posts (relay.core.review)."""
 
 from __future__ import annotations
 
-import itertools
 import re
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.core.review import (
-    FINAL_STATES,
-    MOVES,
-    TRANSITIONS,
     URL_CHARS,
-    Event,
     HeldPost,
-    State,
-    allowed_events,
     cut,
     digest_notice,
     hold_notice,
-    is_expired,
-    next_state,
     pack_lines,
     quiet,
     status_length,
 )
 from relay.core.screen import Decision, Reason
-from relay.errors import IllegalTransition, RelayError
-from relay.store.records import QUEUE_STATES
 
-LEGAL = {(frm, event): to for frm, event, to in MOVES}
-ILLEGAL = [pair for pair in itertools.product(State, Event) if pair not in LEGAL]
 URL = "https://therapists.example/@alice/111222333444555666"
 WORDS = ("I", "am", "a", "counsellor", "in", "Leeds", "and", "I", "am", "new", "here,")
 WORDS += ("hello", "to", "everyone", "in", "the", "community")
@@ -55,117 +41,6 @@ def held(
 ) -> HeldPost:
     """A held post as the notices take it."""
     return HeldPost(short_id, author=author, url=url, text=text, reasons=reasons)
-
-
-class TestTable:
-    def test_states_are_the_stores(self) -> None:
-        """The lifecycle's states are exactly the state strings the store records."""
-        assert {s.value for s in State} == QUEUE_STATES
-
-    @pytest.mark.parametrize(("frm", "event", "to"), MOVES, ids=[f"{f}-{e}" for f, e, _ in MOVES])
-    def test_every_legal_move(self, frm: State, event: Event, to: State) -> None:
-        """Each move in the table goes where the table says, from enum values and from plain strings."""
-        assert next_state(frm, event) is to
-        assert next_state(frm.value, event.value) is to
-
-    @pytest.mark.parametrize(("frm", "event"), ILLEGAL, ids=[f"{f}-{e}" for f, e in ILLEGAL])
-    def test_every_other_move_is_refused(self, frm: State, event: Event) -> None:
-        """Every state×event pair not in the table raises IllegalTransition naming what is allowed."""
-        with pytest.raises(IllegalTransition) as raised:
-            next_state(frm, event)
-        message = str(raised.value)
-        assert message.startswith(f"can't {event} a post that is {frm}")
-        allowed = allowed_events(frm)
-        if allowed:
-            assert all(str(e) in message.partition("you can:")[2] for e in allowed)
-        else:
-            assert f"{frm} is final" in message
-
-    def test_refusal_reads_like_h11(self) -> None:
-        """Approving a boosted post says so and offers the one move left."""
-        with pytest.raises(
-            IllegalTransition, match=r"^can't approve a post that is boosted; from boosted you can: retract$"
-        ):
-            next_state("boosted", "approve")
-
-    def test_refusal_is_a_relay_error(self) -> None:
-        """IllegalTransition is caught by code that catches RelayError."""
-        with pytest.raises(RelayError):
-            next_state(State.EXPIRED, Event.APPROVE)
-
-    @pytest.mark.parametrize(("state", "event"), [("limbo", "approve"), ("held", "teleport")])
-    def test_unknown_names_are_refused(self, state: str, event: str) -> None:
-        """An unknown state or event string raises IllegalTransition listing the known names."""
-        with pytest.raises(IllegalTransition, match="unknown review"):
-            next_state(state, event)
-
-    def test_table_has_no_duplicate_moves(self) -> None:
-        """No (state, event) pair appears twice in MOVES, so the table is a function."""
-        assert len(LEGAL) == len(MOVES)
-
-    def test_allowed_events_match_the_table(self) -> None:
-        """allowed_events lists exactly the table's events for each state, in table order."""
-        for state in State:
-            assert allowed_events(state) == tuple(e for f, e, _ in MOVES if f is state)
-            assert tuple(TRANSITIONS[state]) == allowed_events(state.value)
-
-    def test_final_states(self) -> None:
-        """Only retracted and expired are final: nothing moves out of them."""
-        assert frozenset({State.RETRACTED, State.EXPIRED}) == FINAL_STATES
-
-    def test_every_state_is_reachable_from_held(self) -> None:
-        """Walking the table from held reaches every state."""
-        seen, frontier = {State.HELD}, [State.HELD]
-        while frontier:
-            for to in TRANSITIONS[frontier.pop()].values():
-                if to not in seen:
-                    seen.add(to)
-                    frontier.append(to)
-        assert seen == set(State)
-
-    @pytest.mark.parametrize(
-        ("path", "end"),
-        [
-            (["approve", "boost", "retract"], State.RETRACTED),
-            (["approve", "fail", "retry", "boost"], State.BOOSTED),
-            (["reject", "approve", "boost"], State.BOOSTED),
-            (["hold", "approve", "hold", "expire"], State.EXPIRED),
-            (["retract"], State.RETRACTED),
-        ],
-    )
-    def test_lifecycles(self, path: list[str], end: State) -> None:
-        """Whole lifecycles a post really goes through end where expected."""
-        state = State.HELD
-        for event in path:
-            state = next_state(state, event)
-        assert state is end
-
-    def test_a_moderator_can_reverse_a_reject(self) -> None:
-        """rejected --approve--> approved is allowed (the caller checks freshness with is_expired)."""
-        assert next_state("rejected", "approve") is State.APPROVED
-
-    def test_a_second_approval_is_refused(self) -> None:
-        """Approving an approved post (two moderators at once) is refused, not silently accepted."""
-        with pytest.raises(IllegalTransition, match="can't approve a post that is approved"):
-            next_state("approved", "approve")
-
-
-class TestExpiry:
-    NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-    @pytest.mark.parametrize(
-        ("age", "expired"),
-        [(timedelta(0), False), (timedelta(hours=23, minutes=59), False), (timedelta(hours=24), True),
-         (timedelta(days=9), True), (timedelta(hours=-1), False)],
-    )  # fmt: skip
-    def test_is_expired_at_the_boundary(self, age: timedelta, expired: bool) -> None:
-        """A hold is expired once it is at least max_age old (a hold from the future is not)."""
-        assert is_expired(self.NOW - age, self.NOW, timedelta(hours=24)) is expired
-
-    def test_negative_max_age_is_refused(self) -> None:
-        """A negative max_age is a programming error, not 'everything expired'."""
-        with pytest.raises(ValueError, match="negative"):
-            is_expired(self.NOW, self.NOW, timedelta(seconds=-1))
 
 
 class TestHelpers:

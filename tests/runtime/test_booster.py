@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
+from storehelp import observe
 from structlog.testing import capture_logs
 
 from relay.core.budget import ServerBudget, WindowBudget
+from relay.core.lifecycle import Event
 from relay.core.screen import Decision, Reason, Verdict
 from relay.runtime.booster import TURN, Booster, BoosterSettings
 from relay.sandbox import Fediverse, Instance, SeededAccount
@@ -46,7 +48,8 @@ def remote_post(fed: Fediverse, text: str = "Hello #TherapistsConnect", **option
 
 def accepted(store: Store, status: dict) -> None:
     """Record the post as seen and accepted, with a boost intent, as the pipeline does."""
-    store.observe(
+    observe(
+        store,
         status["uri"],
         source="remote",
         acct="bob@remote",
@@ -90,7 +93,8 @@ def home_post(
     home = fed["home"]
     author = by or home.create_account(f"alice{len(home.requests)}")
     status = dict(api(home, author).status_post(text, **options))
-    store.observe(
+    observe(
+        store,
         status["uri"], source=home.domain, acct=f"{author.username}@{home.domain}",
         url=status["url"], edited_at=None, text_fingerprint=status["id"],
     )  # fmt: skip
@@ -151,10 +155,10 @@ class TestBoosting:
         accepted(store, status)
         hold = Verdict(Decision.HOLD, (Reason("keywords.hold", Decision.HOLD, "matched 'workshop'"),))
         short_id = store.hold(status["uri"], hold)
-        store.set_queue_state(short_id, "approved", "maya@home")
+        store.move_queue(short_id, Event.APPROVE, "maya@home")
 
         def move_then_crash(uri: str) -> None:
-            store.set_queue_state(short_id, "boosted", "relay")
+            store.move_queue(short_id, Event.BOOST, "relay")
             raise RuntimeError("killed here")
 
         home = api(fed["home"], bot)
@@ -167,7 +171,7 @@ class TestBoosting:
         assert item.state == "approved"
 
         def move(uri: str) -> None:
-            store.set_queue_state(short_id, "boosted", "relay")
+            store.move_queue(short_id, Event.BOOST, "relay")
 
         Booster(home, store, home_host=fed["home"].domain, on_boosted=move).work()
         assert store.is_boosted(status["uri"])
@@ -393,7 +397,8 @@ class TestRefusals:
         self, fed: Fediverse, bot: SeededAccount, store: Store
     ) -> None:
         """A uri the home instance cannot resolve closes the intent as failed, with the reason."""
-        store.observe(
+        observe(
+            store,
             "https://gone.example/1",
             source="x",
             acct="a@gone.example",
