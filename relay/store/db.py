@@ -176,7 +176,7 @@ class Db:
 
 
 class _Reading:
-    """`with store._reading() as c`: the store's lock held, file errors turned into StoreError."""
+    """`with db.reading() as c`: the store's lock held, file errors turned into StoreError."""
 
     __slots__ = ("_store",)
 
@@ -196,7 +196,7 @@ class _Reading:
 
 
 class _Writing(_Reading):
-    """`with store._writing() as c`: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; inside an
+    """`with db.writing() as c`: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; inside an
     open transaction of the same store, only joins it."""
 
     __slots__ = ("_outer",)
