@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 from relay.store.audit import AuditLog
 from relay.store.db import Db
@@ -39,17 +39,31 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _part(name: str, method: Callable[Concatenate[Any, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
-    """A `Store` method that calls `method` on the part `name` (same signature, same docstring)."""
-    attr = method.__name__
+class _Part(Generic[_P, _R]):
+    """A `Store` method that is a method of one of its parts (`store.hold` is `store.queue.hold`),
+    with its signature and docstring. Bound once per store, on first use, so a call costs what a
+    call to the part costs."""
 
-    def call(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        result: _R = getattr(getattr(self, name), attr)(*args, **kwargs)
-        return result
+    def __init__(self, part: str, method: Callable[Concatenate[Any, _P], _R]) -> None:
+        self._part = part
+        self._attr = self._name = method.__name__
+        self.__doc__ = method.__doc__
 
-    call.__name__ = call.__qualname__ = attr
-    call.__doc__ = method.__doc__
-    return call
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, store: None, owner: type | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, store: Store, owner: type | None = None) -> Callable[_P, _R]: ...
+
+    def __get__(self, store: Store | None, owner: type | None = None) -> Self | Callable[_P, _R]:
+        if store is None:
+            return self
+        bound: Callable[_P, _R] = getattr(getattr(store, self._part), self._attr)
+        store.__dict__[self._name] = bound  # the next lookup finds it before this descriptor
+        return bound
 
 
 class Store(Db):
@@ -69,78 +83,78 @@ class Store(Db):
         self.statistics = Statistics(self)
 
     # -- posts -----------------------------------------------------------------------------------
-    stored = _part("posts", Posts.stored)
-    observe = _part("posts", Posts.observe)
-    add_screened = _part("posts", Posts.add_screened)
-    record_sightings = _part("posts", Posts.record_sightings)
-    uri_for_local_id = _part("posts", Posts.uri_for_local_id)
-    remember_delete = _part("posts", Posts.remember_delete)
-    take_delete = _part("posts", Posts.take_delete)
-    remembered_deletes = _part("posts", Posts.remembered_deletes)
-    prune_deletes = _part("posts", Posts.prune_deletes)
-    record_verdict = _part("posts", Posts.record_verdict)
-    verdict_for = _part("posts", Posts.verdict_for)
-    screened_count = _part("posts", Posts.screened_count)
-    sightings = _part("posts", Posts.sightings)
-    mark_retracted = _part("posts", Posts.mark_retracted)
-    is_retracted = _part("posts", Posts.is_retracted)
-    author_of = _part("posts", Posts.author_of)
-    get_cursor = _part("posts", Posts.get_cursor)
-    set_cursor = _part("posts", Posts.set_cursor)
+    stored = _Part("posts", Posts.stored)
+    observe = _Part("posts", Posts.observe)
+    add_screened = _Part("posts", Posts.add_screened)
+    record_sightings = _Part("posts", Posts.record_sightings)
+    uri_for_local_id = _Part("posts", Posts.uri_for_local_id)
+    remember_delete = _Part("posts", Posts.remember_delete)
+    take_delete = _Part("posts", Posts.take_delete)
+    remembered_deletes = _Part("posts", Posts.remembered_deletes)
+    prune_deletes = _Part("posts", Posts.prune_deletes)
+    record_verdict = _Part("posts", Posts.record_verdict)
+    verdict_for = _Part("posts", Posts.verdict_for)
+    screened_count = _Part("posts", Posts.screened_count)
+    sightings = _Part("posts", Posts.sightings)
+    mark_retracted = _Part("posts", Posts.mark_retracted)
+    is_retracted = _Part("posts", Posts.is_retracted)
+    author_of = _Part("posts", Posts.author_of)
+    get_cursor = _Part("posts", Posts.get_cursor)
+    set_cursor = _Part("posts", Posts.set_cursor)
 
     # -- review queue ----------------------------------------------------------------------------
-    hold = _part("queue", ReviewQueue.hold)
-    move_queue = _part("queue", ReviewQueue.move)
-    queue_item = _part("queue", ReviewQueue.queue_item)
-    queue_by_uri = _part("queue", ReviewQueue.queue_by_uri)
-    queue_by_announcement = _part("queue", ReviewQueue.queue_by_announcement)
-    pending = _part("queue", ReviewQueue.pending)
-    set_announcement = _part("queue", ReviewQueue.set_announcement)
-    queue_length = _part("queue", ReviewQueue.queue_length)
+    hold = _Part("queue", ReviewQueue.hold)
+    move_queue = _Part("queue", ReviewQueue.move)
+    queue_item = _Part("queue", ReviewQueue.queue_item)
+    queue_by_uri = _Part("queue", ReviewQueue.queue_by_uri)
+    queue_by_announcement = _Part("queue", ReviewQueue.queue_by_announcement)
+    pending = _Part("queue", ReviewQueue.pending)
+    set_announcement = _Part("queue", ReviewQueue.set_announcement)
+    queue_length = _Part("queue", ReviewQueue.queue_length)
 
     # -- boost journal ---------------------------------------------------------------------------
-    boost_intent = _part("boosts", Journal.boost_intent)
-    boost_done = _part("boosts", Journal.boost_done)
-    boost_failed = _part("boosts", Journal.boost_failed)
-    unboost_intent = _part("boosts", Journal.unboost_intent)
-    unboost_done = _part("boosts", Journal.unboost_done)
-    unboost_failed = _part("boosts", Journal.unboost_failed)
-    unfinished_intents = _part("boosts", Journal.unfinished_intents)
-    intent_count = _part("boosts", Journal.intent_count)
-    journal = _part("boosts", Journal.journal)
-    is_boosted = _part("boosts", Journal.is_boosted)
-    boost_pending = _part("boosts", Journal.boost_pending)
-    boosts_to_recheck = _part("boosts", Journal.boosts_to_recheck)
-    boosts_by_author = _part("boosts", Journal.boosts_by_author)
-    boosts_by_domain = _part("boosts", Journal.boosts_by_domain)
-    boost_count = _part("boosts", Journal.boost_count)
+    boost_intent = _Part("boosts", Journal.boost_intent)
+    boost_done = _Part("boosts", Journal.boost_done)
+    boost_failed = _Part("boosts", Journal.boost_failed)
+    unboost_intent = _Part("boosts", Journal.unboost_intent)
+    unboost_done = _Part("boosts", Journal.unboost_done)
+    unboost_failed = _Part("boosts", Journal.unboost_failed)
+    unfinished_intents = _Part("boosts", Journal.unfinished_intents)
+    intent_count = _Part("boosts", Journal.intent_count)
+    journal = _Part("boosts", Journal.journal)
+    is_boosted = _Part("boosts", Journal.is_boosted)
+    boost_pending = _Part("boosts", Journal.boost_pending)
+    boosts_to_recheck = _Part("boosts", Journal.boosts_to_recheck)
+    boosts_by_author = _Part("boosts", Journal.boosts_by_author)
+    boosts_by_domain = _Part("boosts", Journal.boosts_by_domain)
+    boost_count = _Part("boosts", Journal.boost_count)
 
     # -- people ----------------------------------------------------------------------------------
-    set_consent = _part("people", People.set_consent)
-    consent = _part("people", People.consent)
-    block = _part("people", People.block)
-    unblock = _part("people", People.unblock)
-    blocks = _part("people", People.blocks)
-    trust = _part("people", People.trust)
-    untrust = _part("people", People.untrust)
-    trusts = _part("people", People.trusts)
-    history = _part("people", People.history)
+    set_consent = _Part("people", People.set_consent)
+    consent = _Part("people", People.consent)
+    block = _Part("people", People.block)
+    unblock = _Part("people", People.unblock)
+    blocks = _Part("people", People.blocks)
+    trust = _Part("people", People.trust)
+    untrust = _Part("people", People.untrust)
+    trusts = _Part("people", People.trusts)
+    history = _Part("people", People.history)
 
     # -- audit log -------------------------------------------------------------------------------
-    audit = _part("audit_log", AuditLog.audit)
-    audit_rows = _part("audit_log", AuditLog.audit_rows)
+    audit = _Part("audit_log", AuditLog.audit)
+    audit_rows = _Part("audit_log", AuditLog.audit_rows)
 
     # -- settings and handled mentions -----------------------------------------------------------
-    paused = _part("settings", Settings.paused)
-    set_paused = _part("settings", Settings.set_paused)
-    get_setting = _part("settings", Settings.get_setting)
-    set_setting = _part("settings", Settings.set_setting)
-    mark_mention_handled = _part("settings", Settings.mark_mention_handled)
-    is_mention_handled = _part("settings", Settings.is_mention_handled)
-    prune_handled_mentions = _part("settings", Settings.prune_handled_mentions)
+    paused = _Part("settings", Settings.paused)
+    set_paused = _Part("settings", Settings.set_paused)
+    get_setting = _Part("settings", Settings.get_setting)
+    set_setting = _Part("settings", Settings.set_setting)
+    mark_mention_handled = _Part("settings", Settings.mark_mention_handled)
+    is_mention_handled = _Part("settings", Settings.is_mention_handled)
+    prune_handled_mentions = _Part("settings", Settings.prune_handled_mentions)
 
     # -- statistics ------------------------------------------------------------------------------
-    record_source_event = _part("statistics", Statistics.record_source_event)
-    record_source_events = _part("statistics", Statistics.record_source_events)
-    source_stats = _part("statistics", Statistics.source_stats)
-    stats = _part("statistics", Statistics.stats)
+    record_source_event = _Part("statistics", Statistics.record_source_event)
+    record_source_events = _Part("statistics", Statistics.record_source_events)
+    source_stats = _Part("statistics", Statistics.source_stats)
+    stats = _Part("statistics", Statistics.stats)
