@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from mastodon import Mastodon
 from soak_oracle import APPROVE, HOLD, REJECT, Planned
 
-from relay.core.post import dm_text
+from relay.core.dm import dm_text
 
 NOTICE = re.compile(r"Held for review: (h\d+)")
 DIGEST_LINE = re.compile(r"^(h\d+)\b.*?(https?://\S+)")

@@ -155,9 +155,41 @@ def test_the_store_decides_nothing(module: str) -> None:
     assert not bad, f"{module} imports {bad}"
 
 
+# A module that hands on another module's names keeps two addresses for one thing. The sandbox's
+# package is its public face (`relay.sandbox.Fediverse`), the one module allowed to.
+FACADES = {"relay.sandbox"}
+
+
+def re_exports(module: str) -> set[str]:
+    """Names `module` imports from another relay module and passes on (`__all__`, or `X as X`)."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    passed_on: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("relay")):
+            for alias in node.names:
+                imported.add(alias.asname or alias.name)
+                if alias.asname == alias.name:
+                    passed_on.add(alias.name)
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            passed_on.update(ast.literal_eval(node.value))
+    return passed_on & imported
+
+
+@pytest.mark.parametrize("module", sorted(set(MODULES) - FACADES))
+def test_names_are_imported_from_their_owner(module: str) -> None:
+    """No module re-exports another's names: each name has one address, the module that defines it."""
+    assert not re_exports(module), (
+        f"{module} re-exports {sorted(re_exports(module))}: import them from their owner"
+    )
+
+
 def test_the_checks_can_fail() -> None:
     """The reader sees a forbidden import and a layer breach where they are (not a vacuous pass)."""
     assert "relay.store.store" in relay_imports("relay.runtime.pipeline")
     assert "sqlite3" in forbidden("relay.store.db")
     assert "relay.core.dedupe.decide" in direct_imports("relay.runtime.pipeline")
     assert "relay.core.post" in closure("relay.core.screen")
+    assert "Fediverse" in re_exports("relay.sandbox")

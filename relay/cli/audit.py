@@ -11,10 +11,9 @@ import argparse
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from relay.config.load import load_config
+from relay.config.load import add_config_option, load_config
 from relay.errors import InputError
 from relay.store.records import AuditRow, norm_acct
 from relay.store.store import Store
@@ -65,9 +64,7 @@ def render(rows: list[AuditRow]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c", "--config", type=Path, default=Path("relay.toml"), help="the relay's relay.toml"
-    )
+    add_config_option(parser, help="the relay's relay.toml")
     parser.add_argument("--since", help="only rows from then on: an age (30m, 12h, 7d) or an ISO date/time")
     parser.add_argument("--actor", help="only rows by this actor: relay, or a moderator's user@domain")
     parser.add_argument("--post", help="only rows about this post: its uri, or its review id (h42)")

@@ -6,9 +6,6 @@ network or API error into text. `relay.cli.checklist.decide()` is pure: facts in
 out, each ✓ (ok), ! (warning: does not fail), ✗ (fails, with the fix) or - (skipped: an earlier
 item failed). The exit code is 0 without a ✗; 2 when a ✗ is about the configuration or a token (as
 everywhere in relay: "do not restart"); 1 otherwise. No token is ever printed.
-
-The checklist's names (`REQUIRED_SCOPES`, `Item`, `Status`, the `*Facts`, `decide`, `render_text`,
-`render_json`, `exit_code`, ...) are re-exported here, so `from relay.cli.check import ...` keeps working.
 """
 
 from __future__ import annotations
@@ -26,62 +23,26 @@ from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNotFound
 
 from relay import __version__
 from relay.cli.checklist import (
-    FIX_BOT,
-    FIX_DMS,
-    FIX_LANGUAGES,
-    REQUIRED_SCOPES,
-    SOURCE_SCOPES,
-    SYMBOLS,
     AccountFacts,
     Facts,
     InstanceFacts,
-    Item,
     ModeratorFacts,
     SourceFacts,
     StateFacts,
-    Status,
     TokenFacts,
     config_error_item,
-    covers,
     decide,
     exit_code,
-    missing_scopes,
     render_json,
     render_text,
 )
 from relay.config.credentials import read_token
-from relay.config.load import Config, InstanceConfig, load_config
+from relay.config.load import Config, InstanceConfig, add_config_option, load_config
 from relay.errors import ConfigError, CredentialsError, RelayError
 from relay.sources.stream import streaming_base
 from relay.store.store import Store
 
-__all__ = [  # the checklist's names, re-exported: other modules and the tests import them from here
-    "FIX_BOT",
-    "FIX_DMS",
-    "FIX_LANGUAGES",
-    "REQUEST_TIMEOUT",
-    "REQUIRED_SCOPES",
-    "SOURCE_SCOPES",
-    "SYMBOLS",
-    "AccountFacts",
-    "Facts",
-    "InstanceFacts",
-    "Item",
-    "ModeratorFacts",
-    "SourceFacts",
-    "StateFacts",
-    "Status",
-    "TokenFacts",
-    "add_arguments",
-    "covers",
-    "decide",
-    "exit_code",
-    "gather",
-    "missing_scopes",
-    "render_json",
-    "render_text",
-    "run",
-]
+__all__ = ["REQUEST_TIMEOUT", "add_arguments", "gather", "run"]
 
 REQUEST_TIMEOUT = 10.0  # seconds, for every request check makes
 
@@ -326,9 +287,7 @@ def gather(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c", "--config", type=Path, default=Path("relay.toml"), help="relay.toml (default: ./relay.toml)"
-    )
+    add_config_option(parser, help="relay.toml (default: ./relay.toml)")
     parser.add_argument("--json", action="store_true", help="print the items as JSON")
     parser.add_argument(
         "--timeout", type=float, default=REQUEST_TIMEOUT, metavar="SECONDS",

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 from mastodon import Mastodon, MastodonError, MastodonIllegalArgumentError, MastodonNetworkError
 
-from relay import __version__
-from relay.cli.check import REQUIRED_SCOPES
+from relay import USER_AGENT, WEBSITE
+from relay.cli.checklist import REQUIRED_SCOPES
 from relay.config.credentials import write_token_file
 from relay.config.load import is_loopback
 from relay.errors import ConfigError, CredentialsError, RelayError
@@ -32,8 +32,6 @@ from relay.log import register_secret
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"  # "show the code on a page": no web server needed on the relay's side
 APP_NAME = "relay"
-WEBSITE = "https://pypi.org/project/hashtag-relay/"
-USER_AGENT = f"relay/{__version__} (+{WEBSITE})"
 REQUEST_TIMEOUT = 30.0
 SCOPES: tuple[str, ...] = REQUIRED_SCOPES
 

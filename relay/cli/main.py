@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import structlog
 
 from relay import __version__
+from relay.config.load import LOG_LEVELS
 from relay.errors import RelayError
 from relay.log import configure_logging
 
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"relay {__version__}")
     parser.add_argument(
         "--log-level",
-        choices=("debug", "info", "warning", "error"),
+        choices=LOG_LEVELS,
         default=None,
         help="log verbosity (default: the configuration's [log] level, else info)",
     )

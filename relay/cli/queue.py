@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from relay.cli.status import format_age
-from relay.config.load import load_config
+from relay.config.load import add_config_option, load_config
 from relay.core.screen import Decision
 from relay.store.records import QueueItem
 from relay.store.store import Store
@@ -58,9 +57,7 @@ def render(items: list[QueueItem], now: datetime) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c", "--config", type=Path, default=Path("relay.toml"), help="the relay's relay.toml"
-    )
+    add_config_option(parser, help="the relay's relay.toml")
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
 
 

@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 from relay.config.load import load_config
 from relay.config.rules import default_rules
-from relay.core.post import MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.core.rules import MODES, Rules
 from relay.core.screen import Decision, History, Verdict, screen
 from relay.core.tags import normalize_tag

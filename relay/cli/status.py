@@ -11,10 +11,9 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from relay.config.load import Config, load_config
+from relay.config.load import Config, add_config_option, load_config
 from relay.runtime.service import REPORT_EVERY as STALE_AFTER
 from relay.runtime.service import STREAMS_SETTING
 from relay.store.store import Store
@@ -184,9 +183,7 @@ def to_json(summary: Summary) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c", "--config", type=Path, default=Path("relay.toml"), help="the relay's relay.toml"
-    )
+    add_config_option(parser, help="the relay's relay.toml")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 

@@ -8,6 +8,7 @@ Tokens are not read here: `relay.config.credentials` reads them when a command n
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import re
 import sys
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from relay.config.rules import parse_rules
 from relay.config.tomltable import Table
-from relay.core.rules import Rules
+from relay.core.rules import MODES, Rules
 from relay.errors import ConfigError
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli is declared for older Pythons
@@ -27,8 +28,8 @@ else:  # pragma: no cover - Python < 3.11 is not supported, the marker keeps tom
     import tomli as tomllib
 
 HOME_TOKEN_ENV = "RELAY_HOME_TOKEN"  # noqa: S105 - a variable name, not a secret
-MODES = ("review", "open")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_PATH = Path("relay.toml")  # where every subcommand looks without -c
 
 _TAG_RE = re.compile(r"^\w+$")
 _HANDLE_RE = re.compile(r"^@?(?P<user>[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*)@(?P<domain>[^@\s/]+)$")
@@ -99,6 +100,11 @@ class Config:
     booster: BoosterConfig = BoosterConfig()
     streams: StreamsConfig = StreamsConfig()
     metrics: MetricsConfig = MetricsConfig()
+
+
+def add_config_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`-c/--config PATH`, `DEFAULT_PATH` when not given: the same option in every subcommand."""
+    parser.add_argument("-c", "--config", type=Path, default=DEFAULT_PATH, help=help)
 
 
 def load_config(path: Path | str) -> Config:

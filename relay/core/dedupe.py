@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from relay.core.ids import version_key
 
 
 class Arrival(enum.Enum):
@@ -60,15 +61,4 @@ def is_newer(candidate: str | None, stored: str | None) -> bool:
         return False
     if stored is None:
         return True
-    return _version_key(candidate) > _version_key(stored)
-
-
-def _version_key(edited_at: str) -> tuple[int, datetime, str]:
-    """A sort key for an `edited_at` value: malformed text first, then instants in time order."""
-    try:
-        instant = datetime.fromisoformat(edited_at)
-    except ValueError:
-        return (0, datetime.min.replace(tzinfo=UTC), edited_at)
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return (1, instant.astimezone(UTC), "")
+    return version_key(candidate) > version_key(stored)

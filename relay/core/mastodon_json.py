@@ -12,10 +12,11 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from relay.core.ids import parse_time
 from relay.core.tags import hashtags_in_text, parse_html
 
 __all__ = [
@@ -110,11 +111,10 @@ def get_datetime(data: Mapping[str, Any], name: str, *, required: bool = False) 
         value = get_field(data, name, str) if required else get_optional(data, name, str)
         if value is None:
             return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise MalformedStatus(f"status field {name!r} is not an ISO 8601 date: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parse_time(value)
+    if parsed is None:
+        raise MalformedStatus(f"status field {name!r} is not an ISO 8601 date: {value!r}")
+    return parsed
 
 
 def get_required_datetime(data: Mapping[str, Any], name: str) -> datetime:

@@ -5,9 +5,8 @@ Past this module no code indexes into Mastodon dicts. A `Post` is keyed by its A
 `Post` is the original, with `boosted_by` naming the account that boosted it, so that the relay never
 re-boosts a boost but can still screen the original it carries.
 
-The bot's mentions are read likewise in `relay.core.dm`, and the field readers and `Author` that both
-use are in `relay.core.mastodon_json`; `DirectMessage`, `dm_text`, `Author`, `MalformedStatus` and
-`source_domain` can still be imported from here.
+The bot's mentions are read likewise in `relay.core.dm`, and the field readers, `Author` and
+`MalformedStatus` that both use are in `relay.core.mastodon_json`.
 
 `Author.acct` is always `user@domain`: Mastodon writes local accounts without a domain, so they get
 the domain of the instance the post was seen on (`source`), or else the host of the account's URL.
@@ -25,7 +24,6 @@ from html import escape as html_escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from relay.core.dm import DirectMessage, dm_text
 from relay.core.mastodon_json import (
     VISIBILITIES,
     Author,
@@ -40,16 +38,7 @@ from relay.core.mastodon_json import (
 )
 from relay.core.tags import fold_text, normalize_tag, parse_html
 
-__all__ = [
-    "Author",
-    "DirectMessage",
-    "MalformedStatus",
-    "Media",
-    "Post",
-    "dm_text",
-    "source_domain",
-    "text_fingerprint",
-]
+__all__ = ["Media", "Post", "text_fingerprint"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,22 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from relay.core.ids import version_key
+
 RETRACTED: Final = "retracted"
 _MISSING: Final = object()
-
-
-def version_of(edited_at: object) -> float | None:
-    """A comparable version: the edit time as a UTC timestamp, None for a never edited post."""
-    if edited_at is None:
-        return None
-    if isinstance(edited_at, datetime):
-        return edited_at.timestamp()
-    if isinstance(edited_at, str):
-        try:
-            return datetime.fromisoformat(edited_at.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return float("nan")  # never equal to anything: such a post takes the full path
-    return float("nan")
 
 
 class SeenCache:
@@ -36,14 +24,14 @@ class SeenCache:
 
     def __init__(self, size: int = 100_000) -> None:
         self._size = size
-        self._versions: dict[str, float | str | None] = {}
+        self._versions: dict[str, tuple[int, float, str] | str] = {}
 
     def __len__(self) -> int:
         return len(self._versions)
 
     def remember(self, uri: str, edited_at: datetime | None) -> None:
         """The store has decided on `uri` at this version (call after the commit)."""
-        self._put(uri, version_of(edited_at))
+        self._put(uri, version_key(edited_at))
 
     def retract(self, uri: str) -> None:
         """`uri` was deleted: every later copy is a duplicate."""
@@ -63,11 +51,13 @@ class SeenCache:
         stored = self._versions.get(uri, _MISSING)
         if stored is _MISSING:
             return None
-        if stored == RETRACTED or stored == version_of(original.get("edited_at")):
+        # A stored version is an edit time or none, so an `edited_at` that is not a time never
+        # matches: such a post takes the full path.
+        if stored == RETRACTED or stored == version_key(original.get("edited_at")):
             return uri
         return None
 
-    def _put(self, uri: str, value: float | str | None) -> None:
+    def _put(self, uri: str, value: tuple[int, float, str] | str) -> None:
         versions = self._versions
         versions.pop(uri, None)  # re-insert at the end: the oldest entries leave first
         versions[uri] = value

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from relay.core.post import dm_text
+from relay.core.dm import dm_text
 from relay.demo.cast import Cast
 
 POLL = 0.05  # seconds between two reads of a person's notifications while waiting for a DM

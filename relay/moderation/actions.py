@@ -21,10 +21,11 @@ import structlog
 from relay.core.dedupe import decide
 from relay.core.lifecycle import Event, JournalKind, State, is_expired, next_state
 from relay.core.post import Post
-from relay.core.review import quiet
 from relay.core.screen import Decision
 from relay.errors import IllegalTransition
 from relay.moderation import grammar as c
+from relay.moderation.handles import Account, PostUrl, Ref, ShortId
+from relay.moderation.notices import quiet
 from relay.store.records import QueueItem, domain_of, norm_acct
 from relay.store.store import Store
 
@@ -101,13 +102,13 @@ class Actions:
             return url  # the URL is the post's uri
         return None
 
-    def _item(self, ref: c.Ref | None, ctx: Context) -> QueueItem | str:
+    def _item(self, ref: Ref | None, ctx: Context) -> QueueItem | str:
         """The held post `ref` names (None: the one replied to), or why there is none."""
         if ref is None:
             if ctx.reply_to is None:
                 return "Which post? Reply to my hold DM, or name it by id (like h42) or link."
             return ctx.reply_to
-        if isinstance(ref, c.ShortId):
+        if isinstance(ref, ShortId):
             item = self.store.queue_item(ref.id)
             return item if item is not None else f"There is no held post {ref.id}; `queue` lists them."
         uri = self._uri(ref.url, ctx)
@@ -149,7 +150,7 @@ class Actions:
         assert isinstance(cmd, c.Why)
         item: QueueItem | str | None = None
         uri = None
-        if isinstance(cmd.ref, c.PostUrl):
+        if isinstance(cmd.ref, PostUrl):
             uri = self._uri(cmd.ref.url, ctx)
             item = None if uri is None else self.store.queue_by_uri(uri)
             if uri is None:
@@ -259,7 +260,7 @@ class Actions:
 
     def _unboost(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unboost)
-        if isinstance(cmd.ref, c.ShortId):
+        if isinstance(cmd.ref, ShortId):
             item = self.store.queue_item(cmd.ref.id)
             uri = None if item is None else item.uri
             name = cmd.ref.id
@@ -281,7 +282,7 @@ class Actions:
     def _block(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Block)
         store, reason = self.store, cmd.reason or "no reason given"
-        if isinstance(cmd.target, c.Account):
+        if isinstance(cmd.target, Account):
             name = cmd.target.handle
             store.block(name, reason, ctx.actor, ctx.now)
             boosted = store.boosts_by_author(name)
@@ -297,7 +298,7 @@ class Actions:
 
     def _unblock(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unblock)
-        name = cmd.target.handle if isinstance(cmd.target, c.Account) else cmd.target.name
+        name = cmd.target.handle if isinstance(cmd.target, Account) else cmd.target.name
         existed = self.store.unblock(name, ctx.actor, ctx.now)
         out.lines.append(f"Unblocked {name}." if existed else f"{name} was not blocked.")
 

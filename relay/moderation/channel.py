@@ -7,8 +7,10 @@
 
 Everything runs on the relay's one store thread with the home client the booster already uses
 (Mastodon.py clients are not thread-safe); only `relay.moderation.mentions.MentionFetcher` has its own
-client in its own thread. Who may do what is decided in `relay.moderation.guards` (pure); the
-commands act on the store and the booster's journal in `relay.moderation.actions`. Each mention
+client in its own thread. This module only reads and sends: who may do what, what runs and which
+replies go back are decided in `relay.moderation.guards` (pure), the texts are
+`relay.moderation.notices`, and the commands act on the store and the booster's journal in
+`relay.moderation.actions`. Each mention
 is handled once: its status id is recorded in the same transaction as the command's effects, so
 neither a stream and a catch-up delivering it twice nor a restart runs a command again (handled
 ids are forgotten after 30 days, long after any second delivery).
@@ -36,30 +38,36 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRat
 from relay.config.load import Config
 from relay.core import silence
 from relay.core.dm import DirectMessage
+from relay.core.ids import id_key
 from relay.core.lifecycle import Event, JournalKind, JournalState, State
-from relay.core.post import MalformedStatus, Post
-from relay.core.review import HeldPost
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.core.screen import Decision, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation.guards import (
-    ASK_FOR_DM,
-    REFUSAL,
     Batcher,
     Mention,
     MentionsSeen,
     Refusals,
     Who,
-    announcement,
-    mention_prefix,
-    replies,
+    answer,
+    lookup_due,
+    named_urls,
+    steps,
     triage,
 )
-from relay.moderation.mentions import MentionFetcher
-from relay.sources.rest import as_json, id_key
+from relay.moderation.notices import (
+    HeldPost,
+    announcement,
+    boost_failed,
+    boosted,
+    command_failed,
+    mention_prefix,
+    replies,
+)
+from relay.sources.rest import as_json
 from relay.store.store import Store
-
-__all__ = ["MentionFetcher", "Moderation"]  # MentionFetcher lives in relay.moderation.mentions
 
 log = structlog.get_logger()
 
@@ -109,7 +117,10 @@ class Moderation:
         )
         self.actions = Actions(store, settings, streams=streams)
         self.expiry = expiry
-        self.cursor: dict[str, str] = {}  # "mentions" → notification id; read by MentionFetcher
+        # The catch-up cursor: the newest mention notification handled (main thread only). The
+        # wiring (relay.runtime.relay) hands it to MentionFetcher, its reader in another thread:
+        # this value after `start()`, then every move `handle()` returns.
+        self.mentions_cursor: str | None = None
         self._clock = clock
         self._now = now
         self._awaiting: dict[str, tuple[str, str]] = {}  # uri → (moderator, their command's status id)
@@ -126,9 +137,7 @@ class Moderation:
         for handle in self.moderators:
             self._resolve(handle)
         self._ensure_dms_arrive()
-        cursor = self.store.get_setting(CURSOR)
-        if cursor is not None:
-            self.cursor["mentions"] = cursor
+        self.mentions_cursor = self.store.get_setting(CURSOR)
         for item in self.store.pending():  # held, but the relay stopped before telling anyone
             if item.announcement_id is None and self.moderators:
                 self.batcher.add(HeldPost(item.short_id, item.acct, item.url, "", item.verdict.reasons))
@@ -183,12 +192,21 @@ class Moderation:
 
     # -- mentions ---------------------------------------------------------------------------------
 
-    def handle(self, item: Mention | MentionsSeen) -> None:
-        """Handle one mention of the bot (once), or move the catch-up cursor."""
+    def handle(self, item: Mention | MentionsSeen) -> str | None:
+        """Handle one mention of the bot (once), or move the catch-up cursor.
+
+        Returns the catch-up cursor when this moved it, for the wiring to hand to `MentionFetcher`.
+        """
+        before = self.mentions_cursor
         if isinstance(item, MentionsSeen):
             with self.store.atomic():
                 self._advance(item.notification_id)
-            return
+        else:
+            self._mention(item)
+        return self.mentions_cursor if self.mentions_cursor != before else None
+
+    def _mention(self, item: Mention) -> None:
+        """Handle a mention not handled before: triage, run its commands, answer (see `guards`)."""
         dm, store = item.dm, self.store
         if store.is_mention_handled(dm.status_id):
             log.debug("dm.duplicate", status_id=dm.status_id, via=item.via)
@@ -196,8 +214,7 @@ class Moderation:
                 with store.atomic():
                     self._advance(dm.notification_id)
             return
-        stale = self._clock() - self._resolved_at.get(dm.acct, -1e9) > 60
-        if dm.acct in self._uris and self._uris[dm.acct] is None and stale:
+        if lookup_due(dm.acct, self.who, self._resolved_at.get(dm.acct), self._clock()):
             self._resolve(dm.acct)
         verdict = triage(dm, self.who, bot_handles=self.bot_handles)
         log.info(
@@ -211,47 +228,29 @@ class Moderation:
             refused=list(verdict.refused_words),
             dropped=verdict.dropped,
         )
-        resolved = self._resolve_urls(verdict.commands) if verdict.moderator else {}
+        resolved = self._resolve_urls(named_urls(verdict.commands)) if verdict.moderator else {}
         reply_to, digest = None, False
         if dm.in_reply_to_id is not None:
             reply_to = store.queue_by_announcement(dm.in_reply_to_id)
             digest = reply_to is None and store.get_setting(DIGEST + dm.in_reply_to_id) is not None
         now = self._now()
         out = Outcome(lines=list(verdict.answers))
-        helps: list[str] = []
         with store.atomic():
             store.mark_mention_handled(dm.status_id, now)
             if item.via == "catch-up":
                 self._advance(dm.notification_id)
             ctx = Context(dm.acct, verdict.moderator, now, reply_to, resolved)
-            for cmd in verdict.commands:
-                if isinstance(cmd, c.Help):
-                    helps += c.help_text(
-                        moderator=verdict.moderator, topic=cmd.topic, prefix=mention_prefix([dm.acct])
-                    )
-                elif digest and _names_reply(cmd):
-                    out.lines.append("That DM lists several posts: name one by its id, like `approve h42`.")
+            for step in steps(verdict.commands, digest=digest):
+                if isinstance(step, str):
+                    out.lines.append(step)
                 else:
-                    self._run(cmd, ctx, out)
+                    self._run(step, ctx, out)
             if verdict.refuse:
                 store.audit("dm.refused", actor=dm.acct, uri=dm.uri, detail=" ".join(verdict.refused_words))
-        if verdict.ask_for_dm:
-            out.lines.append(ASK_FOR_DM)
-        unsolicited = []
-        if verdict.refuse:
-            unsolicited.append(REFUSAL)
-        if verdict.help and not verdict.commands:
-            unsolicited.append("")  # marks: the help text follows
-        if unsolicited and (verdict.moderator or self._may_answer(dm)):
-            out.lines += [line for line in unsolicited if line]
-            if "" in unsolicited:
-                helps += c.help_text(moderator=verdict.moderator, prefix=mention_prefix([dm.acct]))
+        unsolicited = verdict.unsolicited and (verdict.moderator or self._may_answer(dm))
         for uri in out.approved:
             self._awaiting[uri] = (dm.acct, dm.status_id)
-        texts = (replies(dm.acct, out.lines) if out.lines else []) + [
-            mention_prefix([dm.acct]) + text for text in helps
-        ]
-        for text in texts:
+        for text in answer(dm.acct, verdict, out.lines, unsolicited=unsolicited):
             self._send(text, in_reply_to=dm.status_id)
 
     def _run(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
@@ -260,23 +259,22 @@ class Moderation:
                 self.actions.run(cmd, ctx, out)
         except Exception:  # one failing command must not lose the answers to the others
             log.exception("dm.command_failed", command=c.render(cmd), acct=ctx.actor)
-            out.lines.append(f"`{c.render(cmd)}` failed on my side; the relay's log says why.")
+            out.lines.append(command_failed(c.render(cmd)))
 
     def _may_answer(self, dm: DirectMessage) -> bool:
         """Answers nobody asked a moderator for: never to bots (no loops), rate-limited per sender."""
         return not dm.sender_is_bot and self.refusals.allow(dm.acct, self._clock())
 
     def _advance(self, notification_id: str) -> None:
-        current = self.cursor.get("mentions")
+        current = self.mentions_cursor
         if notification_id and (current is None or id_key(notification_id) > id_key(current)):
             self.store.set_setting(CURSOR, notification_id)
-            self.cursor["mentions"] = notification_id
+            self.mentions_cursor = notification_id
 
-    def _resolve_urls(self, commands: tuple[c.Command, ...]) -> dict[str, Post | None]:
-        """Every post URL the commands name, as the home instance knows it (None: not found)."""
-        urls = {ref.url for cmd in commands for ref in _refs(cmd) if isinstance(ref, c.PostUrl)}
+    def _resolve_urls(self, urls: list[str]) -> dict[str, Post | None]:
+        """Each post URL, as the home instance knows it (None: not found)."""
         resolved: dict[str, Post | None] = {}
-        for url in sorted(urls):
+        for url in urls:
             try:
                 result = self.api.search_v2(url, resolve=True, result_type="statuses")
                 statuses = [as_json(s) for s in result.get("statuses") or ()]
@@ -338,11 +336,11 @@ class Moderation:
 
     def _confirm(self) -> None:
         done: dict[tuple[str, str], list[str]] = {}
-        boosted, self._boosted = self._boosted, []
-        for uri in boosted:
+        done_uris, self._boosted = self._boosted, []
+        for uri in done_uris:
             who = self._awaiting.pop(uri, None)
             if who is not None:
-                done.setdefault(who, []).append(f"Boosted {self._name(uri)}.")
+                done.setdefault(who, []).append(boosted(self._name(uri)))
         for uri, who in list(self._awaiting.items()):
             journal = self.store.journal(uri)
             last = journal[-1] if journal else None
@@ -351,7 +349,7 @@ class Moderation:
                 item = self.store.queue_by_uri(uri)
                 if item is not None and item.state is State.APPROVED:
                     self.store.move_queue(item.short_id, Event.FAIL, "relay", last.error)
-                done.setdefault(who, []).append(f"Could not boost {self._name(uri)}: {last.error}.")
+                done.setdefault(who, []).append(boost_failed(self._name(uri), last.error))
         for (acct, status_id), lines in done.items():
             for text in replies(acct, lines):
                 self._send(text, in_reply_to=status_id)
@@ -398,25 +396,6 @@ class Moderation:
             return None
         log.info("dm.sent", id=str(status["id"]), in_reply_to=in_reply_to, chars=len(text))
         return str(status["id"])
-
-
-def _refs(cmd: c.Command) -> tuple[c.Ref, ...]:
-    if isinstance(cmd, c.Approve):
-        return cmd.refs
-    if isinstance(cmd, c.Why | c.Reject) and cmd.ref is not None:
-        return (cmd.ref,)
-    if isinstance(cmd, c.Unboost):
-        return (cmd.ref,)
-    if isinstance(cmd, c.Boost):
-        return (c.PostUrl(cmd.url),)
-    return ()
-
-
-def _names_reply(cmd: c.Command) -> bool:
-    """A command that, without an id, means the post the DM replies to."""
-    return (isinstance(cmd, c.Approve) and not cmd.refs) or (
-        isinstance(cmd, c.Reject | c.Why) and cmd.ref is None
-    )
 
 
 def _find_account(api: Mastodon, handle: str, home: str) -> Mapping[str, Any] | None:

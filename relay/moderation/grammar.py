@@ -25,7 +25,7 @@ The lines of a DM are read this way:
 - at most `MAX_COMMANDS` lines are read per message.
 
 The values that commands name (`ShortId`, `PostUrl`, `Account`, `Domain`) and their parsing are in
-`relay.moderation.handles`, and importable from here as before.
+`relay.moderation.handles`; import them from there.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from relay.core.review import MASTODON_MAX_CHARS, pack_lines
 from relay.errors import CommandError
-from relay.moderation.handles import MAX_URL as MAX_URL  # re-exported, as are the value types
 from relay.moderation.handles import (
     PUNCT,
     Account,
@@ -53,6 +51,7 @@ from relay.moderation.handles import (
     parse_target,
     show,
 )
+from relay.moderation.notices import MASTODON_MAX_CHARS, pack_lines
 
 MAX_COMMANDS = 20
 MAX_REASON = 500

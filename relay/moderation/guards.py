@@ -4,7 +4,9 @@ A mention of the bot arrives as a `Mention` queue item carrying a `relay.core.dm
 `triage(dm, who, bot_handles=...)` applies the guards in order, the way Sopel runs
 `require_privmsg` and `require_admin` before a handler, and returns a `Triage`: the commands to
 run, the answers to send without running anything, and whether a refusal or a "send it as a DM"
-note is due. Nothing here replies, touches the store or reads a clock; times are passed in.
+note is due. `steps` then says what runs (a reply to a digest cannot mean one post) and `answer`
+which DMs go back and how they are packed; their texts are in `relay.moderation.notices`.
+Nothing here replies, touches the store or reads a clock; times are passed in.
 
 The guards, in order:
 
@@ -30,28 +32,34 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relay.core.dm import DirectMessage
-from relay.core.review import MASTODON_MAX_CHARS, HeldPost, digest_notice, hold_notice, pack_lines, quiet
 from relay.moderation.grammar import (
+    Approve,
+    Boost,
     Command,
     Help,
     OptIn,
     OptOut,
     Parsed,
+    Reject,
+    Unboost,
     Unknown,
     UsageError,
+    Why,
+    help_text,
     parse,
     requires_moderator,
 )
-
-REFUSAL = (
-    "Sorry, only this relay's moderators can use that command, so nothing was done. "
-    "Anyone can send `optout` (never boost my posts) or `optin`; `help` lists them."
+from relay.moderation.handles import PostUrl, Ref
+from relay.moderation.notices import (
+    ASK_FOR_DM,
+    DIGEST_NEEDS_ID,
+    EDITED,
+    REFUSAL,
+    HeldPost,
+    mention_prefix,
+    quiet,
+    replies,
 )
-ASK_FOR_DM = (
-    "I take moderator commands only by direct message, so nothing was done. "
-    "Please send it again as a private mention (visibility: direct)."
-)
-EDITED = "I don't act on edited messages, so nothing was done. Please send the command again in a new DM."
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +128,9 @@ class Triage:
 
     @property
     def unsolicited(self) -> bool:
-        """Nothing but a refusal or help for an unknown line: rate-limited for non-moderators."""
-        return not self.commands and not self.answers and not self.ask_for_dm
+        """A refusal, or the help for an unknown line with no command, is due: answers nobody asked
+        for, which a non-moderator gets only as often as `Refusals` allows."""
+        return self.refuse or (self.help and not self.commands)
 
 
 def triage(dm: DirectMessage, who: Who, *, bot_handles: Iterable[str] = ()) -> Triage:
@@ -175,6 +184,75 @@ def _word(parsed: Parsed) -> str:
     if isinstance(parsed, UsageError):
         return parsed.command or "?"
     return type(parsed).__name__.lower()
+
+
+# -- running and answering ------------------------------------------------------------------------
+
+
+def lookup_due(acct: str, who: Who, last_try: float | None, now: float, *, every: float = 60.0) -> bool:
+    """Whether to look a moderator up again before triage: `acct` is configured but was not found
+    at the last look, which was more than `every` seconds ago (or never)."""
+    if acct not in who.moderators or who.moderators[acct] is not None:
+        return False
+    return last_try is None or now - last_try > every
+
+
+def refs(cmd: Command) -> tuple[Ref, ...]:
+    """The posts `cmd` names (a `boost` names its URL)."""
+    if isinstance(cmd, Approve):
+        return cmd.refs
+    if isinstance(cmd, Why | Reject) and cmd.ref is not None:
+        return (cmd.ref,)
+    if isinstance(cmd, Unboost):
+        return (cmd.ref,)
+    if isinstance(cmd, Boost):
+        return (PostUrl(cmd.url),)
+    return ()
+
+
+def named_urls(commands: Iterable[Command]) -> list[str]:
+    """Every post URL the commands name, sorted, once each: what the channel resolves before running."""
+    return sorted({ref.url for cmd in commands for ref in refs(cmd) if isinstance(ref, PostUrl)})
+
+
+def names_reply(cmd: Command) -> bool:
+    """A command that, without an id, means the post the DM replies to."""
+    return (isinstance(cmd, Approve) and not cmd.refs) or (isinstance(cmd, Reject | Why) and cmd.ref is None)
+
+
+def steps(commands: Iterable[Command], *, digest: bool) -> list[Command | str]:
+    """What to do for each command, in order: the command to run, or a line to answer instead.
+
+    `help` is not run (its text is part of `answer`); in a reply to a digest, a command that means
+    "the post this replies to" is answered with how to name one, since a digest lists several.
+    """
+    return [
+        DIGEST_NEEDS_ID if digest and names_reply(cmd) else cmd
+        for cmd in commands
+        if not isinstance(cmd, Help)
+    ]
+
+
+def answer(acct: str, verdict: Triage, lines: Sequence[str], *, unsolicited: bool) -> list[str]:
+    """The DMs that answer one mention from `acct`, in the order they are sent.
+
+    `lines` are what triage and the commands said; then the request to resend by DM, and, when
+    `unsolicited` answers may go out (see `Triage.unsolicited`), the refusal. They are packed into as
+    few DMs as fit; each help text (asked for, or for an unknown line) follows as a DM of its own.
+    """
+    prefix = mention_prefix([acct])
+    lines = [*lines, ASK_FOR_DM] if verdict.ask_for_dm else list(lines)
+    helps = [
+        text
+        for cmd in verdict.commands
+        if isinstance(cmd, Help)
+        for text in help_text(moderator=verdict.moderator, topic=cmd.topic, prefix=prefix)
+    ]
+    if unsolicited and verdict.refuse:
+        lines.append(REFUSAL)
+    if unsolicited and verdict.help and not verdict.commands:
+        helps += help_text(moderator=verdict.moderator, prefix=prefix)
+    return (replies(acct, lines) if lines else []) + [prefix + text for text in helps]
 
 
 # -- rate limit for answers nobody asked a moderator for -------------------------------------------
@@ -231,23 +309,3 @@ class Batcher:
         """Sending failed: keep them for the next turn."""
         known = {p.short_id for p in self.waiting}
         self.waiting = [p for p in batch if p.short_id not in known] + self.waiting
-
-
-def mention_prefix(handles: Iterable[str]) -> str:
-    """`@a@x @b@y ` for the start of a DM to these accounts."""
-    mentions = " ".join(f"@{h.removeprefix('@')}" for h in handles)
-    return f"{mentions} " if mentions else ""
-
-
-def announcement(posts: Sequence[HeldPost], moderators: Sequence[str]) -> list[str]:
-    """The DM(s) announcing `posts` to `moderators`: one hold notice, or a digest of several."""
-    prefix = mention_prefix(moderators)
-    if len(posts) == 1:
-        return [prefix + hold_notice(posts[0], prefix=prefix)]
-    return [prefix + text for text in digest_notice(posts, prefix=prefix)]
-
-
-def replies(acct: str, lines: Sequence[str], *, max_chars: int = MASTODON_MAX_CHARS) -> list[str]:
-    """`lines` as DMs to `acct`, as few as fit, each starting with the mention."""
-    prefix = mention_prefix([acct])
-    return [prefix + text for text in pack_lines(lines, max_chars=max_chars, prefix=prefix)]

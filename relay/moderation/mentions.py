@@ -5,13 +5,16 @@ notification stream it is asked to read the mention notifications newer than the
 newest one `relay.moderation.channel.Moderation` has handled), and queues each as a `Mention` with
 `via="catch-up"`, then a `MentionsSeen` to move the cursor. The very first start has no cursor:
 it reads only the mentions of the last `FIRST_START_WINDOW`.
+
+The cursor is handed over explicitly by the wiring (`relay.runtime.relay`): the stored one at
+construction, then each move `Moderation.handle` returns, through `handled()` (thread-safe).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,9 +22,10 @@ import structlog
 from mastodon import Mastodon, MastodonError, MastodonRatelimitError
 
 from relay.core.dm import DirectMessage
-from relay.core.post import MalformedStatus
+from relay.core.ids import id_key
+from relay.core.mastodon_json import MalformedStatus
 from relay.moderation.guards import Mention, MentionsSeen
-from relay.sources.rest import as_json, id_key
+from relay.sources.rest import as_json
 
 log = structlog.get_logger()
 
@@ -37,17 +41,23 @@ class MentionFetcher:
         self,
         *,
         make_api: Callable[[], Mastodon],
-        cursor: Mapping[str, str],
+        cursor: str | None,
         emit: Callable[[Mention | MentionsSeen], None],
         stop: threading.Event,
         home: str,
     ) -> None:
         self._make_api = make_api
-        self._cursor = cursor
+        self._cursor = cursor  # the newest mention notification handled (see `handled`)
+        self._cursor_lock = threading.Lock()
         self._emit = emit
         self._stop = stop
         self._home = home
         self._wake = threading.Event()
+
+    def handled(self, notification_id: str) -> None:
+        """The main thread handled mentions up to `notification_id`: read on from there (thread-safe)."""
+        with self._cursor_lock:
+            self._cursor = notification_id
 
     def request(self) -> None:
         """Fetch as soon as possible (thread-safe)."""
@@ -73,7 +83,8 @@ class MentionFetcher:
             log.info("mentions.fetched", mentions=count)
 
     def _fetch(self, api: Mastodon) -> int:
-        cursor = self._cursor.get("mentions")
+        with self._cursor_lock:
+            cursor = self._cursor
         count = 0
         if cursor is None:  # the very first start: only what was sent just now
             page = [as_json(n) for n in api.notifications(types=["mention"], limit=PAGE)]

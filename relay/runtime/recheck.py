@@ -43,9 +43,10 @@ from mastodon import (
     MastodonRatelimitError,
 )
 
+from relay.core.ids import parse_time, version_key
 from relay.core.items import Deleted, Item, Seen
-from relay.core.post import MalformedStatus, Post
-from relay.core.seen import version_of
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.runtime.budget import SharedServerBudget
 from relay.sources.rest import as_json, http_status
 from relay.store.records import Recheck
@@ -85,11 +86,8 @@ def edited(
 
 
 def _is_newer(answer: object, stored: str | None) -> bool:
-    version = version_of(answer)
-    if version is None or version != version:  # never edited, or a time that does not parse
-        return False
-    known = version_of(stored)
-    return known is None or known != known or version > known
+    """Only a real edit time in the answer counts (never edited, or not a time: not newer)."""
+    return parse_time(answer) is not None and version_key(answer) > version_key(stored)
 
 
 class Rechecker:

@@ -23,22 +23,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
-from relay import __version__
+from relay import USER_AGENT
 from relay.config.credentials import read_token
-from relay.config.load import Config, InstanceConfig, load_config
+from relay.config.load import Config, InstanceConfig, add_config_option, load_config
+from relay.core.dm import DirectMessage
 from relay.core.items import Deleted, Fatal, Item, Seen
 from relay.core.lifecycle import Event, State
-from relay.core.post import DirectMessage, MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
-from relay.moderation.channel import MentionFetcher, Moderation
+from relay.moderation.channel import Moderation
 from relay.moderation.guards import Mention, MentionsSeen
+from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
@@ -53,7 +55,6 @@ from relay.store.store import Store
 
 log = structlog.get_logger()
 
-USER_AGENT = f"relay/{__version__} (+https://pypi.org/project/hashtag-relay/)"
 REQUEST_TIMEOUT = 30.0
 # Queue items taken in one transaction (one commit, one fsync) before the booster gets a turn: a
 # burst of 500 new posts takes well under 0.2 s, and each commit's cost is shared by more posts.
@@ -99,6 +100,7 @@ class Relay:
         self.threads: list[threading.Thread] = []
         self.sources: list[Source] = []
         self.mention_readers: list[StreamReader] = []  # the bot's own notification stream
+        self.mention_fetcher: MentionFetcher | None = None  # its catch-up; takes the cursor's moves
         self._me: dict[str, Any] = {}
         self.ready = threading.Event()
         self.metrics = Metrics(streams=self._stream_samples)
@@ -258,11 +260,12 @@ class Relay:
         domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
         fetcher = MentionFetcher(
             make_api=lambda: make_api(home.url, token),
-            cursor=moderation.cursor,
+            cursor=moderation.mentions_cursor,  # the stored one (moderation.start() read it)
             emit=self._emit,
             stop=self.stop,
             home=domain,
         )
+        self.mention_fetcher = fetcher
         self._spawn("mentions", fetcher.run)
 
         def on_event(event: StreamEvent) -> None:
@@ -433,11 +436,17 @@ class Relay:
                 if run:
                     self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
                     run = []
-                self._guarded("moderation", functools.partial(moderation.handle, item))
+                self._guarded("moderation", functools.partial(self._mention, moderation, item))
             else:
                 run.append(item)
         if run:
             self._guarded("pipeline", functools.partial(pipeline.handle_batch, run))
+
+    def _mention(self, moderation: Moderation, item: Mention | MentionsSeen) -> None:
+        """Handle one mention; a move of the catch-up cursor goes to the fetcher, its reader."""
+        moved = moderation.handle(item)
+        if moved is not None and self.mention_fetcher is not None:
+            self.mention_fetcher.handled(moved)
 
     def _guarded(self, kind: str, work: Callable[[], None]) -> None:
         """Do one piece of work; anything but a RelayError is logged and the relay goes on.
@@ -466,7 +475,7 @@ def _on_boosted(store: Store, moderation: Moderation, uri: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", type=Path, default=Path("relay.toml"), help="relay.toml to run")
+    add_config_option(parser, help="relay.toml to run")
 
 
 def run(args: argparse.Namespace) -> int:

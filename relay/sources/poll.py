@@ -26,7 +26,8 @@ import structlog
 from mastodon import Mastodon, MastodonError, MastodonNetworkError
 
 from relay.core.items import Item, Seen
-from relay.core.post import MalformedStatus, Post
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.sources.rest import FirstStart, RateLimited, as_json, catch_up
 
 log = structlog.get_logger()

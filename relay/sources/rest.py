@@ -15,11 +15,13 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from mastodon import Mastodon, MastodonAPIError, MastodonRatelimitError
+
+from relay.core.ids import id_key, parse_time
 
 log = structlog.get_logger()
 
@@ -41,11 +43,6 @@ def as_json(entity: Any) -> dict[str, Any]:
 def http_status(exc: MastodonAPIError) -> int | None:
     """The HTTP status of a Mastodon.py API error (it is one of the error's arguments)."""
     return next((arg for arg in exc.args if isinstance(arg, int)), None)
-
-
-def id_key(status_id: str) -> tuple[int, str]:
-    """Sort key for Mastodon ids: numeric strings of varying length, compared as numbers."""
-    return (len(status_id), status_id) if status_id.isdigit() else (0, status_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,5 +124,7 @@ def _first_look(
 
 
 def _created(status: dict[str, Any]) -> datetime:
-    created = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
-    return created if created.tzinfo else created.replace(tzinfo=UTC)
+    created = parse_time(str(status["created_at"]))
+    if created is None:
+        raise ValueError(f"created_at {status['created_at']!r} is not an ISO 8601 time")
+    return created

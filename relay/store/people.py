@@ -6,9 +6,10 @@ import functools
 from datetime import datetime, timedelta
 
 from relay.core.history import History, covering_domains
+from relay.core.rules import CONSENT_MODES
 from relay.store.audit import AuditLog
 from relay.store.db import Db
-from relay.store.records import CONSENT_MODES, Block, Trust, domain_of, from_text, norm_acct, to_text
+from relay.store.records import Block, Trust, domain_of, from_text, norm_acct, to_text
 
 _DAY = timedelta(hours=24)
 

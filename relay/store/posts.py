@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from relay.core.dedupe import Arrival, Seen
+from relay.core.ids import numeric_id_key
 from relay.core.lifecycle import JournalKind
 from relay.core.verdict import Verdict
 from relay.store.audit import AuditLog
@@ -21,7 +22,6 @@ from relay.store.journal import Journal
 from relay.store.records import (
     domain_of,
     norm_acct,
-    numeric_id_key,
     reasons_to_json,
     to_text,
     verdict_from,

@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from relay.core.lifecycle import JournalKind, JournalState, State
 from relay.core.verdict import Decision, Reason, Verdict
 
-CONSENT_MODES = frozenset({"opt-out", "opt-in"})
-
 
 @dataclass(frozen=True, slots=True)
 class QueueItem:
@@ -156,12 +154,3 @@ def verdict_from(decision: str, reasons_json: str) -> Verdict:
         for r in json.loads(reasons_json)
     )
     return Verdict(decision=Decision(decision), reasons=reasons)
-
-
-def numeric_id_key(status_id: str) -> tuple[int, str]:
-    """Order Mastodon's numeric string ids (of varying length) by value without int overflow."""
-    digits = status_id.strip()
-    if not digits.isdigit() or not digits.isascii():
-        raise ValueError(f"status id {status_id!r} is not a numeric string")
-    digits = digits.lstrip("0") or "0"
-    return (len(digits), digits)

@@ -13,7 +13,8 @@ import pytest
 from mastodon import Mastodon
 from relayproc import run_relay
 
-from relay.cli.check import (
+from relay.cli.check import run
+from relay.cli.checklist import (
     REQUIRED_SCOPES,
     AccountFacts,
     Facts,
@@ -29,7 +30,6 @@ from relay.cli.check import (
     missing_scopes,
     render_json,
     render_text,
-    run,
 )
 from relay.cli.main import build_parser
 from relay.config.credentials import write_token_file

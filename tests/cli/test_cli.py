@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from relay.cli.main import SUBCOMMANDS, build_parser
+from relay.config.load import DEFAULT_PATH, LOG_LEVELS
 
 EXPECTED = {"run", "check", "demo", "sandbox", "replay", "queue", "audit", "login", "status"}
 
@@ -48,3 +50,19 @@ def test_no_subcommand_is_a_usage_error() -> None:
     result = relay()
     assert result.returncode == 2
     assert "COMMAND" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["run", "check", "queue", "status", "audit"])
+def test_every_subcommand_reads_the_same_config_by_default(name: str) -> None:
+    """Without -c, each subcommand that reads relay.toml reads ./relay.toml; -c names another."""
+    parser = build_parser()
+    assert parser.parse_args([name]).config == DEFAULT_PATH == Path("relay.toml")
+    assert parser.parse_args([name, "-c", "other.toml"]).config == Path("other.toml")
+
+
+def test_log_levels_are_the_configs() -> None:
+    """`--log-level` offers exactly the levels relay.toml's [log] level accepts."""
+    for level in LOG_LEVELS:
+        assert build_parser().parse_args(["--log-level", level, "status"]).log_level == level
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--log-level", "trace", "status"])

@@ -20,7 +20,7 @@ from mastodon import Mastodon
 from relayproc import relay_env
 
 from relay.cli import login
-from relay.cli.check import REQUIRED_SCOPES
+from relay.cli.checklist import REQUIRED_SCOPES
 from relay.cli.login import app_file
 from relay.config.credentials import write_token_file
 from relay.sandbox import Instance, SeededAccount

@@ -17,13 +17,15 @@ from statusgen import generate, hoot, real_statuses, status
 
 from relay.core.mastodon_json import (
     PROFILE_CACHE_SIZE,
+    MalformedStatus,
     get_datetime,
     get_field,
     get_optional,
     get_optional_id,
     read_profile,
+    source_domain,
 )
-from relay.core.post import MalformedStatus, Media, Post, source_domain, text_fingerprint
+from relay.core.post import Media, Post, text_fingerprint
 from relay.core.tags import fold_text
 
 

@@ -14,7 +14,8 @@ from paths import DATA
 from statusgen import generate, hoot, real_statuses, status
 
 from relay.config.rules import parse_rules
-from relay.core.post import Author, Media, Post
+from relay.core.mastodon_json import Author
+from relay.core.post import Media, Post
 from relay.core.rules import Rules
 from relay.core.screen import (
     Decision,

@@ -17,7 +17,7 @@ import pytest
 from mastodon import Mastodon
 from relayproc import HASHTAG, RelayProcess, wait_for
 
-from relay.core.post import dm_text
+from relay.core.dm import dm_text
 from relay.sandbox import Fediverse, Instance, SeededAccount
 from relay.store.records import QueueItem
 from relay.store.store import Store

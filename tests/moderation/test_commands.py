@@ -8,27 +8,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.core.review import status_length
 from relay.moderation.grammar import (
     ALLOWED_FOR_ANYONE,
     COMMANDS,
     MAX_COMMANDS,
-    Account,
     Approve,
     Block,
     Boost,
     Command,
-    Domain,
     Help,
     OptIn,
     OptOut,
     Parsed,
     Pause,
-    PostUrl,
     Queue,
     Reject,
     Resume,
-    ShortId,
     Status,
     Trust,
     Unblock,
@@ -43,6 +38,8 @@ from relay.moderation.grammar import (
     render,
     requires_moderator,
 )
+from relay.moderation.handles import Account, Domain, PostUrl, ShortId
+from relay.moderation.notices import status_length
 
 BOT = ("relaybot@therapists.example",)
 POST = "https://therapists.example/@alice/111222333444555666"

@@ -18,22 +18,16 @@ from paths import FIXTURES
 from storehelp import observe
 
 from relay.config.load import parse_config
-from relay.core.post import DirectMessage, MalformedStatus, Post, dm_text
-from relay.core.review import HeldPost, status_length
+from relay.core.dm import DirectMessage, dm_text
+from relay.core.mastodon_json import MalformedStatus
+from relay.core.post import Post
 from relay.core.screen import Decision, Reason, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation.channel import Moderation
-from relay.moderation.guards import (
-    ASK_FOR_DM,
-    EDITED,
-    Batcher,
-    Refusals,
-    Who,
-    announcement,
-    replies,
-    triage,
-)
+from relay.moderation.guards import Batcher, Mention, MentionsSeen, Refusals, Who, triage
+from relay.moderation.handles import Account, Domain, PostUrl, ShortId
+from relay.moderation.notices import ASK_FOR_DM, EDITED, HeldPost
 from relay.sources.stream import StreamEvent, parse_stream
 from relay.store.store import Store
 
@@ -126,8 +120,8 @@ class TestGuards:
         t = triage(says(direct, "approve h1 h2\nreject h3 spam"), WHO, bot_handles=BOT)
         assert t.moderator is True
         assert t.commands == (
-            c.Approve((c.ShortId("h1"), c.ShortId("h2"))),
-            c.Reject(c.ShortId("h3"), "spam"),
+            c.Approve((ShortId("h1"), ShortId("h2"))),
+            c.Reject(ShortId("h3"), "spam"),
         )
         assert not t.refuse
 
@@ -227,30 +221,6 @@ class TestRateLimitAndBatching:
         batcher.give_back(batch)
         assert [p.short_id for p in batcher.waiting] == ["h2", "h3"]
 
-    def test_announcements_fit_and_mention_every_moderator(self) -> None:
-        """One post: a hold notice; several: a digest; each DM mentions the moderators and fits 500."""
-        mods = ("mira@home.example", "remi@remote.example")
-        reasons = (Reason("links", Decision.HOLD, "4 links"),)
-        one = announcement(
-            [HeldPost("h7", "bob@x.example", "https://x.example/@bob/7", "Hi " * 200, reasons)], mods
-        )
-        assert len(one) == 1
-        assert one[0].startswith("@mira@home.example @remi@remote.example Held for review: h7")
-        assert "links: 4 links" in one[0]
-        assert "Reply `approve`" in one[0]
-        many = announcement(
-            [HeldPost(f"h{i}", "bob@x.example", None, "x" * 300, reasons) for i in range(30)], mods
-        )
-        assert len(many) > 1
-        assert all(status_length(text) <= 500 for text in [*one, *many])
-        assert all(f"h{i}" in "".join(many) for i in range(30))
-
-    def test_replies_are_split_to_fit(self) -> None:
-        """Long answers become several DMs, each starting with the mention."""
-        texts = replies("mira@home.example", [f"line {i} " + "y" * 80 for i in range(20)])
-        assert len(texts) > 1
-        assert all(t.startswith("@mira@home.example ") and status_length(t) <= 500 for t in texts)
-
 
 NOW = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
 HOLD = Verdict(Decision.HOLD, (Reason("mode", Decision.HOLD, "review mode"),))
@@ -285,7 +255,7 @@ def run(store: Store, *commands: c.Command, actor: str = ACTOR, **ctx: Any) -> O
 class TestActions:
     def test_approve_writes_the_intent_and_refuses_a_second_time(self, store: Store) -> None:
         """`approve` moves held → approved with a boost intent; a repeat names the allowed moves."""
-        out = run(store, c.Approve((c.ShortId("h1"),)), c.Approve((c.ShortId("h1"), c.ShortId("h9"))))
+        out = run(store, c.Approve((ShortId("h1"),)), c.Approve((ShortId("h1"), ShortId("h9"))))
         assert out.lines[0] == "Approved h1: boosting it."
         assert out.lines[1].startswith("h1: can't approve a post that is approved")
         assert out.lines[2] == "There is no held post h9; `queue` lists them."
@@ -297,20 +267,20 @@ class TestActions:
         reply_to = store.queue_item("h2")
         assert run(store, c.Approve(()), reply_to=reply_to).lines == ["Approved h2: boosting it."]
         assert run(store, c.Approve(())).lines[0].startswith("Which post?")
-        assert run(store, c.Reject(c.ShortId("h3"), "spam")).lines == ["Rejected h3 (spam)."]
+        assert run(store, c.Reject(ShortId("h3"), "spam")).lines == ["Rejected h3 (spam)."]
         row = store.audit_rows(uri="https://x.example/statuses/3")[-1]
         assert (row.action, row.actor, row.detail) == ("queue.rejected", ACTOR, "spam")
 
     def test_reject_of_an_approved_post_cancels_its_boost(self, store: Store) -> None:
         """Rejecting an approved, not yet boosted post cancels the open boost intent."""
-        run(store, c.Approve((c.ShortId("h1"),)))
-        run(store, c.Reject(c.ShortId("h1"), None))
+        run(store, c.Approve((ShortId("h1"),)))
+        run(store, c.Reject(ShortId("h1"), None))
         assert store.unfinished_intents() == []
         assert store.queue_item("h1").state == "rejected"  # type: ignore[union-attr]
 
     def test_block_retracts_boosts_and_withdraws_held_posts(self, store: Store) -> None:
         """Blocking bob writes an unboost intent for his boost and withdraws his held posts."""
-        out = run(store, c.Block(c.Account("bob@x.example"), "spam"))
+        out = run(store, c.Block(Account("bob@x.example"), "spam"))
         assert out.lines == [
             "Blocked bob@x.example (spam). Undoing 1 boost; withdrew 2 posts waiting to be boosted."
         ]
@@ -322,7 +292,7 @@ class TestActions:
 
     def test_block_cancels_boosts_not_yet_done_by_the_posts_author(self, store: Store) -> None:
         """Blocking bob cancels the open boost of his approved post and of his accepted post."""
-        run(store, c.Approve((c.ShortId("h1"),)))
+        run(store, c.Approve((ShortId("h1"),)))
         accepted = "https://x.example/statuses/5"  # screened and accepted: never in the queue
         observe(
             store,
@@ -334,7 +304,7 @@ class TestActions:
             text_fingerprint="5",
         )
         store.boost_intent(accepted, None, NOW)
-        out = run(store, c.Block(c.Account("bob@x.example"), None))
+        out = run(store, c.Block(Account("bob@x.example"), None))
         assert out.lines == [
             "Blocked bob@x.example. Undoing 1 boost; withdrew 3 posts waiting to be boosted."
         ]
@@ -345,7 +315,7 @@ class TestActions:
 
     def test_domain_block_covers_subdomains(self, store: Store) -> None:
         """A domain block withdraws posts from that domain only."""
-        out = run(store, c.Block(c.Domain("y.example"), None))
+        out = run(store, c.Block(Domain("y.example"), None))
         assert out.lines == ["Blocked y.example. Withdrew 1 post waiting to be boosted."]
         assert [i.short_id for i in store.pending()] == ["h2", "h1"]
 
@@ -388,7 +358,7 @@ class TestActions:
             },
             source="home.example",
         )
-        out = run(store, c.Unboost(c.PostUrl(post.url)), resolved={post.url: post})
+        out = run(store, c.Unboost(PostUrl(post.url)), resolved={post.url: post})
         assert out.lines == ["Unboosting https://x.example/@bob/4; it won't be boosted again."]
         assert store.is_retracted(post.uri)
         again = run(store, c.Boost(post.url), resolved={post.url: post})
@@ -511,3 +481,30 @@ class TestTick:
         channel(store, RecordingHome(), Clock(), tmp_path).tick()
         assert not store.is_mention_handled("1001")
         assert store.is_mention_handled("1002")
+
+
+class TestCatchUpCursor:
+    def test_each_forward_move_is_stored_and_handed_out(self, store: Store, tmp_path: Path) -> None:
+        """`handle` stores a newer catch-up cursor and returns it for the fetcher; an older or the
+        same one changes nothing and returns None."""
+        moderation = channel(store, RecordingHome(), Clock(), tmp_path)
+        assert moderation.handle(MentionsSeen("117")) == "117"
+        assert moderation.handle(MentionsSeen("99")) is None
+        assert moderation.handle(MentionsSeen("117")) is None
+        assert moderation.handle(MentionsSeen("1000")) == "1000"
+        assert (moderation.mentions_cursor, store.get_setting("moderation.mentions_cursor")) == (
+            "1000",
+            "1000",
+        )
+
+    def test_a_repeated_catch_up_mention_moves_the_cursor(
+        self, store: Store, tmp_path: Path, direct: DirectMessage
+    ) -> None:
+        """A mention handled before moves the cursor when the catch-up brings it again, not when
+        the stream does, and runs nothing again."""
+        home = RecordingHome()
+        moderation = channel(store, home, Clock(), tmp_path)
+        store.mark_mention_handled(direct.status_id, NOW)
+        assert moderation.handle(Mention(direct, via="stream")) is None
+        assert moderation.handle(Mention(direct, via="catch-up")) == direct.notification_id
+        assert home.sent == []

@@ -1,6 +1,17 @@
-"""PURE texts of the DMs that tell moderators about held posts.
+"""PURE DM texts of the moderation channel: hold notices, digests, and replies packed to fit a status.
 
-The review queue's states and moves are in `relay.core.lifecycle`.
+Every text the bot sends a moderator is built here from plain data and fits Mastodon's
+`MASTODON_MAX_CHARS` with the mentions (`prefix`) in front of it (`status_length` counts a link as
+`URL_CHARS`, as Mastodon does). Text from a post or from a sender is `cut` at a word boundary and
+made `quiet`: a would-be mention is defused, so quoting never adds recipients to a DM.
+
+- `hold_notice(post)`: one held post, with its short id, author, link, excerpt and reasons; what
+  does not fit goes first (excerpt, reasons' details, author, link), the short id never.
+- `digest_notice(posts)`: several held posts at once, numbered across messages when they must be.
+- `announcement(posts, moderators)`: either of those, addressed to the moderators.
+- `replies(acct, lines)`: the answers to one sender, as few DMs as fit, lines kept whole.
+- the fixed answers (`REFUSAL`, `ASK_FOR_DM`, `EDITED`, `DIGEST_NAMES_NONE`) and the short lines
+  the channel sends after a command (`command_failed`, `boosted`, `boost_failed`).
 
 No I/O and no clock.
 """
@@ -11,6 +22,17 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+REFUSAL = (
+    "Sorry, only this relay's moderators can use that command, so nothing was done. "
+    "Anyone can send `optout` (never boost my posts) or `optin`; `help` lists them."
+)
+ASK_FOR_DM = (
+    "I take moderator commands only by direct message, so nothing was done. "
+    "Please send it again as a private mention (visibility: direct)."
+)
+EDITED = "I don't act on edited messages, so nothing was done. Please send the command again in a new DM."
+DIGEST_NEEDS_ID = "That DM lists several posts: name one by its id, like `approve h42`."
 
 MASTODON_MAX_CHARS = 500
 URL_CHARS = 23  # Mastodon counts every link as 23 characters, however long
@@ -220,3 +242,41 @@ def _pack(blocks: Sequence[str], budget: int) -> list[list[str]]:
         else:
             current.append(block)
     return chunks
+
+
+# -- addressing and packing ------------------------------------------------------------------------
+
+
+def mention_prefix(handles: Iterable[str]) -> str:
+    """`@a@x @b@y ` for the start of a DM to these accounts."""
+    mentions = " ".join(f"@{h.removeprefix('@')}" for h in handles)
+    return f"{mentions} " if mentions else ""
+
+
+def announcement(posts: Sequence[HeldPost], moderators: Sequence[str]) -> list[str]:
+    """The DM(s) announcing `posts` to `moderators`: one hold notice, or a digest of several."""
+    prefix = mention_prefix(moderators)
+    if len(posts) == 1:
+        return [prefix + hold_notice(posts[0], prefix=prefix)]
+    return [prefix + text for text in digest_notice(posts, prefix=prefix)]
+
+
+def replies(acct: str, lines: Sequence[str], *, max_chars: int = MASTODON_MAX_CHARS) -> list[str]:
+    """`lines` as DMs to `acct`, as few as fit, each starting with the mention."""
+    prefix = mention_prefix([acct])
+    return [prefix + text for text in pack_lines(lines, max_chars=max_chars, prefix=prefix)]
+
+
+def command_failed(command: str) -> str:
+    """The answer when a command raised: the moderator learns it failed, the log says why."""
+    return f"`{command}` failed on my side; the relay's log says why."
+
+
+def boosted(name: str) -> str:
+    """The confirmation that a post a moderator asked for was boosted."""
+    return f"Boosted {name}."
+
+
+def boost_failed(name: str, error: str | None) -> str:
+    """The news that the booster gave up on a post a moderator asked for."""
+    return f"Could not boost {name}: {error}."

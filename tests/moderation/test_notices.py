@@ -1,4 +1,4 @@
-"""The moderator DMs about held posts (relay.core.review)."""
+"""The DM texts of the moderation channel (relay.moderation.notices): holds, digests, replies."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.core.review import (
+from relay.core.screen import Decision, Reason
+from relay.moderation.notices import (
     URL_CHARS,
     HeldPost,
+    announcement,
     cut,
     digest_notice,
     hold_notice,
     pack_lines,
     quiet,
+    replies,
     status_length,
 )
-from relay.core.screen import Decision, Reason
 
 URL = "https://therapists.example/@alice/111222333444555666"
 WORDS = ("I", "am", "a", "counsellor", "in", "Leeds", "and", "I", "am", "new", "here,")
@@ -220,3 +222,29 @@ class TestDigest:
         assert all(status_length(prefix + m) <= max_chars for m in messages)
         listed = re.findall(r"^h\d+(?=\s|$)", "\n".join(messages), re.M)
         assert listed == [item.short_id for item in items]
+
+
+class TestAddressing:
+    def test_announcements_fit_and_mention_every_moderator(self) -> None:
+        """One post: a hold notice; several: a digest; each DM mentions the moderators and fits 500."""
+        mods = ("mira@home.example", "remi@remote.example")
+        reasons = (Reason("links", Decision.HOLD, "4 links"),)
+        one = announcement(
+            [HeldPost("h7", "bob@x.example", "https://x.example/@bob/7", "Hi " * 200, reasons)], mods
+        )
+        assert len(one) == 1
+        assert one[0].startswith("@mira@home.example @remi@remote.example Held for review: h7")
+        assert "links: 4 links" in one[0]
+        assert "Reply `approve`" in one[0]
+        many = announcement(
+            [HeldPost(f"h{i}", "bob@x.example", None, "x" * 300, reasons) for i in range(30)], mods
+        )
+        assert len(many) > 1
+        assert all(status_length(text) <= 500 for text in [*one, *many])
+        assert all(f"h{i}" in "".join(many) for i in range(30))
+
+    def test_replies_are_split_to_fit(self) -> None:
+        """Long answers become several DMs, each starting with the mention."""
+        texts = replies("mira@home.example", [f"line {i} " + "y" * 80 for i in range(20)])
+        assert len(texts) > 1
+        assert all(t.startswith("@mira@home.example ") and status_length(t) <= 500 for t in texts)
