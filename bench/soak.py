@@ -54,7 +54,7 @@ from soak_oracle import (  # noqa: E402
     violations,
 )
 
-from relay.core.dedupe import Arrival  # noqa: E402
+from relay.core.dedupe import Arrival, decide  # noqa: E402
 from relay.log import configure_logging  # noqa: E402
 from relay.sandbox import Budget, Fediverse, RateLimits, SeededAccount  # noqa: E402
 from relay.sandbox.model import iso  # noqa: E402
@@ -390,7 +390,7 @@ class Soak:
         with self.fed.lock:
             status = self.fed[author.instance].state.status_by_uri(post.uri)
             edited = None if status is None or status.edited_at is None else iso(status.edited_at)
-        return store.arrival(post.uri, edited) in (Arrival.DUPLICATE, Arrival.RETRACTED)
+        return decide(store.stored(post.uri), edited) in (Arrival.DUPLICATE, Arrival.RETRACTED)
 
     def _observe(self) -> Observed:
         home = self.fed["home"]

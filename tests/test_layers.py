@@ -143,6 +143,18 @@ def test_the_layers_are_the_packages() -> None:
     assert not loose, sorted(loose)
 
 
+# The store records; it decides nothing: no screening, no dedupe decision (its types are fine).
+STORE_MAY_NOT_IMPORT = ("relay.core.screen", "relay.core.dedupe.decide")
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if layer(m) == "store"])
+def test_the_store_decides_nothing(module: str) -> None:
+    """The storage layer imports neither the screening module nor the dedupe decision: the caller
+    decides, the store records (the lifecycle tables it asks are the one exception, by design)."""
+    bad = sorted(name for name in direct_imports(module) if name in STORE_MAY_NOT_IMPORT)
+    assert not bad, f"{module} imports {bad}"
+
+
 # A module that hands on another module's names keeps two addresses for one thing. The sandbox's
 # package is its public face (`relay.sandbox.Fediverse`), the one module allowed to.
 FACADES = {"relay.sandbox"}
@@ -177,6 +189,7 @@ def test_names_are_imported_from_their_owner(module: str) -> None:
 def test_the_checks_can_fail() -> None:
     """The reader sees a forbidden import and a layer breach where they are (not a vacuous pass)."""
     assert "relay.store.store" in relay_imports("relay.runtime.pipeline")
-    assert "sqlite3" in forbidden("relay.store.base")
+    assert "sqlite3" in forbidden("relay.store.db")
+    assert "relay.core.dedupe.decide" in direct_imports("relay.runtime.pipeline")
     assert "relay.core.post" in closure("relay.core.screen")
     assert "Fediverse" in re_exports("relay.sandbox")

@@ -13,7 +13,7 @@ from typing import Any
 
 from relay.cli.status import format_age
 from relay.config.load import add_config_option, load_config
-from relay.core.screen import Decision
+from relay.core.verdict import Decision
 from relay.store.records import QueueItem
 from relay.store.store import Store
 

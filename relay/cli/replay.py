@@ -21,11 +21,13 @@ from typing import Any, TextIO
 
 from relay.config.load import load_config
 from relay.config.rules import default_rules
+from relay.core.history import History
 from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
 from relay.core.rules import MODES, Rules
-from relay.core.screen import Decision, History, Verdict, screen
+from relay.core.screen import screen
 from relay.core.tags import normalize_tag
+from relay.core.verdict import Decision, Verdict
 from relay.errors import InputError, RelayError
 
 DAY = timedelta(hours=24)

@@ -2,7 +2,8 @@
 
 One post is seen on many instances, by stream and by poll, possibly out of order. The key is the
 ActivityPub `uri`; the version is Mastodon's `edited_at` (absent until the first edit). The store
-keeps one `Seen` per uri and asks `decide()` on every arrival:
+keeps one `Seen` per uri (`Store.stored(uri)`); the pipeline asks `decide()` on every arrival and
+the store records the answer:
 
 - nothing stored yet                                   -> SCREEN    (first sighting)
 - the uri was deleted (retracted)                      -> RETRACTED (never boost it again)

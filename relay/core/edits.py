@@ -24,10 +24,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from relay.core.screen import Decision, Verdict
+from relay.core.lifecycle import State
+from relay.core.verdict import Decision, Verdict
 
 REVIEW_RULE = "mode"  # the reason review mode adds to a post that passed every rule
-REBOOSTABLE = frozenset({"held", "rejected", "expired"})  # review states an accepted edit boosts from
+# The review states from which an accepted edit boosts the post.
+REBOOSTABLE = frozenset({State.HELD, State.REJECTED, State.EXPIRED})
 
 
 def passes(verdict: Verdict) -> bool:
@@ -41,7 +43,7 @@ class Standing:
 
     boosted: bool = False  # the bot's reblog of it is done (and not undone)
     boost_pending: bool = False  # a boost intent is open
-    queue_state: str | None = None  # its review queue item's state; None: never queued
+    queue_state: State | None = None  # its review queue item's state; None: never queued
     retracted: bool = False  # deleted by its author (never boosted again)
 
 
@@ -51,12 +53,14 @@ class EditAction(enum.Enum):
     NOTHING = "nothing"
     BOOST = "boost"  # write a boost intent
     HOLD = "hold"  # hold it for a moderator (again)
+    REHOLD = "rehold"  # boosted: undo the reblog and hold it for a moderator (boosted --hold--> held)
     UNBOOST = "unboost"  # undo the reblog; a boosted review item becomes retracted
     CANCEL = "cancel"  # close the open boost intent as failed
 
 
 _EDIT_LOG = {  # the log event of each action taken on a boosted or intended post
     EditAction.HOLD: "post.edit_held",
+    EditAction.REHOLD: "post.edit_held",
     EditAction.UNBOOST: "post.edit_unboost",
     EditAction.CANCEL: "post.edit_cancelled",
 }
@@ -71,14 +75,14 @@ def on_edit(standing: Standing, verdict: Verdict, *, on_edit: str = "unboost") -
         if passes(verdict):
             return EditAction.NOTHING
         if on_edit == "hold" and verdict.decision is Decision.HOLD:
-            return EditAction.HOLD
+            return EditAction.REHOLD
         return EditAction.UNBOOST
     if standing.boost_pending:
         return EditAction.NOTHING if passes(verdict) else EditAction.CANCEL
     state = standing.queue_state
     if verdict.decision is Decision.ACCEPT and (state is None or state in REBOOSTABLE):
         return EditAction.BOOST
-    if verdict.decision is Decision.HOLD and (state is None or state == "held"):
+    if verdict.decision is Decision.HOLD and (state is None or state is State.HELD):
         return EditAction.HOLD
     return EditAction.NOTHING
 
@@ -114,4 +118,4 @@ def on_delete(standing: Standing) -> DeleteAction:
 
 def moves_queue(standing: Standing) -> bool:
     """An unboost (by edit or delete) moves the review item to retracted only from boosted."""
-    return standing.queue_state == "boosted"
+    return standing.queue_state is State.BOOSTED

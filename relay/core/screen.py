@@ -8,55 +8,16 @@ No I/O: the clock (`now`) and what the store knows (`History`) are passed in.
 
 from __future__ import annotations
 
-import enum
 import functools
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from relay.core.history import History, covering_domains
 from relay.core.post import Post
 from relay.core.rules import Rules
-
-
-class Decision(enum.Enum):
-    """What happens to a post. Ordered by severity: reject beats hold beats accept."""
-
-    ACCEPT = "accept"
-    HOLD = "hold"
-    REJECT = "reject"
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One rule that applied: its name (as in relay.toml), what it decided, and why."""
-
-    rule: str
-    decision: Decision
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The decision and every reason that applied (not only the first)."""
-
-    decision: Decision
-    reasons: tuple[Reason, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What the store knows about the author at screening time (filled by the store, read here)."""
-
-    boosts_last_24h: int = 0  # other posts of the author accepted for boosting in 24 h (see Store.history)
-    same_text_seen: bool = False
-    opted_out: bool = False
-    opted_in: bool = False
-    account_blocked: str | None = None  # the block reason, when blocked by a moderator
-    domain_blocked: str | None = None
-    trusted: bool = False
-
+from relay.core.verdict import Decision, Reason, Verdict
 
 _SEVERITY = {Decision.ACCEPT: 0, Decision.HOLD: 1, Decision.REJECT: 2}
 _ACTION = {"accept": Decision.ACCEPT, "hold": Decision.HOLD, "reject": Decision.REJECT}
@@ -169,17 +130,6 @@ def check_account_kind(post: Post, rules: Rules, history: History, now: datetime
         yield from _action("bots", rules.bots, "a bot account")
     if post.author.group:
         yield from _action("groups", rules.groups, "a group account")
-
-
-def covering_domains(domain: str) -> list[str]:
-    """What a domain block must name to cover `domain`: the domain itself, then each parent, the
-    longest first ("a.b.example", "b.example", "example"): every text `domain` ends in after a dot."""
-    found = [domain]
-    dot = domain.find(".")
-    while dot >= 0:
-        found.append(domain[dot + 1 :])
-        dot = domain.find(".", dot + 1)
-    return found
 
 
 def domain_matches(domain: str, blocked: frozenset[str]) -> str | None:

@@ -5,7 +5,7 @@
 named in the commands were resolved on the home instance by the caller beforehand
 (`Context.resolved`). Boosts and unboosts are journal intents, so the booster does them within its
 budgets (unreblog: 30 per 30 minutes) and after a crash. Review-queue moves go through
-`relay.core.review.next_state`; a move the table refuses is logged and answered, never applied.
+`relay.core.lifecycle.next_state`; a move the table refuses is logged and answered, never applied.
 Everything a moderator or author changes is in the audit log (the store audits its own writes;
 the rest is audited here).
 """
@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from relay.core.dedupe import decide
+from relay.core.lifecycle import Event, JournalKind, State, is_expired, next_state
 from relay.core.post import Post
-from relay.core.review import Event, is_expired, next_state
-from relay.core.screen import Decision
+from relay.core.verdict import Decision
 from relay.errors import IllegalTransition
 from relay.moderation import grammar as c
 from relay.moderation.handles import Account, PostUrl, Ref, ShortId
@@ -117,11 +118,11 @@ class Actions:
     def _move(self, item: QueueItem, event: Event, ctx: Context, reason: str | None = None) -> str | None:
         """Apply `event` to `item` if the review table allows it; else log and say why not."""
         try:
-            state = next_state(item.state, event)
+            next_state(item.state, event)
         except IllegalTransition as exc:
             log.warning("moderation.illegal_move", id=item.short_id, state=item.state, move=str(event))
             return f"{item.short_id}: {exc.message}."
-        self.store.set_queue_state(item.short_id, str(state), ctx.actor, reason, ctx.now)
+        self.store.move_queue(item.short_id, event, ctx.actor, reason, ctx.now)
         return None
 
     def _paused_note(self) -> str:
@@ -235,19 +236,21 @@ class Actions:
         if blocked is not None:
             out.lines.append(f"Not boosted: {post.author.acct} is blocked ({quiet(blocked)}).")
             return
+        edited_at = None if post.edited_at is None else post.edited_at.isoformat()
         store.observe(
             post.uri,
+            decide(store.stored(post.uri), edited_at),
             source=post.source,
             acct=post.author.acct,
             url=post.url,
-            edited_at=None if post.edited_at is None else post.edited_at.isoformat(),
+            edited_at=edited_at,
             text_fingerprint=post.text_fingerprint,
             local_id=post.id or None,
             now=ctx.now,
         )
         item = store.queue_by_uri(post.uri)
-        if item is not None and item.state in ("held", "rejected", "failed"):
-            self._move(item, Event.RETRY if item.state == "failed" else Event.APPROVE, ctx)
+        if item is not None and item.state in (State.HELD, State.REJECTED, State.FAILED):
+            self._move(item, Event.RETRY if item.state is State.FAILED else Event.APPROVE, ctx)
         store.boost_intent(post.uri, post.id or None, ctx.now)
         store.audit("moderator.boost", actor=ctx.actor, uri=post.uri, target=post.author.acct, now=ctx.now)
         out.approved.append(post.uri)
@@ -348,7 +351,7 @@ class Actions:
             out.lines.append("Boosting was not paused.")
             return
         self.store.set_paused(False, ctx.actor, ctx.now)
-        waiting = self.store.intent_count("boost")
+        waiting = self.store.intent_count(JournalKind.BOOST)
         out.lines.append(f"Resumed: boosting again ({waiting} waiting).")
 
     def _status(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
@@ -378,7 +381,7 @@ class Actions:
             if item.acct and covers(norm_acct(item.acct)):
                 withdrawn += self._move(item, Event.RETRACT, ctx, reason) is None
         for entry in store.unfinished_intents():
-            acct = store.author_of(entry.uri) if entry.kind == "boost" else None
+            acct = store.author_of(entry.uri) if entry.kind is JournalKind.BOOST else None
             if acct is not None and covers(acct):
                 withdrawn += self._cancel_boost(entry.uri, reason)
                 approved = store.queue_by_uri(entry.uri)
@@ -410,10 +413,9 @@ def expire(store: Store, now: datetime, max_age: timedelta) -> list[str]:
     expired = []
     for item in store.pending():
         if is_expired(item.held_at, now, max_age):
-            state = next_state(item.state, Event.EXPIRE)
             days = max_age / timedelta(days=1)
             reason = f"nobody decided within {days:g} days"
-            store.set_queue_state(item.short_id, str(state), "relay", reason, now)
+            store.move_queue(item.short_id, Event.EXPIRE, "relay", reason, now)
             expired.append(item.short_id)
     return expired
 

@@ -40,9 +40,10 @@ from relay.core import silence
 from relay.core.dm import DirectMessage
 from relay.core.ids import id_key
 from relay.core.items import Mention, MentionsSeen
+from relay.core.lifecycle import Event, JournalKind, JournalState, State
 from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
-from relay.core.screen import Decision, Verdict
+from relay.core.verdict import Decision, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation.guards import (
@@ -342,11 +343,11 @@ class Moderation:
         for uri, who in list(self._awaiting.items()):
             journal = self.store.journal(uri)
             last = journal[-1] if journal else None
-            if last is not None and last.kind == "boost" and last.state == "failed":
+            if last is not None and last.kind is JournalKind.BOOST and last.state is JournalState.FAILED:
                 del self._awaiting[uri]
                 item = self.store.queue_by_uri(uri)
-                if item is not None and item.state == "approved":
-                    self.store.set_queue_state(item.short_id, "failed", "relay", last.error)
+                if item is not None and item.state is State.APPROVED:
+                    self.store.move_queue(item.short_id, Event.FAIL, "relay", last.error)
                 done.setdefault(who, []).append(boost_failed(self._name(uri), last.error))
         for (acct, status_id), lines in done.items():
             for text in replies(acct, lines):

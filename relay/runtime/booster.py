@@ -45,6 +45,7 @@ from relay.core import boosting
 from relay.core.backoff import Backoff
 from relay.core.boosting import Failure, Step
 from relay.core.budget import WindowBudget
+from relay.core.lifecycle import Event, JournalKind, State
 from relay.errors import CredentialsError
 from relay.runtime.budget import SharedServerBudget
 from relay.runtime.events import Boosted
@@ -129,8 +130,8 @@ class Booster:
         """
         next_wait: float | None = None
         self._done = []
-        for kind in ("boost", "unboost"):
-            if kind == "boost" and self.paused:
+        for kind in JournalKind:
+            if kind is JournalKind.BOOST and self.paused:
                 continue
             head = self._store.unfinished_intents(kind=kind, limit=TURN)
             waits = []
@@ -151,7 +152,7 @@ class Booster:
     def _wait_for(self, entry: JournalEntry) -> float:
         now = self._clock()
         waits = [self.budget.wait(now), self._retry_at.get(entry.id, now) - now]
-        if entry.kind == "boost":
+        if entry.kind is JournalKind.BOOST:
             waits.append(self.spacing.wait(now))
         else:
             waits.append(self.unreblog_budget.wait(now))
@@ -161,12 +162,14 @@ class Booster:
         bound = log.bind(uri=entry.uri, kind=entry.kind)
         started = self._clock()
         try:
-            done = self._boost(entry, bound) if entry.kind == "boost" else self._unboost(entry, bound)
+            done = (
+                self._boost(entry, bound) if entry.kind is JournalKind.BOOST else self._unboost(entry, bound)
+            )
         except PermanentFailure as exc:
             self._metrics.error(f"{entry.kind}_refused")
             bound.warning(f"{entry.kind}.refused", reason=str(exc))
             self._forget_retries(entry.id)
-            if entry.kind == "boost":
+            if entry.kind is JournalKind.BOOST:
                 self._store.boost_failed(entry.uri, str(exc))
             else:
                 self._store.unboost_failed(entry.uri, str(exc))
@@ -262,8 +265,8 @@ class Booster:
         with store.atomic():
             store.boost_done(entry.uri, reblog_id, local_id=local_id)
             item = store.queue_by_uri(entry.uri)
-            if item is not None and item.state == "approved":
-                store.set_queue_state(item.short_id, "boosted", "relay")
+            if item is not None and item.state is State.APPROVED:
+                store.move_queue(item.short_id, Event.BOOST, "relay")
         self._done.append(Boosted(entry.uri))
         self._metrics.boosted()
         return True

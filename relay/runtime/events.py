@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from relay.core.post import Post
-from relay.core.screen import Verdict
+from relay.core.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)

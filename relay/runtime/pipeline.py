@@ -40,13 +40,15 @@ from typing import Any
 import structlog
 
 from relay.core import edits
-from relay.core.dedupe import Arrival
+from relay.core.dedupe import Arrival, decide
 from relay.core.edits import DeleteAction, EditAction, Standing
 from relay.core.items import Deleted, Fatal, Item, Seen, Sighting
+from relay.core.lifecycle import Event as Move
 from relay.core.post import Post
 from relay.core.rules import Rules
-from relay.core.screen import Decision, Verdict, screen
+from relay.core.screen import screen
 from relay.core.seen import SeenCache
+from relay.core.verdict import Decision, Verdict
 from relay.errors import RelayError
 from relay.log import lines_held
 from relay.runtime.events import CursorMoved, Event, Held, HomeId
@@ -240,11 +242,13 @@ class Pipeline:
             "local_id": post.id or None,
             "now": now,
         }
+        # Dedupe: the store says what it has about the uri, `decide` says what this arrival is,
+        # the store writes that (one read, then one write of the post, in the batch's transaction).
+        arrival = decide(store.stored(post.uri), edited_at)
         if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
-            store.observe(post.uri, **sighting)  # recorded, never screened: its delete came first
+            store.observe(post.uri, arrival, **sighting)  # recorded, never screened: its delete came first
             self._retract(post.uri, post.source, early=True)
             return
-        arrival = store.arrival(post.uri, edited_at)
         if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
             verdict = self._screen(post, fingerprint, now)
             reasons = _reasons(verdict)
@@ -257,7 +261,7 @@ class Pipeline:
                 **sighting,
             )
         else:
-            arrival = store.observe(post.uri, **sighting)
+            store.observe(post.uri, arrival, **sighting)
         if post.source == self._home and post.id:
             self._events.append(HomeId(post.uri, post.id))
         if arrival is Arrival.RETRACTED:
@@ -277,15 +281,7 @@ class Pipeline:
         if arrival is Arrival.RESCREEN:
             verdict = self._screen(post, fingerprint, now)
             reasons = _reasons(verdict)
-            store.record_verdict(post.uri, verdict, now)
-            store.audit(
-                f"screen.{verdict.decision.value}",
-                actor="relay",
-                uri=post.uri,
-                target=post.author.acct,
-                detail="; ".join(reasons) or None,
-                now=now,
-            )
+            store.record_verdict(post.uri, verdict, now, audit_detail="; ".join(reasons) or None)
         self._verdicts.append((verdict.decision.value, tuple([r.rule for r in verdict.reasons])))
         self._later(
             log.info,
@@ -343,20 +339,25 @@ class Pipeline:
             self._intend_boost(post)
         elif action is EditAction.HOLD:
             self._hold(post, verdict)
+        elif action is EditAction.REHOLD:
+            # The lifecycle's `boosted --hold--> held`: a held post is never boosted, so the reblog
+            # is undone as the item goes back to the moderators.
+            store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
+            self._hold(post, verdict)
         elif action is EditAction.UNBOOST:
             store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
-            self._move_queue(uri, standing, "retracted", edits.UNBOOST_REASON)
+            self._move_queue(uri, standing, Move.RETRACT, edits.UNBOOST_REASON)
         elif action is EditAction.CANCEL:
             store.boost_failed(uri, edits.CANCEL_REASON, self._now)
         event = edits.edit_log(standing, action)
         if event is not None:
             self._later(log.info, event, uri=uri)
 
-    def _move_queue(self, uri: str, standing: Standing, state: str, reason: str) -> None:
+    def _move_queue(self, uri: str, standing: Standing, move: Move, reason: str) -> None:
         if edits.moves_queue(standing):
             item = self.store.queue_by_uri(uri)
             if item is not None:
-                self.store.set_queue_state(item.short_id, state, "relay", reason, self._now)
+                self.store.move_queue(item.short_id, move, "relay", reason, self._now)
 
     # -- a status is deleted ---------------------------------------------------------------------
 
@@ -378,7 +379,7 @@ class Pipeline:
             # Mastodon removes the reblogs of a deleted post itself: record it, call nothing.
             store.unboost_intent(uri, None, now)
             store.unboost_done(uri, now)
-            self._move_queue(uri, standing, "retracted", edits.DELETE_REASON)
+            self._move_queue(uri, standing, Move.RETRACT, edits.DELETE_REASON)
         elif action is DeleteAction.CANCEL:
             store.boost_failed(uri, edits.CANCEL_DELETED_REASON, now)
         store.mark_retracted(uri, edits.DELETE_REASON, now)

@@ -1,17 +1,24 @@
-"""The part of `relay.store.store.Store` about posts: dedupe (which uri, which version, seen where),
-verdicts, retractions, and the cursors of the hashtag feeds.
+"""Posts: which uri at which version was seen where (what dedupe needs, recorded as the caller
+decided), verdicts, retractions, deletes that came before their post, and the cursors of the
+hashtag feeds.
+
+The store does not decide dedupe: `stored(uri)` reports what it has about a uri, the caller
+(`relay.runtime.pipeline`) asks `relay.core.dedupe.decide`, and `observe` or `add_screened` write
+the outcome, all inside the caller's transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
-from relay.core.dedupe import Arrival, Seen, decide
+from relay.core.dedupe import Arrival, Seen
 from relay.core.ids import numeric_id_key
-from relay.core.screen import Verdict
-from relay.store.base import StoreBase
+from relay.core.lifecycle import JournalKind
+from relay.core.verdict import Verdict
+from relay.store.audit import AuditLog
+from relay.store.db import Db
+from relay.store.journal import Journal
 from relay.store.records import (
     domain_of,
     norm_acct,
@@ -24,9 +31,6 @@ _INSERT_POST = (
     "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen, last_seen, edited_at,"
     " text_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_INTENT = (
-    "INSERT INTO journal (uri, acct, kind, state, local_id, created_at) VALUES (?, ?, ?, 'intent', ?, ?)"
-)
 _SIGHTING = (
     "INSERT INTO sightings (uri, source, first_seen, last_seen, count, local_id) VALUES (?, ?, ?, ?, 1, ?)"
     " ON CONFLICT (uri, source) DO UPDATE SET last_seen = excluded.last_seen, count = count + 1,"
@@ -34,14 +38,27 @@ _SIGHTING = (
 )
 
 
-class PostsMixin(StoreBase):
-    """Seen posts, dedupe, verdicts, retractions, cursors (see `Store`)."""
+class Posts:
+    """The `posts`, `sightings`, `early_deletes` and `cursors` tables."""
+
+    def __init__(self, db: Db, audit: AuditLog, journal: Journal) -> None:
+        self._db = db
+        self._audit = audit
+        self._journal = journal
 
     # -- seen posts and dedupe -----------------------------------------------------------------
+
+    def stored(self, uri: str) -> Seen | None:
+        """What the store has about `uri` for dedupe (its newest version, whether it was retracted),
+        or None if nothing: what `relay.core.dedupe.decide` needs."""
+        with self._db.reading() as c:
+            row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
+        return None if row is None else Seen(row[0], retracted=row[1] is not None)
 
     def observe(
         self,
         uri: str,
+        arrival: Arrival,
         *,
         source: str,
         acct: str,
@@ -50,18 +67,17 @@ class PostsMixin(StoreBase):
         text_fingerprint: str,
         local_id: str | None = None,
         now: datetime | None = None,
-    ) -> Arrival:
-        """Record that `source` delivered this version of `uri`; return what to do with it.
-
-        SCREEN on the first sighting, RESCREEN for a newer edit (the stored version, fingerprint
-        and url then become the new ones), RETRACTED for a deleted uri, DUPLICATE otherwise
-        (see `relay.core.dedupe`). Every sighting is counted per source, with the source's own
-        `local_id` for the post when given (see `uri_for_local_id`).
+    ) -> None:
+        """Record that `source` delivered this version of `uri`, as the caller's dedupe decision
+        `arrival` (from `stored(uri)` in the same transaction) says: SCREEN, a first sighting, adds
+        the post; RESCREEN, a newer edit, makes this version, fingerprint and url the stored ones;
+        DUPLICATE and RETRACTED change nothing but fill in a bare tombstone. Every sighting is
+        counted per source, with the source's own `local_id` for the post when given (see
+        `uri_for_local_id`).
         """
-        at = self._at(now)
+        at = self._db.at(now)
         acct = norm_acct(acct)
-        with self._writing() as c:
-            arrival = _arrival_in(c, uri, edited_at)
+        with self._db.writing() as c:
             if arrival is Arrival.SCREEN:
                 c.execute(
                     _INSERT_POST,
@@ -81,17 +97,6 @@ class PostsMixin(StoreBase):
                     (at, acct, domain_of(acct), url, source, uri),
                 )
             c.execute(_SIGHTING, (uri, source, at, at, local_id))
-        return arrival
-
-    def arrival(self, uri: str, edited_at: str | None) -> Arrival:
-        """What `observe` would answer for this version of `uri`, without recording anything.
-
-        With `add_screened`, the pipeline's path for a post the store does not have yet: one read,
-        then the post, its first sighting and its verdict in one row each (`observe` and
-        `record_verdict` would write the post twice).
-        """
-        with self._reading() as c:
-            return _arrival_in(c, uri, edited_at)
 
     def add_screened(
         self,
@@ -109,16 +114,16 @@ class PostsMixin(StoreBase):
         boost_local_id: str | None = None,
         now: datetime | None = None,
     ) -> None:
-        """Record a post seen for the first time together with its first verdict: what `observe`,
-        `record_verdict` and `audit("screen.<decision>", ...)` record for it, with one row of
-        `posts` (plus its sighting and the audit row). With `boost`, also its boost intent, as
+        """Record a post seen for the first time (a SCREEN arrival) together with its first verdict:
+        what `observe` and `record_verdict` record for it, with one row of `posts` (plus its
+        sighting and the `screen.<decision>` audit row). With `boost`, also its boost intent, as
         `boost_intent(uri, boost_local_id)` would write it (a new post has no journal row yet and
         is not retracted, so nothing needs to be looked up). Raises `sqlite3.IntegrityError` if
-        the uri is already stored (ask `arrival` first)."""
-        at = self._at(now)
+        the uri is already stored (ask `stored` first)."""
+        at = self._db.at(now)
         acct = norm_acct(acct)
         decision = verdict.decision.value
-        with self._writing() as c:
+        with self._db.writing() as c:
             c.execute(
                 "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen, last_seen, edited_at,"
                 " text_fingerprint, decision, reasons, screened_at, screened_count, boost_intent_at)"
@@ -140,11 +145,11 @@ class PostsMixin(StoreBase):
                 ),
             )
             c.execute(_SIGHTING, (uri, source, at, at, local_id))
-            self._audit_in(
+            self._audit.write(
                 c, f"screen.{decision}", actor="relay", at=at, uri=uri, target=acct, detail=audit_detail
             )
             if boost:
-                c.execute(_INSERT_INTENT, (uri, acct, "boost", boost_local_id, at))
+                self._journal.write_intent(c, uri, acct, JournalKind.BOOST, boost_local_id, at)
 
     def record_sightings(
         self, sightings: Iterable[tuple[str, str, str | None]], now: datetime | None = None
@@ -154,8 +159,8 @@ class PostsMixin(StoreBase):
         The pipeline's fast path for duplicates: no dedupe decision is needed (the uri and its
         version are known), only the source's own id for its later `delete` events.
         """
-        at = self._at(now)
-        with self._writing() as c:
+        at = self._db.at(now)
+        with self._db.writing() as c:
             c.executemany(
                 "INSERT INTO sightings (uri, source, first_seen, last_seen, count, local_id)"
                 " SELECT ?, ?, ?, ?, 1, ? WHERE EXISTS (SELECT 1 FROM posts WHERE uri = ?)"
@@ -166,7 +171,7 @@ class PostsMixin(StoreBase):
 
     def uri_for_local_id(self, source: str, local_id: str) -> str | None:
         """The uri of the post that `source` knows as `local_id` (for its `delete` events)."""
-        with self._reading() as c:
+        with self._db.reading() as c:
             row = c.execute(
                 "SELECT uri FROM sightings WHERE source = ? AND local_id = ?", (source, local_id)
             ).fetchone()
@@ -176,8 +181,8 @@ class PostsMixin(StoreBase):
 
     def remember_delete(self, source: str, local_id: str, now: datetime | None = None) -> None:
         """Keep a `delete` from `source` for a status id it has not shown yet (the first one stays)."""
-        at = self._at(now)
-        with self._writing() as c:
+        at = self._db.at(now)
+        with self._db.writing() as c:
             c.execute(
                 "INSERT INTO early_deletes (source, local_id, deleted_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (source, local_id) DO NOTHING",
@@ -187,7 +192,7 @@ class PostsMixin(StoreBase):
     def take_delete(self, source: str, local_id: str, since: datetime) -> bool:
         """Forget the remembered delete of `local_id` by `source`; True if there was one from
         `since` on (an older one is forgotten as if pruned)."""
-        with self._writing() as c:
+        with self._db.writing() as c:
             row = c.execute(
                 "SELECT deleted_at FROM early_deletes WHERE source = ? AND local_id = ?", (source, local_id)
             ).fetchone()
@@ -198,7 +203,7 @@ class PostsMixin(StoreBase):
 
     def remembered_deletes(self, since: datetime) -> set[tuple[str, str]]:
         """The (source, local_id) of every delete remembered from `since` on."""
-        with self._reading() as c:
+        with self._db.reading() as c:
             rows = c.execute(
                 "SELECT source, local_id FROM early_deletes WHERE deleted_at >= ?", (to_text(since),)
             ).fetchall()
@@ -207,7 +212,7 @@ class PostsMixin(StoreBase):
     def prune_deletes(self, before: datetime, keep_at_most: int) -> list[tuple[str, str]]:
         """Forget remembered deletes older than `before`, and the oldest beyond `keep_at_most`;
         return the (source, local_id) of each one forgotten."""
-        with self._writing() as c:
+        with self._db.writing() as c:
             rows = c.execute(
                 "SELECT source, local_id FROM early_deletes WHERE deleted_at < ?"
                 " UNION SELECT source, local_id FROM (SELECT source, local_id FROM early_deletes"
@@ -217,21 +222,28 @@ class PostsMixin(StoreBase):
             c.executemany("DELETE FROM early_deletes WHERE source = ? AND local_id = ?", rows)
         return [(source, local_id) for source, local_id in rows]
 
-    def record_verdict(self, uri: str, verdict: Verdict, now: datetime | None = None) -> None:
-        """Store the screening result of an observed `uri` (the last one wins; the count grows)."""
-        at = self._at(now)
-        with self._writing() as c:
-            cur = c.execute(
+    def record_verdict(
+        self, uri: str, verdict: Verdict, now: datetime | None = None, *, audit_detail: str | None = None
+    ) -> None:
+        """Store the screening result of an observed `uri` (the last one wins; the count grows).
+        Audited as `screen.<decision>` by `relay`, for the post's author, with `audit_detail`."""
+        at = self._db.at(now)
+        decision = verdict.decision.value
+        with self._db.writing() as c:
+            row = c.execute(
                 "UPDATE posts SET decision = ?, reasons = ?, screened_at = ?,"
-                " screened_count = screened_count + 1 WHERE uri = ?",
-                (verdict.decision.value, reasons_to_json(verdict), at, uri),
-            )
-            if cur.rowcount == 0:
+                " screened_count = screened_count + 1 WHERE uri = ? RETURNING acct",
+                (decision, reasons_to_json(verdict), at, uri),
+            ).fetchone()
+            if row is None:
                 raise LookupError(f"no observed post with uri {uri!r}")
+            self._audit.write(
+                c, f"screen.{decision}", actor="relay", at=at, uri=uri, target=row[0], detail=audit_detail
+            )
 
     def verdict_for(self, uri: str) -> Verdict | None:
         """The last verdict recorded for `uri`, or `None` if it was never screened."""
-        with self._reading() as c:
+        with self._db.reading() as c:
             row = c.execute("SELECT decision, reasons FROM posts WHERE uri = ?", (uri,)).fetchone()
         if row is None or row[0] is None:
             return None
@@ -239,11 +251,11 @@ class PostsMixin(StoreBase):
 
     def screened_count(self, uri: str) -> int:
         """How many times `uri` was screened (0 if unknown)."""
-        return int(self._one("SELECT screened_count FROM posts WHERE uri = ?", (uri,)) or 0)
+        return int(self._db.one("SELECT screened_count FROM posts WHERE uri = ?", (uri,)) or 0)
 
     def sightings(self, uri: str) -> dict[str, int]:
         """How many times each source delivered `uri`."""
-        with self._reading() as c:
+        with self._db.reading() as c:
             rows = c.execute("SELECT source, count FROM sightings WHERE uri = ?", (uri,)).fetchall()
         return {source: count for source, count in rows}
 
@@ -252,8 +264,8 @@ class PostsMixin(StoreBase):
     ) -> None:
         """Record that `uri` was deleted (or must never be boosted): every later arrival of it is
         RETRACTED and `boost_intent` refuses it. Works for a uri never seen before. Audited."""
-        at = self._at(now)
-        with self._writing() as c:
+        at = self._db.at(now)
+        with self._db.writing() as c:
             c.execute(
                 "INSERT INTO posts (uri, first_seen, last_seen, retracted_at, retract_reason)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET"
@@ -261,22 +273,24 @@ class PostsMixin(StoreBase):
                 " retract_reason = coalesce(retract_reason, excluded.retract_reason)",
                 (uri, at, at, at, reason),
             )
-            self._audit_in(c, "post.retracted", actor=actor, at=at, uri=uri, detail=reason)
+            self._audit.write(c, "post.retracted", actor=actor, at=at, uri=uri, detail=reason)
 
     def is_retracted(self, uri: str) -> bool:
         """True once `mark_retracted(uri)` was called."""
-        return self._one("SELECT retracted_at FROM posts WHERE uri = ?", (uri,)) is not None
+        return self._db.one("SELECT retracted_at FROM posts WHERE uri = ?", (uri,)) is not None
 
     def author_of(self, uri: str) -> str | None:
         """The `user@domain` who wrote `uri` (None: never observed, or only a bare tombstone)."""
-        acct = self._one("SELECT acct FROM posts WHERE uri = ?", (uri,))
+        acct = self._db.one("SELECT acct FROM posts WHERE uri = ?", (uri,))
         return None if acct is None else str(acct)
 
     # -- cursors -------------------------------------------------------------------------------
 
     def get_cursor(self, source: str, hashtag: str) -> str | None:
         """The newest status id seen from `source` for `hashtag` (for `min_id=` catch-up)."""
-        value = self._one("SELECT status_id FROM cursors WHERE source = ? AND hashtag = ?", (source, hashtag))
+        value = self._db.one(
+            "SELECT status_id FROM cursors WHERE source = ? AND hashtag = ?", (source, hashtag)
+        )
         return None if value is None else str(value)
 
     def set_cursor(self, source: str, hashtag: str, status_id: str, now: datetime | None = None) -> bool:
@@ -285,8 +299,8 @@ class PostsMixin(StoreBase):
         Raises ValueError for an id that is not a numeric string.
         """
         new_key = numeric_id_key(status_id)
-        at = self._at(now)
-        with self._writing() as c:
+        at = self._db.at(now)
+        with self._db.writing() as c:
             row = c.execute(
                 "SELECT status_id FROM cursors WHERE source = ? AND hashtag = ?", (source, hashtag)
             ).fetchone()
@@ -299,9 +313,3 @@ class PostsMixin(StoreBase):
                 (source, hashtag, status_id.strip(), at),
             )
         return True
-
-
-def _arrival_in(c: sqlite3.Connection, uri: str, edited_at: str | None) -> Arrival:
-    """The dedupe decision for this version of `uri`, from what the posts table holds."""
-    row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
-    return decide(None if row is None else Seen(row[0], retracted=row[1] is not None), edited_at)

@@ -1,4 +1,4 @@
-"""The frozen records `relay.store.store.Store` returns, and the value conversions it uses.
+"""The frozen records `relay.store.store.Store` returns, and the value conversions its parts share.
 
 Kept apart from the `Store` class so the records can be imported (by the CLI, the booster, the
 moderation channel) without reading the SQL.
@@ -11,10 +11,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from relay.core.screen import Decision, Reason, Verdict
-
-QUEUE_STATES = frozenset({"held", "approved", "rejected", "boosted", "retracted", "failed", "expired"})
-"""Every state a review-queue item can be in (the moves between them live in `relay.core.review`)."""
+from relay.core.lifecycle import JournalKind, JournalState, State
+from relay.core.verdict import Decision, Reason, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +23,7 @@ class QueueItem:
     uri: str
     acct: str | None
     url: str | None
-    state: str
+    state: State
     verdict: Verdict
     held_at: datetime
     updated_at: datetime
@@ -40,8 +38,8 @@ class JournalEntry:
 
     id: int
     uri: str
-    kind: str  # "boost" | "unboost"
-    state: str  # "intent" | "done" | "failed"
+    kind: JournalKind
+    state: JournalState
     local_id: str | None
     reblog_id: str | None
     error: str | None

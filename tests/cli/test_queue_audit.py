@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from relayproc import run_relay
+from storehelp import observe
 
 from relay.cli.audit import parse_since
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.lifecycle import Event
+from relay.core.verdict import Decision, Reason, Verdict
 from relay.errors import InputError
 from relay.store.store import Store
 
@@ -53,7 +55,8 @@ def state(config: Path, now: datetime) -> Path:
     path = config.parent / "relay.sqlite3"
     with Store.open(path) as s:
         for i, age in enumerate([timedelta(days=3), timedelta(hours=2), timedelta(minutes=1)], 1):
-            s.observe(
+            observe(
+                s,
                 uri(i),
                 source=HOME,
                 acct=f"a{i}@{HOME}",
@@ -62,9 +65,8 @@ def state(config: Path, now: datetime) -> Path:
                 text_fingerprint=str(i),
                 now=now - age,
             )
-            s.record_verdict(uri(i), HOLD, now - age)
             s.hold(uri(i), HOLD, now - age)
-        s.set_queue_state("h2", "rejected", MOD, "selling followers", now - timedelta(hours=1))
+        s.move_queue("h2", Event.REJECT, MOD, "selling followers", now - timedelta(hours=1))
         s.set_paused(True, MOD, now - timedelta(minutes=30))
     return path
 

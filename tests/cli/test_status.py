@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from relayproc import run_relay
+from storehelp import observe
 
 from relay.cli.status import format_age
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.lifecycle import Event
+from relay.core.verdict import Decision, Reason, Verdict
 from relay.store.store import Store
 
 HOME = "127.0.0.1:7001"
@@ -60,14 +62,16 @@ def day(config: Path, now: datetime) -> Path:
     with Store.open(path) as s:
         for i, verdict in enumerate([ACCEPT, ACCEPT, ACCEPT, HOLD, HOLD, REJECT]):
             uri = f"https://{HOME}/statuses/{i}"
-            s.observe(uri, source=HOME, acct=f"a{i}@{HOME}", url=uri, edited_at=None, text_fingerprint=str(i))
+            observe(
+                s, uri, source=HOME, acct=f"a{i}@{HOME}", url=uri, edited_at=None, text_fingerprint=str(i)
+            )
             s.record_source_event(HOME, now - timedelta(seconds=30))
             s.record_verdict(uri, verdict, now - timedelta(minutes=10))
         s.record_source_event(SOURCE, now - timedelta(minutes=5))
         s.record_source_event(GONE, now - timedelta(days=3))
         s.hold(f"https://{HOME}/statuses/3", HOLD, now)
         s.hold(f"https://{HOME}/statuses/4", HOLD, now)
-        s.set_queue_state("h2", "rejected", "mod@therapists.example", "spam", now)
+        s.move_queue("h2", Event.REJECT, "mod@therapists.example", "spam", now)
         for i in (0, 1):
             s.boost_intent(f"https://{HOME}/statuses/{i}", str(i), now - timedelta(minutes=9))
             s.boost_done(f"https://{HOME}/statuses/{i}", f"r{i}", now - timedelta(minutes=9))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from storehelp import observe
 
 from relay.core.dedupe import Arrival, Seen, decide, is_newer
 from relay.store.store import Store
@@ -97,7 +98,8 @@ def _run(store: Store, arrivals: list[Event], deletes: list[tuple[int, int]]) ->
             store.mark_retracted(f"https://a.example/{event.uri}", "deleted", now)
             outcomes.append((event, Arrival.RETRACTED))
             continue
-        arrival = store.observe(
+        arrival = observe(
+            store,
             f"https://a.example/{event.uri}",
             source=f"source-{event.source}",
             acct="alice@a.example",

@@ -14,14 +14,15 @@ from relay.core.edits import (
     on_edit,
     passes,
 )
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.lifecycle import State
+from relay.core.verdict import Decision, Reason, Verdict
 
 ACCEPT = Verdict(Decision.ACCEPT)
 REVIEW = Verdict(Decision.HOLD, (Reason("mode", Decision.HOLD, "review"),))  # passes: review mode only
 HOLD = Verdict(Decision.HOLD, (Reason("keywords.hold", Decision.HOLD, "matched 'workshop'"),))
 REJECT = Verdict(Decision.REJECT, (Reason("keywords.reject", Decision.REJECT, "matched 'spam'"),))
 
-BOOSTED = Standing(boosted=True, queue_state="boosted")
+BOOSTED = Standing(boosted=True, queue_state=State.BOOSTED)
 PENDING = Standing(boost_pending=True)
 
 
@@ -49,9 +50,9 @@ class TestEditOfABoostedPost:
         assert on_edit(BOOSTED, REJECT) is EditAction.UNBOOST
 
     def test_with_on_edit_hold_a_held_verdict_asks_a_moderator(self) -> None:
-        """With on_edit = "hold" a boosted post whose edit holds is held again; a rejected one is
-        still unboosted."""
-        assert on_edit(BOOSTED, HOLD, on_edit="hold") is EditAction.HOLD
+        """With on_edit = "hold" a boosted post whose edit holds is unboosted and held again (the
+        lifecycle's boosted --hold--> held); a rejected one is still unboosted."""
+        assert on_edit(BOOSTED, HOLD, on_edit="hold") is EditAction.REHOLD
         assert on_edit(BOOSTED, REJECT, on_edit="hold") is EditAction.UNBOOST
 
     def test_the_actions_are_logged_under_their_events(self) -> None:
@@ -72,23 +73,23 @@ class TestEditBeforeTheBoost:
 
 
 class TestEditOfAPostNeverBoosted:
-    @pytest.mark.parametrize("state", [None, "held", "rejected", "expired"])
-    def test_an_accepted_edit_is_boosted(self, state: str | None) -> None:
+    @pytest.mark.parametrize("state", [None, State.HELD, State.REJECTED, State.EXPIRED])
+    def test_an_accepted_edit_is_boosted(self, state: State | None) -> None:
         """An edit that is now accepted is boosted if the post was never queued, or its review
         item was held, rejected or expired."""
         assert on_edit(Standing(queue_state=state), ACCEPT) is EditAction.BOOST
 
-    @pytest.mark.parametrize("state", ["approved", "boosted", "retracted"])
-    def test_an_accepted_edit_does_not_overrule_a_moderator_in_flight(self, state: str) -> None:
+    @pytest.mark.parametrize("state", [State.APPROVED, State.BOOSTED, State.RETRACTED])
+    def test_an_accepted_edit_does_not_overrule_a_moderator_in_flight(self, state: State) -> None:
         """An approved (boost on its way), boosted or retracted review item is left alone."""
         assert on_edit(Standing(queue_state=state), ACCEPT) is EditAction.NOTHING
 
     @pytest.mark.parametrize(
         ("state", "action"),
-        [(None, EditAction.HOLD), ("held", EditAction.HOLD), ("rejected", EditAction.NOTHING)],
+        [(None, EditAction.HOLD), (State.HELD, EditAction.HOLD), (State.REJECTED, EditAction.NOTHING)],
     )
     def test_a_held_edit_is_held_unless_a_moderator_decided(
-        self, state: str | None, action: EditAction
+        self, state: State | None, action: EditAction
     ) -> None:
         """An edit that holds is held (a held post's notice again); one a moderator rejected stays so."""
         assert on_edit(Standing(queue_state=state), HOLD) is action
@@ -111,8 +112,8 @@ class TestDelete:
 
     def test_a_post_never_boosted_is_only_retracted(self) -> None:
         """A post never boosted is only marked retracted, whatever its review state."""
-        assert on_delete(Standing(queue_state="held")) is DeleteAction.RETRACT
-        assert not moves_queue(Standing(queue_state="held"))
+        assert on_delete(Standing(queue_state=State.HELD)) is DeleteAction.RETRACT
+        assert not moves_queue(Standing(queue_state=State.HELD))
 
     def test_a_second_delete_does_nothing(self) -> None:
         """A post already retracted is left alone (the delete came from another instance too)."""

@@ -13,7 +13,7 @@ import pytest
 from mastodon import Mastodon
 from relayproc import HASHTAG, RelayProcess, connected_relay, run_relay, wait_for
 
-from relay.core.screen import Decision
+from relay.core.verdict import Decision
 from relay.sandbox import Fediverse, SeededAccount
 from relay.store.store import Store
 
@@ -380,6 +380,7 @@ class TestEditsNotHeardLive:
             relay.wait_boosted(status["uri"])
             assert relay.stop() == 0
         with RelayProcess(tmp_path, fed, bot, extra=self.EXTRA) as middle:
+            middle.wait_log("relay.ready")  # its signal handlers are installed: a stop is clean
             wait_for(lambda: home_cursor(middle) is not None, what="the cursor past the post")
             assert middle.stop() == 0
         client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")

@@ -15,13 +15,14 @@ import pytest
 import yaml
 from mastodon import MastodonNetworkError
 from paths import FIXTURES
+from storehelp import observe
 
 from relay.config.load import parse_config
 from relay.core.dm import DirectMessage, dm_text
 from relay.core.items import Mention, MentionsSeen
 from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.verdict import Decision, Reason, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
 from relay.moderation.channel import Moderation
@@ -233,8 +234,8 @@ def store(tmp_path: Path) -> Store:
     s = Store.open(tmp_path / "relay.sqlite3", now=lambda: NOW)
     for i, acct in enumerate(["bob@x.example", "bob@x.example", "carol@y.example", "bob@x.example"], 1):
         uri = f"https://x.example/statuses/{i}"
-        s.observe(
-            uri, source="x.example", acct=acct, url=uri, edited_at=None, text_fingerprint=str(i), now=NOW
+        observe(
+            s, uri, source="x.example", acct=acct, url=uri, edited_at=None, text_fingerprint=str(i), now=NOW
         )
         s.record_verdict(uri, HOLD, NOW)
         if i < 4:
@@ -294,8 +295,14 @@ class TestActions:
         """Blocking bob cancels the open boost of his approved post and of his accepted post."""
         run(store, c.Approve((ShortId("h1"),)))
         accepted = "https://x.example/statuses/5"  # screened and accepted: never in the queue
-        store.observe(
-            accepted, source="x.example", acct="Bob@X.example", url=None, edited_at=None, text_fingerprint="5"
+        observe(
+            store,
+            accepted,
+            source="x.example",
+            acct="Bob@X.example",
+            url=None,
+            edited_at=None,
+            text_fingerprint="5",
         )
         store.boost_intent(accepted, None, NOW)
         out = run(store, c.Block(Account("bob@x.example"), None))

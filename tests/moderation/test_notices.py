@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.core.screen import Decision, Reason
+from relay.core.verdict import Decision, Reason
 from relay.moderation.notices import (
     URL_CHARS,
     HeldPost,

@@ -23,8 +23,9 @@ from statusgen import HOME, hoot
 
 from relay.config.rules import default_rules
 from relay.core.items import Deleted, Item, Seen
+from relay.core.lifecycle import Event
 from relay.core.post import Post
-from relay.core.screen import Decision
+from relay.core.verdict import Decision
 from relay.runtime.pipeline import Pipeline
 from relay.store.store import Store
 
@@ -149,7 +150,7 @@ class TestBurst:
             for n in (0, 1):  # what `approve` does
                 item = relay.store.queue_by_uri(uri(0, n))
                 assert item is not None
-                relay.store.set_queue_state(item.short_id, "approved", "mod@home.example")
+                relay.store.move_queue(item.short_id, Event.APPROVE, "mod@home.example")
                 relay.store.boost_intent(uri(0, n), None)
             relay.take([seen(0, 2)])
             assert relay.decision(0, 2) is Decision.REJECT

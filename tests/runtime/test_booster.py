@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from mastodon import Mastodon
 from storecrash import crash_after
+from storehelp import observe
 from structlog.testing import capture_logs
 
 from relay.core.budget import ServerBudget, WindowBudget
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.lifecycle import Event
+from relay.core.verdict import Decision, Reason, Verdict
 from relay.runtime.booster import TURN, Booster, BoosterSettings
 from relay.runtime.events import Boosted
 from relay.sandbox import Fediverse, Instance, SeededAccount
@@ -48,7 +50,8 @@ def remote_post(fed: Fediverse, text: str = "Hello #TherapistsConnect", **option
 
 def accepted(store: Store, status: dict) -> None:
     """Record the post as seen and accepted, with a boost intent, as the pipeline does."""
-    store.observe(
+    observe(
+        store,
         status["uri"],
         source="remote",
         acct="bob@remote",
@@ -92,7 +95,8 @@ def home_post(
     home = fed["home"]
     author = by or home.create_account(f"alice{len(home.requests)}")
     status = dict(api(home, author).status_post(text, **options))
-    store.observe(
+    observe(
+        store,
         status["uri"], source=home.domain, acct=f"{author.username}@{home.domain}",
         url=status["url"], edited_at=None, text_fingerprint=status["id"],
     )  # fmt: skip
@@ -153,10 +157,10 @@ class TestBoosting:
         accepted(store, status)
         hold = Verdict(Decision.HOLD, (Reason("keywords.hold", Decision.HOLD, "matched 'workshop'"),))
         short_id = store.hold(status["uri"], hold)
-        store.set_queue_state(short_id, "approved", "maya@home")
+        store.move_queue(short_id, Event.APPROVE, "maya@home")
 
         home = api(fed["home"], bot)
-        with crash_after(store, "set_queue_state"), pytest.raises(RuntimeError, match="killed here"):
+        with crash_after(store, "move_queue"), pytest.raises(RuntimeError, match="killed here"):
             Booster(home, store, home_host=fed["home"].domain).work()
         assert not store.is_boosted(status["uri"])
         assert store.boost_pending(status["uri"])
@@ -389,7 +393,8 @@ class TestRefusals:
         self, fed: Fediverse, bot: SeededAccount, store: Store
     ) -> None:
         """A uri the home instance cannot resolve closes the intent as failed, with the reason."""
-        store.observe(
+        observe(
+            store,
             "https://gone.example/1",
             source="x",
             acct="a@gone.example",

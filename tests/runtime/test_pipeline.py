@@ -15,10 +15,11 @@ from structlog.testing import capture_logs
 
 from relay.config.rules import default_rules
 from relay.core.items import Deleted, Seen, Sighting
+from relay.core.lifecycle import Event
 from relay.core.post import Post
 from relay.core.rules import Rules
-from relay.core.screen import Decision
 from relay.core.seen import SeenCache
+from relay.core.verdict import Decision
 from relay.runtime import pipeline as pipeline_module
 from relay.runtime.events import CursorMoved, Held, HomeId
 from relay.runtime.pipeline import KEEP_EARLY_DELETES, Pipeline
@@ -153,6 +154,38 @@ class TestEditsAndDeletes:
         p.handle(seen(edited, via="stream"))
         [intent] = store.unfinished_intents()
         assert (intent.kind, intent.uri) == ("unboost", data["uri"])
+
+    @pytest.mark.parametrize("reviewed", [False, True], ids=["accepted", "approved"])
+    def test_edit_held_with_on_edit_hold_unboosts_and_holds(self, store: Store, reviewed: bool) -> None:
+        """With on_edit = "hold", a boosted post edited so that it is held gets an unboost intent
+        and waits as held for a moderator (`boosted --hold--> held`), whether it was accepted or
+        approved by a moderator before its boost."""
+        import dataclasses
+
+        p = pipeline(store, on_edit="hold")
+        data = status()
+        if reviewed:  # held, approved and boosted: its queue item is `boosted`
+            p.rules = dataclasses.replace(p.rules, mode="review")
+            p.handle(seen(data))
+            short_id = store.queue_by_uri(data["uri"]).short_id  # type: ignore[union-attr]
+            store.move_queue(short_id, Event.APPROVE, "mod@home.example")
+            store.boost_intent(data["uri"], None)
+            store.boost_done(data["uri"], "r1")
+            store.move_queue(short_id, Event.BOOST, "relay")
+        else:
+            self.boosted(store, p, data)
+        p.rules = dataclasses.replace(
+            p.rules, mode="open", keywords=dataclasses.replace(p.rules.keywords, hold=("casino",))
+        )
+        with capture_logs() as logs:
+            p.handle(seen(status("<p>Casino? #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
+        [intent] = store.unfinished_intents()
+        assert (intent.kind, intent.uri) == ("unboost", data["uri"])
+        item = store.queue_by_uri(data["uri"])
+        assert item is not None
+        assert item.state == "held"
+        assert [r.rule for r in item.verdict.reasons] == ["keywords.hold"]
+        assert "post.edit_held" in [e["event"] for e in logs]
 
     def test_edit_that_still_passes_changes_nothing(self, store: Store) -> None:
         """A harmless edit of a boosted post is screened again and stays boosted."""

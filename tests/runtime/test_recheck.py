@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from mastodon import Mastodon, MastodonAPIError
+from storehelp import observe
 
 from relay.core.budget import ServerBudget
 from relay.core.items import Deleted, Item, Seen
@@ -72,7 +73,8 @@ class TestEdited:
 def seen(
     store: Store, uri: str, *, source: str = HOME, local_id: str | None = None, at: datetime = T0
 ) -> None:
-    store.observe(
+    observe(
+        store,
         uri, source=source, acct="bob@remote.example", url=None, edited_at=None,
         text_fingerprint="fp", local_id=local_id, now=at,
     )  # fmt: skip

@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import storehelp
 
-from relay.core.dedupe import Arrival
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.dedupe import Arrival, Seen, decide
+from relay.core.lifecycle import Event, State
+from relay.core.verdict import Decision, Reason, Verdict
+from relay.errors import IllegalTransition
 from relay.store.store import Store
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -36,8 +39,9 @@ def observe(
     fingerprint: str = "fp-1",
     now: datetime = T0,
 ) -> Arrival:
-    """Observe a post with sensible defaults."""
-    return store.observe(
+    """Observe a post with sensible defaults, deciding dedupe as the pipeline does."""
+    return storehelp.observe(
+        store,
         uri,
         source=source,
         acct=acct,
@@ -107,7 +111,8 @@ class TestSeenPosts:
 
     def test_local_ids_find_the_uri_per_source(self, store: Store) -> None:
         """A delete event's id (local to its source) leads back to the post's uri."""
-        store.observe(
+        storehelp.observe(
+            store,
             URI,
             source="a.example",
             acct="alice@social.example",
@@ -116,7 +121,8 @@ class TestSeenPosts:
             text_fingerprint="fp",
             local_id="111",
         )
-        store.observe(
+        storehelp.observe(
+            store,
             URI,
             source="b.example",
             acct="alice@social.example",
@@ -132,13 +138,12 @@ class TestSeenPosts:
     def test_a_new_post_written_with_its_verdict_is_what_observe_and_record_verdict_make(
         self, store: Store, tmp_path: Path
     ) -> None:
-        """`arrival` + `add_screened` (the pipeline's path for a new post) leave the same rows as
-        `observe` + `record_verdict` + `audit`, and later arrivals are decided the same way."""
+        """`add_screened` (the pipeline's path for a new post) leaves the same rows, audit row
+        included, as `observe` + `record_verdict`, and later arrivals are decided the same way."""
         with Store.open(tmp_path / "other.db", now=lambda: T0) as slow:
             observe(slow, source="a.example", acct="Alice@Social.example")
-            slow.record_verdict(URI, HOLD)
-            slow.audit("screen.hold", actor="relay", uri=URI, target="alice@social.example", detail="new")
-            assert store.arrival(URI, None) is Arrival.SCREEN
+            slow.record_verdict(URI, HOLD, audit_detail="new")
+            assert store.stored(URI) is None
             store.add_screened(
                 URI,
                 HOLD,
@@ -157,8 +162,9 @@ class TestSeenPosts:
                 assert [(r.action, r.target, r.detail) for r in check.audit_rows(uri=URI)] == [
                     ("screen.hold", "alice@social.example", "new")
                 ]
-                assert check.arrival(URI, None) is Arrival.DUPLICATE
-                assert check.arrival(URI, "2026-11-25T13:00:00Z") is Arrival.RESCREEN
+                assert check.stored(URI) == Seen(None)
+                assert decide(check.stored(URI), None) is Arrival.DUPLICATE
+                assert decide(check.stored(URI), "2026-11-25T13:00:00Z") is Arrival.RESCREEN
             tables = ("posts", "sightings")
             rows = [[c._conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables] for c in (slow, store)]  # noqa: S608
             assert rows[0] == rows[1]
@@ -203,7 +209,7 @@ class TestSeenPosts:
         assert store.unfinished_intents() == []
 
     def test_adding_a_post_the_store_has_is_refused(self, store: Store) -> None:
-        """`add_screened` is for a uri `arrival` called new: a second one raises and writes nothing."""
+        """`add_screened` is for a uri the store does not have: a second one raises and writes nothing."""
         observe(store)
         with pytest.raises(sqlite3.IntegrityError):
             store.add_screened(
@@ -218,7 +224,7 @@ class TestSeenPosts:
         assert store.sightings(URI) == {"home:stream": 1}
         assert store.audit_rows(uri=URI) == []
         store.mark_retracted(URI, "deleted")
-        assert store.arrival(URI, None) is Arrival.RETRACTED
+        assert store.stored(URI) == Seen(None, retracted=True)
 
 
 class TestEarlyDeletes:
@@ -286,11 +292,10 @@ class TestReviewQueue:
         short_id = store.hold(URI, HOLD)
         assert short_id.startswith("h")
         assert short_id[1:].isdigit()
-        store.set_queue_state(short_id, "rejected", "mod@social.example", "spam")
-        assert store.hold(URI, HOLD) == short_id
+        assert store.hold(URI, ACCEPT) == short_id
         item = store.queue_item(short_id)
         assert item is not None
-        assert (item.state, item.uri, item.verdict) == ("held", URI, HOLD)
+        assert (item.state, item.uri, item.verdict) == (State.HELD, URI, ACCEPT)
         assert item.acct == "alice@social.example"
 
     def test_pending_is_oldest_first_and_only_held(self, store: Store) -> None:
@@ -300,7 +305,7 @@ class TestReviewQueue:
             uri = f"{URI}{n}"
             observe(store, uri)
             ids.append(store.hold(uri, HOLD, T0 + timedelta(minutes=10 - n)))
-        store.set_queue_state(ids[1], "approved", "mod@social.example")
+        store.move_queue(ids[1], Event.APPROVE, "mod@social.example")
         assert [i.short_id for i in store.pending()] == [ids[3], ids[2], ids[0]]
         assert [i.short_id for i in store.pending(limit=2)] == [ids[3], ids[2]]
         assert store.queue_length() == 3
@@ -310,7 +315,7 @@ class TestReviewQueue:
         observe(store)
         short_id = store.hold(URI, HOLD)
         later = T0 + timedelta(minutes=3)
-        item = store.set_queue_state(short_id, "approved", "mod@social.example", "fine", later)
+        item = store.move_queue(short_id, Event.APPROVE, "mod@social.example", "fine", later)
         assert (item.state, item.actor, item.reason, item.updated_at) == (
             "approved",
             "mod@social.example",
@@ -323,13 +328,13 @@ class TestReviewQueue:
         ]
 
     def test_unknown_state_and_unknown_id_are_refused(self, store: Store) -> None:
-        """An unknown state is a ValueError; an unknown id is a LookupError."""
+        """An unknown event is an IllegalTransition; an unknown id is a LookupError."""
         observe(store)
         short_id = store.hold(URI, HOLD)
-        with pytest.raises(ValueError, match="unknown queue state"):
-            store.set_queue_state(short_id, "maybe", "mod@social.example")
+        with pytest.raises(IllegalTransition, match="unknown review event 'maybe'"):
+            store.move_queue(short_id, "maybe", "mod@social.example")  # type: ignore[arg-type]
         with pytest.raises(LookupError):
-            store.set_queue_state("h999", "approved", "mod@social.example")
+            store.move_queue("h999", Event.APPROVE, "mod@social.example")
         assert store.queue_item("h999") is None
         assert store.queue_item("bogus") is None
 

@@ -22,12 +22,13 @@ CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
+    from relay.core.dedupe import Arrival
     from relay.store.store import Store
 
     path, stop_after, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     store = Store.open(path)
-    store.observe(uri, source="home", acct="alice@a.example", url=None, edited_at=None,
-                  text_fingerprint="fp")
+    store.observe(uri, Arrival.SCREEN, source="home", acct="alice@a.example", url=None,
+                  edited_at=None, text_fingerprint="fp")
     store.boost_intent(uri, "1001")
     if stop_after == "done":
         store.boost_done(uri, "2002")

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from storehelp import observe
 
 from relay.core.dedupe import Arrival
-from relay.core.screen import Decision, Verdict
+from relay.core.verdict import Decision, Verdict
 from relay.errors import StoreError
 from relay.store import migrations
 from relay.store.store import Store
@@ -56,7 +57,8 @@ def test_older_schema_is_migrated_and_keeps_data(tmp_path: Path, start: int) -> 
         assert store.schema_version() == migrations.LATEST
         assert store.get_cursor("home", "tag") == "42"
         assert (
-            store.observe(
+            observe(
+                store,
                 URI,
                 source="poll",
                 acct="alice@a.example",

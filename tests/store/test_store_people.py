@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from storehelp import observe
 
-from relay.core.screen import Decision, History, Reason, Verdict
+from relay.core.history import History
+from relay.core.verdict import Decision, Reason, Verdict
 from relay.store.records import SourceStats
 from relay.store.store import Store
 
@@ -27,8 +29,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def seen(store: Store, uri: str, acct: str, fingerprint: str = "fp", now: datetime = T0) -> None:
     """Observe a post."""
-    store.observe(
-        uri, source="home", acct=acct, url=None, edited_at=None, text_fingerprint=fingerprint, now=now
+    observe(
+        store, uri, source="home", acct=acct, url=None, edited_at=None, text_fingerprint=fingerprint, now=now
     )
 
 

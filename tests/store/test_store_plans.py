@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from storehelp import observe
 
-from relay.core.screen import Decision, Reason, Verdict
+from relay.core.lifecycle import Event
+from relay.core.verdict import Decision, Reason, Verdict
 from relay.store.store import Store
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -36,7 +38,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def a_post_lifetime(store: Store, n: int) -> None:
     """What the relay does to post `n`: screened, held, approved, boosted, seen again, deleted."""
     uri = f"https://a.example/users/u{n % 7}/statuses/{n}"
-    assert store.arrival(uri, None).value == "screen"
+    assert store.stored(uri) is None
     store.add_screened(
         uri, HOLD, source="a.example", acct=f"u{n % 7}@a.example", url=None, edited_at=None,
         text_fingerprint=f"fp{n}", local_id=str(n), audit_detail="review",
@@ -45,12 +47,13 @@ def a_post_lifetime(store: Store, n: int) -> None:
     short_id = store.hold(uri, HOLD)
     store.queue_item(short_id)
     store.queue_by_uri(uri)
-    store.set_queue_state(short_id, "approved", "mod@a.example", "ok")
+    store.move_queue(short_id, Event.APPROVE, "mod@a.example", "ok")
     store.boost_intent(uri, None)
     assert store.boost_pending(uri)
     store.boost_done(uri, f"r{n}")
-    store.set_queue_state(short_id, "boosted", "relay", None)
-    store.observe(
+    store.move_queue(short_id, Event.BOOST, "relay", None)
+    observe(
+        store,
         uri, source="b.example", acct=f"u{n % 7}@a.example", url=None, edited_at=None,
         text_fingerprint=f"fp{n}", local_id=f"b{n}",
     )  # fmt: skip

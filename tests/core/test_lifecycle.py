@@ -1,4 +1,4 @@
-"""The review-queue lifecycle table (relay.core.review); its DMs: tests/moderation/test_notices.py."""
+"""The lifecycle tables (relay.core.lifecycle): the review queue's and the boost journal's moves."""
 
 from __future__ import annotations
 
@@ -7,28 +7,31 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from relay.core.review import (
+from relay.core.lifecycle import (
     FINAL_STATES,
+    JOURNAL,
+    JOURNAL_MOVES,
     MOVES,
+    REVIEW,
     TRANSITIONS,
     Event,
+    JournalEvent,
+    JournalState,
     State,
+    Table,
     allowed_events,
     is_expired,
     next_state,
 )
 from relay.errors import IllegalTransition, RelayError
-from relay.store.records import QUEUE_STATES
 
 LEGAL = {(frm, event): to for frm, event, to in MOVES}
 ILLEGAL = [pair for pair in itertools.product(State, Event) if pair not in LEGAL]
+JOURNAL_LEGAL = {(frm, event): to for frm, event, to in JOURNAL_MOVES}
+JOURNAL_ILLEGAL = [p for p in itertools.product(JournalState, JournalEvent) if p not in JOURNAL_LEGAL]
 
 
-class TestTable:
-    def test_states_are_the_stores(self) -> None:
-        """The lifecycle's states are exactly the state strings the store records."""
-        assert {s.value for s in State} == QUEUE_STATES
-
+class TestReviewTable:
     @pytest.mark.parametrize(("frm", "event", "to"), MOVES, ids=[f"{f}-{e}" for f, e, _ in MOVES])
     def test_every_legal_move(self, frm: State, event: Event, to: State) -> None:
         """Each move in the table goes where the table says, from enum values and from plain strings."""
@@ -51,7 +54,8 @@ class TestTable:
     def test_refusal_reads_like_h11(self) -> None:
         """Approving a boosted post says so and offers the one move left."""
         with pytest.raises(
-            IllegalTransition, match=r"^can't approve a post that is boosted; from boosted you can: retract$"
+            IllegalTransition,
+            match=r"^can't approve a post that is boosted; from boosted you can: retract, hold$",
         ):
             next_state("boosted", "approve")
 
@@ -115,6 +119,53 @@ class TestTable:
         """Approving an approved post (two moderators at once) is refused, not silently accepted."""
         with pytest.raises(IllegalTransition, match="can't approve a post that is approved"):
             next_state("approved", "approve")
+
+    def test_an_edit_held_after_its_boost_is_held(self) -> None:
+        """boosted --hold--> held is in the table: with on_edit = "hold", an edited boosted post is
+        unboosted and waits for a moderator like any held post (approve boosts it again)."""
+        assert next_state(State.BOOSTED, Event.HOLD) is State.HELD
+        state = State.HELD
+        for event in ("approve", "boost", "hold", "approve", "boost"):
+            state = next_state(state, event)
+        assert state is State.BOOSTED
+
+    def test_the_review_functions_are_the_review_table(self) -> None:
+        """next_state and allowed_events answer what the REVIEW table answers."""
+        for (frm, event), to in LEGAL.items():
+            assert REVIEW.next(frm, event) is next_state(frm, event) is to
+        assert REVIEW.final == FINAL_STATES
+
+
+class TestJournalTable:
+    @pytest.mark.parametrize(
+        ("frm", "event", "to"), JOURNAL_MOVES, ids=[f"{f}-{e}" for f, e, _ in JOURNAL_MOVES]
+    )
+    def test_every_legal_move(self, frm: JournalState, event: JournalEvent, to: JournalState) -> None:
+        """An open intent is finished as done or failed, from enum values and from stored strings."""
+        assert JOURNAL.next(frm, event) is to
+        assert JOURNAL.next(frm.value, event.value) is to
+
+    @pytest.mark.parametrize(("frm", "event"), JOURNAL_ILLEGAL, ids=[f"{f}-{e}" for f, e in JOURNAL_ILLEGAL])
+    def test_every_other_move_is_refused(self, frm: JournalState, event: JournalEvent) -> None:
+        """A finished entry is never finished again: done and failed are final."""
+        with pytest.raises(IllegalTransition, match=f"^can't {event} a boost that is {frm}; {frm} is final$"):
+            JOURNAL.next(frm, event, thing="a boost")
+
+    def test_final_states(self) -> None:
+        """Only the open intent moves; done and failed are final."""
+        assert JOURNAL.final == {JournalState.DONE, JournalState.FAILED}
+        assert JOURNAL.allowed("intent") == (JournalEvent.SUCCEED, JournalEvent.FAIL)
+
+    def test_unknown_names_are_refused(self) -> None:
+        """A state string the journal does not know is refused, naming the known ones."""
+        with pytest.raises(IllegalTransition, match="unknown journal state 'limbo'; known states: intent"):
+            JOURNAL.next("limbo", "fail")
+
+
+def test_a_table_with_a_move_twice_is_refused() -> None:
+    """A table that names the same (state, event) twice is not a function: refused when built."""
+    with pytest.raises(ValueError, match="twice"):
+        Table("t", "a thing", JournalState, JournalEvent, JOURNAL_MOVES + JOURNAL_MOVES[:1])
 
 
 class TestExpiry:

@@ -1,4 +1,5 @@
-"""The SQLite connection under `relay.store.store.Store`: opening, migrating, transactions, errors.
+"""The one SQLite connection every part of `relay.store.store.Store` shares: opening, migrating,
+transactions, errors.
 
 Everything that can go wrong with the file itself (not a database, corrupt, locked by another
 process, from a newer relay, unreadable) becomes a `StoreError` with a message and a fix, never a
@@ -38,7 +39,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class StoreBase:
+class Db:
     """One SQLite connection, used by one writer thread (a lock makes accidental sharing safe)."""
 
     def __init__(
@@ -49,7 +50,7 @@ class StoreBase:
         readonly: bool,
         now: Callable[[], datetime],
     ) -> None:
-        """Wrap an open, migrated connection; use `Store.open()` rather than this."""
+        """Wrap an open, migrated connection; use `Db.open()` (or `Store.open()`) rather than this."""
         self._conn = conn
         self.path = path
         self.readonly = readonly
@@ -119,12 +120,12 @@ class StoreBase:
 
     def schema_version(self) -> int:
         """The schema version of the open file."""
-        with self._reading() as c:
+        with self.reading() as c:
             return migrations.schema_version(c)
 
-    # -- for the Store's methods -------------------------------------------------------------
+    # -- for the store's parts -----------------------------------------------------------------
 
-    def _at(self, now: datetime | None) -> str:
+    def at(self, now: datetime | None) -> str:
         """`now` (or the store's clock) as stored text (the last one is remembered: the pipeline
         passes one `now` to every call it makes for a post)."""
         when = self._now() if now is None else now
@@ -135,10 +136,10 @@ class StoreBase:
         self._last_at = (when, text)
         return text
 
-    def _clock(self, now: datetime | None) -> datetime:
+    def clock(self, now: datetime | None) -> datetime:
         return self._now() if now is None else now
 
-    def _writing(self) -> _Writing:
+    def writing(self) -> _Writing:
         """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on any error.
 
         Inside `atomic()` it joins the enclosing transaction. (A small class rather than a
@@ -161,44 +162,25 @@ class StoreBase:
         The pipeline decides on a batch of posts in one `atomic()` block (seen, screened, boost
         intent or hold, cursors), so a crash at any moment leaves either all of it or none of it.
         """
-        return self._writing()
+        return self.writing()
 
-    def _reading(self) -> _Reading:
+    def reading(self) -> _Reading:
         """The connection for reads (each statement sees a consistent snapshot)."""
         return _Reading(self)
 
-    def _audit_in(
-        self,
-        c: sqlite3.Connection,
-        action: str,
-        *,
-        actor: str,
-        at: str,
-        uri: str | None = None,
-        target: str | None = None,
-        detail: str | None = None,
-    ) -> int:
-        """Append one audit row inside the caller's transaction; return its id."""
-        cur = c.execute(
-            "INSERT INTO audit (at, actor, action, uri, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (at, actor, action, uri, target, detail),
-        )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
-
-    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         """The first column of the first row of a read, or `None`."""
-        with self._reading() as c:
+        with self.reading() as c:
             row = c.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
 
 class _Reading:
-    """`with store._reading() as c`: the store's lock held, file errors turned into StoreError."""
+    """`with db.reading() as c`: the store's lock held, file errors turned into StoreError."""
 
     __slots__ = ("_store",)
 
-    def __init__(self, store: StoreBase) -> None:
+    def __init__(self, store: Db) -> None:
         self._store = store
 
     def __enter__(self) -> sqlite3.Connection:
@@ -214,7 +196,7 @@ class _Reading:
 
 
 class _Writing(_Reading):
-    """`with store._writing() as c`: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; inside an
+    """`with db.writing() as c`: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error; inside an
     open transaction of the same store, only joins it."""
 
     __slots__ = ("_outer",)
@@ -262,11 +244,11 @@ class _Savepoint:
 
     __slots__ = ("_store", "_writing")
 
-    def __init__(self, store: StoreBase) -> None:
+    def __init__(self, store: Db) -> None:
         self._store = store
 
     def __enter__(self) -> None:
-        self._writing = self._store._writing()
+        self._writing = self._store.writing()
         conn = self._writing.__enter__()
         try:
             conn.execute("SAVEPOINT item")

@@ -1,0 +1,18 @@
+"""Recording posts in a real store the way the pipeline does: the store reports what it has about a
+uri, `relay.core.dedupe.decide` decides, the store records that."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relay.core.dedupe import Arrival, decide
+from relay.store.store import Store
+
+
+def observe(store: Store, uri: str, **sighting: Any) -> Arrival:
+    """Record that a source delivered this version of `uri` (keywords as `Store.observe` takes
+    them); return the dedupe decision it was recorded as."""
+    with store.atomic():
+        arrival = decide(store.stored(uri), sighting.get("edited_at"))
+        store.observe(uri, arrival, **sighting)
+    return arrival
