@@ -110,7 +110,7 @@ def run(kind: Kind, *, limit: int, period: float, windows: int, folder: Path) ->
             fed.partition("home", "remote")  # home learns of the posts only by resolving them
             origin, streamed = other, (("remote", other.create_account("watcher")),)
         with Store.open(folder / "relay.sqlite3") as store:
-            store.set_paused(True, "bench")
+            store.settings.set_paused(True, "bench")
         relay = RelayProcess(folder, fed, bot, streamed=streamed)
         relay.start()
         try:
@@ -120,13 +120,15 @@ def run(kind: Kind, *, limit: int, period: float, windows: int, folder: Path) ->
                 origin.post(author, f"Backlog post {i} #{HASHTAG}")
             with Store.open(relay.state, readonly=True) as view:
                 wait_for(
-                    lambda: view.intent_count("boost") == posts, timeout=120, what=f"{posts} accepted posts"
+                    lambda: view.boosts.intent_count("boost") == posts,
+                    timeout=120,
+                    what=f"{posts} accepted posts",
                 )
             time.sleep(period - time.time() % period)  # resume as a window of the server's begins
             before, refused = len(home.requests), home.limiter.refused
             resumed = time.time()
             with Store.open(relay.state) as store:
-                store.set_paused(False, "bench")
+                store.settings.set_paused(False, "bench")
             wait_for(
                 lambda: len(relay.boosted_uris()) >= posts,
                 timeout=(windows + 2) * period + 60,

@@ -166,7 +166,7 @@ def pipeline_in(
         store = Store.open(Path(tmp) / "state.sqlite3")
         with store.atomic():
             for n in range(BLOCKS):
-                store.block(f"blocked-{n}.example", "bench", "mod@home.example")
+                store.people.block(f"blocked-{n}.example", "bench", "mod@home.example")
         if synchronous is not None:  # --what-if only: the relay leaves SQLite's default (FULL)
             store._conn.execute(f"PRAGMA synchronous = {synchronous}")
         try:

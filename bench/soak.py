@@ -370,8 +370,8 @@ class Soak:
             if p.kind == HOLD and p.decision and p.decided_at is None and p.deleted_at is None
         ]
         with self._store() as store:
-            open_intents = store.unfinished_intents()
-            unhandled = [i for i in self.mod.sent if not store.is_mention_handled(i)]
+            open_intents = store.boosts.unfinished_intents()
+            unhandled = [i for i in self.mod.sent if not store.settings.is_mention_handled(i)]
             stale = [p.uri for p in self.posts if p.deleted_at is None and not self._known(store, p)]
         waiting = []
         for name, items in (
@@ -390,7 +390,7 @@ class Soak:
         with self.fed.lock:
             status = self.fed[author.instance].state.status_by_uri(post.uri)
             edited = None if status is None or status.edited_at is None else iso(status.edited_at)
-        return decide(store.stored(post.uri), edited) in (Arrival.DUPLICATE, Arrival.RETRACTED)
+        return decide(store.posts.stored(post.uri), edited) in (Arrival.DUPLICATE, Arrival.RETRACTED)
 
     def _observe(self) -> Observed:
         home = self.fed["home"]
@@ -401,29 +401,31 @@ class Soak:
                     made.setdefault(record.uri, []).append(record.at)
         with self._store() as store:
             uris = [p.uri for p in self.posts]
-            approved = Counter(r.uri for r in store.audit_rows() if r.action == "queue.approved" and r.uri)
-            states = {u: item.state for u in uris if (item := store.queue_by_uri(u)) is not None}
+            approved = Counter(
+                r.uri for r in store.audit_log.audit_rows() if r.action == "queue.approved" and r.uri
+            )
+            states = {u: item.state for u in uris if (item := store.queue.queue_by_uri(u)) is not None}
             return Observed(
                 reblogs_made=made,
                 boosted_now=frozenset(self.relay.boosted_uris()),
                 approvals_audited=approved,
                 queue_states=states,
-                boost_done=frozenset(u for u in uris if store.is_boosted(u)),
-                retracted=frozenset(u for u in uris if store.is_retracted(u)),
+                boost_done=frozenset(u for u in uris if store.boosts.is_boosted(u)),
+                retracted=frozenset(u for u in uris if store.posts.is_retracted(u)),
                 known_versions=frozenset(p.uri for p in self.posts if self._known(store, p)),
-                screened=frozenset(u for u in uris if store.verdict_for(u) is not None),
-                open_intents=len(store.unfinished_intents()),
-                unhandled_dms=sum(1 for i in self.mod.sent if not store.is_mention_handled(i)),
+                screened=frozenset(u for u in uris if store.posts.verdict_for(u) is not None),
+                open_intents=len(store.boosts.unfinished_intents()),
+                unhandled_dms=sum(1 for i in self.mod.sent if not store.settings.is_mention_handled(i)),
                 cap=CAP,
                 notes={p.uri: self._note(store, p, made) for p in self.posts},
             )
 
     def _note(self, store: Store, post: Planned, made: dict[str, list[datetime]]) -> str:
         """One line on a post for the table: the schedule's side and the relay's."""
-        verdict = store.verdict_for(post.uri)
+        verdict = store.posts.verdict_for(post.uri)
         said = "unseen" if verdict is None else verdict.decision.value
         why = [r.rule for r in verdict.reasons if r.decision.value != "accept"] if verdict else []
-        journal = ",".join(f"{e.kind}:{e.state}" for e in store.journal(post.uri)) or "-"
+        journal = ",".join(f"{e.kind}:{e.state}" for e in store.boosts.journal(post.uri)) or "-"
         fate = [
             f"#{post.serial} {post.kind}",
             post.acct,

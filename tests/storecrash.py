@@ -6,16 +6,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from relay.store.store import Store
-
 
 @contextmanager
 def crash_after(
-    store: Store, method: str, when: Callable[..., bool] = lambda *a, **k: True
+    part: object, method: str, when: Callable[..., bool] = lambda *a, **k: True
 ) -> Iterator[None]:
-    """Within the block, `store.<method>` does its write, then raises `RuntimeError("killed here")`
-    for the calls `when(*args, **kwargs)` picks: the process dying half-way through a transaction."""
-    original = getattr(store, method)
+    """Within the block, `part.<method>` (a part of the store: `store.posts`, `store.queue`, ...)
+    does its write, then raises `RuntimeError("killed here")` for the calls `when(*args, **kwargs)`
+    picks: the process dying half-way through a transaction."""
+    original = getattr(part, method)
 
     def write_then_crash(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
@@ -23,8 +22,8 @@ def crash_after(
             raise RuntimeError("killed here")
         return result
 
-    setattr(store, method, write_then_crash)
+    setattr(part, method, write_then_crash)
     try:
         yield
     finally:
-        setattr(store, method, original)
+        setattr(part, method, original)

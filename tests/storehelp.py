@@ -13,6 +13,6 @@ def observe(store: Store, uri: str, **sighting: Any) -> Arrival:
     """Record that a source delivered this version of `uri` (keywords as `Store.observe` takes
     them); return the dedupe decision it was recorded as."""
     with store.atomic():
-        arrival = decide(store.stored(uri), sighting.get("edited_at"))
-        store.observe(uri, arrival, **sighting)
+        arrival = decide(store.posts.stored(uri), sighting.get("edited_at"))
+        store.posts.observe(uri, arrival, **sighting)
     return arrival

@@ -80,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(config.state, readonly=True) as store:
         uri = args.post
         if uri is not None and re.fullmatch(r"[hH]\d+", uri.strip()):
-            item = store.queue_item(uri)
+            item = store.queue.queue_item(uri)
             if item is None:
                 raise InputError(f"--post {uri}: no such review id", fix="`relay queue` lists the held posts")
             uri = item.uri
-        rows = store.audit_rows(since=since, actor=actor, uri=uri, limit=args.limit)
+        rows = store.audit_log.audit_rows(since=since, actor=actor, uri=uri, limit=args.limit)
     if args.json:
         for row in rows:
             print(json.dumps(to_json(row)))

@@ -65,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     now = datetime.now(UTC)
     with Store.open(config.state, readonly=True) as store:
-        items = store.pending()
+        items = store.queue.pending()
     print(json.dumps([to_json(i, now) for i in items], indent=2) if args.json else render(items, now))
     return 0

@@ -68,7 +68,7 @@ class Summary:
 
 def summarise(config: Config, store: Store, now: datetime) -> Summary:
     """Read everything `relay status` shows from `store` as of `now`."""
-    stats = store.stats(now)
+    stats = store.statistics.stats(now)
     seen = {s.source: s for s in stats.sources}
     configured = [i.host for i in (config.home, *config.sources)]
     names = configured + sorted(set(seen) - set(configured))
@@ -83,9 +83,9 @@ def summarise(config: Config, store: Store, now: datetime) -> Summary:
     )
     intents = tuple(
         IntentLine(kind=e.kind, uri=e.uri, age=(now - e.created_at).total_seconds())
-        for e in store.unfinished_intents()
+        for e in store.boosts.unfinished_intents()
     )
-    report = _stream_report(store.get_setting(STREAMS_SETTING))
+    report = _stream_report(store.settings.get_setting(STREAMS_SETTING))
     streams = tuple(
         StreamLine(str(r["name"]), bool(r["connected"]), r.get("last_event_age"), r.get("error"))
         for r in report.get("streams", [])
@@ -97,7 +97,7 @@ def summarise(config: Config, store: Store, now: datetime) -> Summary:
         config=str(config.path),
         state=str(config.state),
         now=now.astimezone(UTC).isoformat(timespec="seconds"),
-        paused=store.paused(),
+        paused=store.settings.paused(),
         queue_length=stats.queue_length,
         boosts_24h=stats.boosts_last_24h,
         verdicts_24h={d: stats.verdicts_by_decision.get(d, 0) for d in ("accept", "hold", "reject")},

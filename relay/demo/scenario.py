@@ -61,17 +61,17 @@ class Reality:
         return self._store
 
     def held_id(self, uri: str) -> str | None:
-        item = self.store.queue_by_uri(uri)
+        item = self.store.queue.queue_by_uri(uri)
         return item.short_id if item is not None and item.state == "held" else None
 
     def queue(self, uris: list[str]) -> tuple[tuple[str, str, str | None], ...]:
         """(short id, state, reason) of every post of `uris` that was held, by short id."""
-        items = [item for uri in uris if (item := self.store.queue_by_uri(uri)) is not None]
+        items = [item for uri in uris if (item := self.store.queue.queue_by_uri(uri)) is not None]
         items.sort(key=lambda item: int(item.short_id[1:]))
         return tuple((item.short_id, item.state, item.reason) for item in items)
 
     def known(self, uri: str) -> bool:
-        return bool(self.store.sightings(uri)) or self.store.verdict_for(uri) is not None
+        return bool(self.store.posts.sightings(uri)) or self.store.posts.verdict_for(uri) is not None
 
     def close(self) -> None:
         if self._store is not None:
@@ -135,9 +135,9 @@ class Scenario:
         uri = self.intro_bob.uri
         reality = self.reality
         # Every feed that carries Bob's post (home and remote streams, third's poll) adds a sighting.
-        self.relay.wait(lambda: len(reality.store.sightings(uri)) >= 3, 3.0, abort=self.abort)
-        sightings = reality.store.sightings(uri)
-        screened, reblogs = reality.store.screened_count(uri), reality.reblogs().count(uri)
+        self.relay.wait(lambda: len(reality.store.posts.sightings(uri)) >= 3, 3.0, abort=self.abort)
+        sightings = reality.store.posts.sightings(uri)
+        screened, reblogs = reality.store.posts.screened_count(uri), reality.reblogs().count(uri)
         feeds = ", ".join(self.cast.instance_name(source) for source in sorted(sightings))
         self.out(
             f"  @{self.cast.acct('bob')} {snippet(self.intro_bob.text)} was delivered by {len(sightings)} "
@@ -343,7 +343,9 @@ class Scenario:
             facts = self.relay.facts(uri)
             retracted = facts is not None and facts.retracted_at is not None
             # The log line is written inside the relay's transaction: wait for the commit too.
-            return retracted and uri not in self.reality.reblogs() and self.reality.store.is_retracted(uri)
+            return (
+                retracted and uri not in self.reality.reblogs() and self.reality.store.posts.is_retracted(uri)
+            )
 
         ok = self._wait(settled)
         facts = self.relay.facts(uri)
@@ -388,7 +390,7 @@ class Scenario:
         self._record(Check(self._step, expected, met, "" if met else found))
 
     def _queue_state(self, uri: str) -> str | None:
-        item = self.reality.store.queue_by_uri(uri)
+        item = self.reality.store.queue.queue_by_uri(uri)
         return None if item is None else item.state
 
     def _record(self, check: Check) -> None:

@@ -98,7 +98,7 @@ class Actions:
         post = ctx.resolved.get(url)
         if post is not None:
             return post.uri
-        if self.store.verdict_for(url) is not None or self.store.is_boosted(url):
+        if self.store.posts.verdict_for(url) is not None or self.store.boosts.is_boosted(url):
             return url  # the URL is the post's uri
         return None
 
@@ -109,10 +109,10 @@ class Actions:
                 return "Which post? Reply to my hold DM, or name it by id (like h42) or link."
             return ctx.reply_to
         if isinstance(ref, ShortId):
-            item = self.store.queue_item(ref.id)
+            item = self.store.queue.queue_item(ref.id)
             return item if item is not None else f"There is no held post {ref.id}; `queue` lists them."
         uri = self._uri(ref.url, ctx)
-        item = None if uri is None else self.store.queue_by_uri(uri)
+        item = None if uri is None else self.store.queue.queue_by_uri(uri)
         return item if item is not None else f"{ref.url} was never held for review."
 
     def _move(self, item: QueueItem, event: Event, ctx: Context, reason: str | None = None) -> str | None:
@@ -122,17 +122,17 @@ class Actions:
         except IllegalTransition as exc:
             log.warning("moderation.illegal_move", id=item.short_id, state=item.state, move=str(event))
             return f"{item.short_id}: {exc.message}."
-        self.store.move_queue(item.short_id, event, ctx.actor, reason, ctx.now)
+        self.store.queue.move(item.short_id, event, ctx.actor, reason, ctx.now)
         return None
 
     def _paused_note(self) -> str:
-        return " Boosting is paused: it goes out after `resume`." if self.store.paused() else ""
+        return " Boosting is paused: it goes out after `resume`." if self.store.settings.paused() else ""
 
     # -- the review queue -------------------------------------------------------------------------
 
     def _queue(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
-        items = self.store.pending(QUEUE_LINES)
-        total = self.store.queue_length()
+        items = self.store.queue.pending(QUEUE_LINES)
+        total = self.store.queue.queue_length()
         if not items:
             out.lines.append("Nothing waits for review.")
             return
@@ -152,7 +152,7 @@ class Actions:
         uri = None
         if isinstance(cmd.ref, PostUrl):
             uri = self._uri(cmd.ref.url, ctx)
-            item = None if uri is None else self.store.queue_by_uri(uri)
+            item = None if uri is None else self.store.queue.queue_by_uri(uri)
             if uri is None:
                 out.lines.append(f"I know nothing about {cmd.ref.url}.")
                 return
@@ -162,7 +162,7 @@ class Actions:
                 out.lines.append(item)
                 return
             uri = item.uri
-        verdict = self.store.verdict_for(uri)
+        verdict = self.store.posts.verdict_for(uri)
         name = item.short_id if isinstance(item, QueueItem) else uri
         decision = verdict.decision.value if verdict is not None else "not screened (boosted by hand?)"
         out.lines.append(f"{name}: {decision}")
@@ -172,7 +172,7 @@ class Actions:
             out.lines.append(f"now {item.state}{by}{why}; held {item.held_at:%Y-%m-%d %H:%M} UTC")
         for reason in verdict.reasons if verdict is not None else ():
             out.lines.append(f"- {reason.rule} ({reason.decision.value}): {quiet(reason.detail)}")
-        if self.store.is_boosted(uri):
+        if self.store.boosts.is_boosted(uri):
             out.lines.append("It is boosted.")
 
     def _approve(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
@@ -182,7 +182,7 @@ class Actions:
             if isinstance(item, str):
                 out.lines.append(item)
                 continue
-            if self.store.is_retracted(item.uri):
+            if self.store.posts.is_retracted(item.uri):
                 out.lines.append(f"{item.short_id} was retracted (deleted or withdrawn): never boosted.")
                 continue
             if item.state == "rejected" and is_expired(item.held_at, ctx.now, self.settings.hold_expiry):
@@ -192,7 +192,7 @@ class Actions:
             if refused:
                 out.lines.append(refused)
                 continue
-            self.store.boost_intent(item.uri, None, ctx.now)
+            self.store.boosts.boost_intent(item.uri, None, ctx.now)
             out.approved.append(item.uri)
             out.lines.append(f"Approved {item.short_id}: boosting it.{self._paused_note()}")
 
@@ -222,13 +222,13 @@ class Actions:
         if post.visibility != "public":
             out.lines.append(f"Not boosted: that post is {post.visibility}; only public posts are boosted.")
             return
-        if store.is_retracted(post.uri):
+        if store.posts.is_retracted(post.uri):
             out.lines.append("Not boosted: that post was retracted (deleted or unboosted); never again.")
             return
-        if store.is_boosted(post.uri):
+        if store.boosts.is_boosted(post.uri):
             out.lines.append("That post is already boosted.")
             return
-        history = store.history(post.author.acct, "", ctx.now, uri=post.uri)
+        history = store.people.history(post.author.acct, "", ctx.now, uri=post.uri)
         blocked = history.account_blocked or history.domain_blocked
         if history.opted_out:
             out.lines.append(f"Not boosted: {post.author.acct} asked never to be boosted (optout).")
@@ -237,9 +237,9 @@ class Actions:
             out.lines.append(f"Not boosted: {post.author.acct} is blocked ({quiet(blocked)}).")
             return
         edited_at = None if post.edited_at is None else post.edited_at.isoformat()
-        store.observe(
+        store.posts.observe(
             post.uri,
-            decide(store.stored(post.uri), edited_at),
+            decide(store.posts.stored(post.uri), edited_at),
             source=post.source,
             acct=post.author.acct,
             url=post.url,
@@ -248,11 +248,13 @@ class Actions:
             local_id=post.id or None,
             now=ctx.now,
         )
-        item = store.queue_by_uri(post.uri)
+        item = store.queue.queue_by_uri(post.uri)
         if item is not None and item.state in (State.HELD, State.REJECTED, State.FAILED):
             self._move(item, Event.RETRY if item.state is State.FAILED else Event.APPROVE, ctx)
-        store.boost_intent(post.uri, post.id or None, ctx.now)
-        store.audit("moderator.boost", actor=ctx.actor, uri=post.uri, target=post.author.acct, now=ctx.now)
+        store.boosts.boost_intent(post.uri, post.id or None, ctx.now)
+        store.audit_log.audit(
+            "moderator.boost", actor=ctx.actor, uri=post.uri, target=post.author.acct, now=ctx.now
+        )
         out.approved.append(post.uri)
         out.lines.append(
             f"Boosting {post.url or post.uri} by {quiet(post.author.acct)}.{self._paused_note()}"
@@ -261,7 +263,7 @@ class Actions:
     def _unboost(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unboost)
         if isinstance(cmd.ref, ShortId):
-            item = self.store.queue_item(cmd.ref.id)
+            item = self.store.queue.queue_item(cmd.ref.id)
             uri = None if item is None else item.uri
             name = cmd.ref.id
         else:
@@ -269,7 +271,10 @@ class Actions:
         if uri is None:
             out.lines.append(f"I know nothing about {name}.")
             return
-        boosted, pending = self.store.is_boosted(uri), self._cancel_boost(uri, f"withdrawn by {ctx.actor}")
+        boosted, pending = (
+            self.store.boosts.is_boosted(uri),
+            self._cancel_boost(uri, f"withdrawn by {ctx.actor}"),
+        )
         if not boosted and not pending:
             out.lines.append(f"{name} is not boosted.")
             return
@@ -284,12 +289,12 @@ class Actions:
         store, reason = self.store, cmd.reason or "no reason given"
         if isinstance(cmd.target, Account):
             name = cmd.target.handle
-            store.block(name, reason, ctx.actor, ctx.now)
-            boosted = store.boosts_by_author(name)
+            store.people.block(name, reason, ctx.actor, ctx.now)
+            boosted = store.boosts.boosts_by_author(name)
         else:
             name = cmd.target.name
-            store.block(name, reason, ctx.actor, ctx.now)
-            boosted = store.boosts_by_domain(name)
+            store.people.block(name, reason, ctx.actor, ctx.now)
+            boosted = store.boosts.boosts_by_domain(name)
         undone, withdrawn = self._withdraw(
             boosted, lambda acct: _covers(name, acct), f"blocked: {reason}", ctx
         )
@@ -299,26 +304,26 @@ class Actions:
     def _unblock(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unblock)
         name = cmd.target.handle if isinstance(cmd.target, Account) else cmd.target.name
-        existed = self.store.unblock(name, ctx.actor, ctx.now)
+        existed = self.store.people.unblock(name, ctx.actor, ctx.now)
         out.lines.append(f"Unblocked {name}." if existed else f"{name} was not blocked.")
 
     def _trust(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Trust)
-        self.store.trust(cmd.handle, ctx.actor, ctx.now)
+        self.store.people.trust(cmd.handle, ctx.actor, ctx.now)
         out.lines.append(f"Trusted {cmd.handle}: their posts skip review (blocks and consent still apply).")
 
     def _untrust(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Untrust)
-        existed = self.store.untrust(cmd.handle, ctx.actor, ctx.now)
+        existed = self.store.people.untrust(cmd.handle, ctx.actor, ctx.now)
         out.lines.append(
             f"{cmd.handle} is no longer trusted." if existed else f"{cmd.handle} was not trusted."
         )
 
     def _optout(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         acct = norm_acct(ctx.actor)
-        self.store.set_consent(acct, "opt-out", acct, ctx.now)
+        self.store.people.set_consent(acct, "opt-out", acct, ctx.now)
         undone, _ = self._withdraw(
-            self.store.boosts_by_author(acct), lambda a: a == acct, "the author opted out", ctx
+            self.store.boosts.boosts_by_author(acct), lambda a: a == acct, "the author opted out", ctx
         )
         note = ""
         if undone:
@@ -330,7 +335,7 @@ class Actions:
 
     def _optin(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         acct = norm_acct(ctx.actor)
-        self.store.set_consent(acct, "opt-in", acct, ctx.now)
+        self.store.people.set_consent(acct, "opt-in", acct, ctx.now)
         tags = " ".join(f"#{t}" for t in self.settings.hashtags)
         out.lines.append(
             f"Thank you: your public posts with {tags} can be boosted (after the usual screening)."
@@ -340,26 +345,26 @@ class Actions:
     # -- the relay --------------------------------------------------------------------------------
 
     def _pause(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
-        if self.store.paused():
+        if self.store.settings.paused():
             out.lines.append("Boosting is already paused; `resume` starts it again.")
             return
-        self.store.set_paused(True, ctx.actor, ctx.now)
+        self.store.settings.set_paused(True, ctx.actor, ctx.now)
         out.lines.append("Paused: nothing is boosted until `resume`. Posts are still screened and queued.")
 
     def _resume(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
-        if not self.store.paused():
+        if not self.store.settings.paused():
             out.lines.append("Boosting was not paused.")
             return
-        self.store.set_paused(False, ctx.actor, ctx.now)
-        waiting = self.store.intent_count(JournalKind.BOOST)
+        self.store.settings.set_paused(False, ctx.actor, ctx.now)
+        waiting = self.store.boosts.intent_count(JournalKind.BOOST)
         out.lines.append(f"Resumed: boosting again ({waiting} waiting).")
 
     def _status(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
-        stats = self.store.stats(ctx.now)
+        stats = self.store.statistics.stats(ctx.now)
         connected, total = self._streams()
         verdicts = stats.verdicts_by_decision
         out.lines += [
-            f"Boosting: {'PAUSED (`resume` starts it)' if self.store.paused() else 'on'}.",
+            f"Boosting: {'PAUSED (`resume` starts it)' if self.store.settings.paused() else 'on'}.",
             f"Held for review: {stats.queue_length}.",
             f"Last 24 h: {stats.boosts_last_24h} boosted; screened {verdicts.get('accept', 0)} accepted,"
             f" {verdicts.get('hold', 0)} held, {verdicts.get('reject', 0)} rejected.",
@@ -377,14 +382,14 @@ class Actions:
         for uri in boosted:
             self._retract(uri, reason, ctx, final=False)
         withdrawn = 0
-        for item in store.pending():
+        for item in store.queue.pending():
             if item.acct and covers(norm_acct(item.acct)):
                 withdrawn += self._move(item, Event.RETRACT, ctx, reason) is None
-        for entry in store.unfinished_intents():
-            acct = store.author_of(entry.uri) if entry.kind is JournalKind.BOOST else None
+        for entry in store.boosts.unfinished_intents():
+            acct = store.posts.author_of(entry.uri) if entry.kind is JournalKind.BOOST else None
             if acct is not None and covers(acct):
                 withdrawn += self._cancel_boost(entry.uri, reason)
-                approved = store.queue_by_uri(entry.uri)
+                approved = store.queue.queue_by_uri(entry.uri)
                 if approved is not None and approved.state == "approved":
                     self._move(approved, Event.RETRACT, ctx, reason)
         return len(boosted), withdrawn
@@ -392,18 +397,18 @@ class Actions:
     def _retract(self, uri: str, reason: str, ctx: Context, *, final: bool = True) -> None:
         """Write the unboost intent; move the queue item to `retracted`; with `final`, never again."""
         store = self.store
-        if store.is_boosted(uri):
-            store.unboost_intent(uri, None, ctx.now)
-        item = store.queue_by_uri(uri)
+        if store.boosts.is_boosted(uri):
+            store.boosts.unboost_intent(uri, None, ctx.now)
+        item = store.queue.queue_by_uri(uri)
         if item is not None and item.state in ("boosted", "approved", "held", "failed"):
             self._move(item, Event.RETRACT, ctx, reason)
         if final:
-            store.mark_retracted(uri, reason, ctx.now, actor=ctx.actor)
+            store.posts.mark_retracted(uri, reason, ctx.now, actor=ctx.actor)
 
     def _cancel_boost(self, uri: str, reason: str) -> bool:
         """Cancel an open boost intent for `uri` (approved, not yet boosted); whether there was one."""
-        if self.store.boost_pending(uri):
-            self.store.boost_failed(uri, reason)
+        if self.store.boosts.boost_pending(uri):
+            self.store.boosts.boost_failed(uri, reason)
             return True
         return False
 
@@ -411,11 +416,11 @@ class Actions:
 def expire(store: Store, now: datetime, max_age: timedelta) -> list[str]:
     """Move held posts older than `max_age` to `expired`; return their short ids."""
     expired = []
-    for item in store.pending():
+    for item in store.queue.pending():
         if is_expired(item.held_at, now, max_age):
             days = max_age / timedelta(days=1)
             reason = f"nobody decided within {days:g} days"
-            store.move_queue(item.short_id, Event.EXPIRE, "relay", reason, now)
+            store.queue.move(item.short_id, Event.EXPIRE, "relay", reason, now)
             expired.append(item.short_id)
     return expired
 

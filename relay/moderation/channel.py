@@ -136,8 +136,8 @@ class Moderation:
         for handle in self.moderators:
             self._resolve(handle)
         self._ensure_dms_arrive()
-        self.mentions_cursor = self.store.get_setting(CURSOR)
-        for item in self.store.pending():  # held, but the relay stopped before telling anyone
+        self.mentions_cursor = self.store.settings.get_setting(CURSOR)
+        for item in self.store.queue.pending():  # held, but the relay stopped before telling anyone
             if item.announcement_id is None and self.moderators:
                 self.batcher.add(HeldPost(item.short_id, item.acct, item.url, "", item.verdict.reasons))
 
@@ -207,7 +207,7 @@ class Moderation:
     def _mention(self, item: Mention) -> None:
         """Handle a mention not handled before: triage, run its commands, answer (see `guards`)."""
         dm, store = item.dm, self.store
-        if store.is_mention_handled(dm.status_id):
+        if store.settings.is_mention_handled(dm.status_id):
             log.debug("dm.duplicate", status_id=dm.status_id, via=item.via)
             if item.via == "catch-up":
                 with store.atomic():
@@ -230,12 +230,12 @@ class Moderation:
         resolved = self._resolve_urls(named_urls(verdict.commands)) if verdict.moderator else {}
         reply_to, digest = None, False
         if dm.in_reply_to_id is not None:
-            reply_to = store.queue_by_announcement(dm.in_reply_to_id)
-            digest = reply_to is None and store.get_setting(DIGEST + dm.in_reply_to_id) is not None
+            reply_to = store.queue.queue_by_announcement(dm.in_reply_to_id)
+            digest = reply_to is None and store.settings.get_setting(DIGEST + dm.in_reply_to_id) is not None
         now = self._now()
         out = Outcome(lines=list(verdict.answers))
         with store.atomic():
-            store.mark_mention_handled(dm.status_id, now)
+            store.settings.mark_mention_handled(dm.status_id, now)
             if item.via == "catch-up":
                 self._advance(dm.notification_id)
             ctx = Context(dm.acct, verdict.moderator, now, reply_to, resolved)
@@ -245,7 +245,9 @@ class Moderation:
                 else:
                     self._run(step, ctx, out)
             if verdict.refuse:
-                store.audit("dm.refused", actor=dm.acct, uri=dm.uri, detail=" ".join(verdict.refused_words))
+                store.audit_log.audit(
+                    "dm.refused", actor=dm.acct, uri=dm.uri, detail=" ".join(verdict.refused_words)
+                )
         unsolicited = verdict.unsolicited and (verdict.moderator or self._may_answer(dm))
         for uri in out.approved:
             self._awaiting[uri] = (dm.acct, dm.status_id)
@@ -267,7 +269,7 @@ class Moderation:
     def _advance(self, notification_id: str) -> None:
         current = self.mentions_cursor
         if notification_id and (current is None or id_key(notification_id) > id_key(current)):
-            self.store.set_setting(CURSOR, notification_id)
+            self.store.settings.set_setting(CURSOR, notification_id)
             self.mentions_cursor = notification_id
 
     def _resolve_urls(self, urls: list[str]) -> dict[str, Post | None]:
@@ -308,7 +310,7 @@ class Moderation:
             now = self._now()
             with self.store.atomic():
                 expired = expire(self.store, now, self.expiry)
-                forgotten = self.store.prune_handled_mentions(now - HANDLED_KEEP)
+                forgotten = self.store.settings.prune_handled_mentions(now - HANDLED_KEEP)
             if expired:
                 log.info("queue.expired", ids=expired)
             if forgotten:
@@ -316,7 +318,9 @@ class Moderation:
 
     def _announce(self) -> None:
         batch = self.batcher.take(self._clock())
-        batch = [p for p in batch if (item := self.store.queue_item(p.short_id)) and item.state == "held"]
+        batch = [
+            p for p in batch if (item := self.store.queue.queue_item(p.short_id)) and item.state == "held"
+        ]
         if not batch:
             return
         ids = [self._send(text) for text in announcement(batch, self.moderators)]
@@ -325,12 +329,14 @@ class Moderation:
             return
         with self.store.atomic():
             if len(batch) == 1:
-                self.store.set_announcement(batch[0].short_id, str(ids[0]))
+                self.store.queue.set_announcement(batch[0].short_id, str(ids[0]))
             else:  # a reply to a digest can't say which post it means; remember it was one
                 for status_id in ids:
-                    self.store.set_setting(DIGEST + str(status_id), " ".join(p.short_id for p in batch))
+                    self.store.settings.set_setting(
+                        DIGEST + str(status_id), " ".join(p.short_id for p in batch)
+                    )
                 for post in batch:
-                    self.store.set_announcement(post.short_id, f"{DIGEST}{ids[0]}:{post.short_id}")
+                    self.store.queue.set_announcement(post.short_id, f"{DIGEST}{ids[0]}:{post.short_id}")
         log.info("queue.announced", ids=[p.short_id for p in batch], messages=len(ids))
 
     def _confirm(self) -> None:
@@ -341,13 +347,13 @@ class Moderation:
             if who is not None:
                 done.setdefault(who, []).append(boosted(self._name(uri)))
         for uri, who in list(self._awaiting.items()):
-            journal = self.store.journal(uri)
+            journal = self.store.boosts.journal(uri)
             last = journal[-1] if journal else None
             if last is not None and last.kind is JournalKind.BOOST and last.state is JournalState.FAILED:
                 del self._awaiting[uri]
-                item = self.store.queue_by_uri(uri)
+                item = self.store.queue.queue_by_uri(uri)
                 if item is not None and item.state is State.APPROVED:
-                    self.store.move_queue(item.short_id, Event.FAIL, "relay", last.error)
+                    self.store.queue.move(item.short_id, Event.FAIL, "relay", last.error)
                 done.setdefault(who, []).append(boost_failed(self._name(uri), last.error))
         for (acct, status_id), lines in done.items():
             for text in replies(acct, lines):
@@ -361,8 +367,8 @@ class Moderation:
             return
         self._next_silence = self._clock() + min(SILENCE_EVERY, minutes * 15)
         now = self._now()
-        latest = max((s.last_seen for s in self.store.source_stats(now)), default=None)
-        told = silence.from_setting(self.store.get_setting(SILENCE))
+        latest = max((s.last_seen for s in self.store.statistics.source_stats(now)), default=None)
+        told = silence.from_setting(self.store.settings.get_setting(SILENCE))
         limit = timedelta(minutes=minutes)
         step = silence.watch(latest, started=self._started, now=now, limit=limit, told=told)
         if step is None:
@@ -371,14 +377,14 @@ class Moderation:
         if self.moderators and self._send(text) is None:
             self._next_silence = self._clock() + SILENCE_RETRY
             return
-        self.store.set_setting(SILENCE, silence.to_setting(step), now)
+        self.store.settings.set_setting(SILENCE, silence.to_setting(step), now)
         if isinstance(step, silence.Silent):
             log.warning("sources.silent", minutes=minutes, last_seen=latest and latest.isoformat())
         else:
             log.info("sources.resumed", last_seen=latest and latest.isoformat())
 
     def _name(self, uri: str) -> str:
-        item = self.store.queue_by_uri(uri)
+        item = self.store.queue.queue_by_uri(uri)
         return f"{item.short_id} ({item.url or uri})" if item is not None else uri
 
     # -- sending ----------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ class Booster:
         self._retry_at: dict[int, float] = {}
         self._retries: dict[int, Backoff] = {}
         # Intents open before this process started may have reached the server before a crash.
-        self._earlier = {e.id for e in store.unfinished_intents()}
+        self._earlier = {e.id for e in store.boosts.unfinished_intents()}
         self.paused = False
 
     def remember(self, uri: str, local_id: str) -> None:
@@ -133,7 +133,7 @@ class Booster:
         for kind in JournalKind:
             if kind is JournalKind.BOOST and self.paused:
                 continue
-            head = self._store.unfinished_intents(kind=kind, limit=TURN)
+            head = self._store.boosts.unfinished_intents(kind=kind, limit=TURN)
             waits = []
             for entry in head:
                 wait = self._wait_for(entry)
@@ -170,9 +170,9 @@ class Booster:
             bound.warning(f"{entry.kind}.refused", reason=str(exc))
             self._forget_retries(entry.id)
             if entry.kind is JournalKind.BOOST:
-                self._store.boost_failed(entry.uri, str(exc))
+                self._store.boosts.boost_failed(entry.uri, str(exc))
             else:
-                self._store.unboost_failed(entry.uri, str(exc))
+                self._store.boosts.unboost_failed(entry.uri, str(exc))
         except MastodonError as exc:
             self._failed(entry, exc, bound)
         else:
@@ -237,7 +237,7 @@ class Booster:
             status = self._resolve(entry)
             self._refuse_unless_allowed(status, bound, reblogged=False)
             bound.info("boost.dry_run", would_reblog=str(status["id"]))
-            self._store.boost_failed(entry.uri, "dry run: not reblogged")
+            self._store.boosts.boost_failed(entry.uri, "dry run: not reblogged")
             return False
         earlier = self._left_by_earlier_run(entry)
         local_id = self._local_id(entry)
@@ -263,10 +263,10 @@ class Booster:
         leaves both or neither; once committed, report it (`Boosted`)."""
         store = self._store
         with store.atomic():
-            store.boost_done(entry.uri, reblog_id, local_id=local_id)
-            item = store.queue_by_uri(entry.uri)
+            store.boosts.boost_done(entry.uri, reblog_id, local_id=local_id)
+            item = store.queue.queue_by_uri(entry.uri)
             if item is not None and item.state is State.APPROVED:
-                store.move_queue(item.short_id, Event.BOOST, "relay")
+                store.queue.move(item.short_id, Event.BOOST, "relay")
         self._done.append(Boosted(entry.uri))
         self._metrics.boosted()
         return True
@@ -325,19 +325,19 @@ class Booster:
         """Undo the reblog of the entry's post; False for a dry run, which calls nothing."""
         if self._settings.dry_run:
             bound.info("unboost.dry_run")
-            self._store.unboost_failed(entry.uri, "dry run: not unreblogged")
+            self._store.boosts.unboost_failed(entry.uri, "dry run: not unreblogged")
             return False
         try:
             status = self._resolve(entry)
         except PermanentFailure:
             # Gone from the home instance: Mastodon removed the reblog with the post.
-            self._store.unboost_done(entry.uri)
+            self._store.boosts.unboost_done(entry.uri)
             return True
         if not status.get("reblogged"):
-            self._store.unboost_done(entry.uri)
+            self._store.boosts.unboost_done(entry.uri)
             return True
         self._unreblog(status["id"])
-        self._store.unboost_done(entry.uri)
+        self._store.boosts.unboost_done(entry.uri)
         self._metrics.unboosted()
         return True
 

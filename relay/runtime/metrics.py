@@ -8,7 +8,7 @@ thing that happens, from any thread (prometheus-client's metrics are thread-safe
     metrics.seen(source="mastodon.social", via="stream")     # every post delivered, duplicates too
     metrics.verdict("hold", ["new_account", "link_count"])   # once per screening
     metrics.boosted(); metrics.unboosted(); metrics.retracted()
-    metrics.queue_depth(store.queue_length())                 # posts held for review
+    metrics.queue_depth(store.queue.queue_length())                 # posts held for review
     metrics.rate_budget(remaining)                           # from X-RateLimit-Remaining
     metrics.error("stream")                                   # one per error, by kind
     server = metrics.serve("127.0.0.1:9464")                 # ... server.close() at shutdown

@@ -108,7 +108,7 @@ class Pipeline:
         # (source, local_id) of each remembered early delete: a new post's check is a set lookup.
         # It may hold more than the table (an added key whose batch was rolled back, one taken by
         # a batch not yet committed), never less: a key in it is only a reason to ask the store.
-        self._early = store.remembered_deletes(self._now - KEEP_EARLY_DELETES)
+        self._early = store.posts.remembered_deletes(self._now - KEEP_EARLY_DELETES)
         self._next_prune = self._now
 
     def handle(self, item: Item) -> list[Event]:
@@ -152,7 +152,7 @@ class Pipeline:
                     raise item.error
                 self._after_commit = []
                 if isinstance(item, Deleted) and sightings:  # its lookup may need one of them
-                    self.store.record_sightings(sightings, self._now)
+                    self.store.posts.record_sightings(sightings, self._now)
                     sightings.clear()
                 if isinstance(item, Sighting) and (item.source, item.local_id) not in self._early:
                     self._sighted(item, sightings)
@@ -179,9 +179,9 @@ class Pipeline:
                         raise _ItemFailed from exc  # rolls the batch back: taken again, item by item
                 after.extend(self._after_commit)
             if sightings:
-                self.store.record_sightings(sightings, self._now)
+                self.store.posts.record_sightings(sightings, self._now)
             if self._counts:
-                self.store.record_source_events(self._counts, self._now)
+                self.store.statistics.record_source_events(self._counts, self._now)
         after.append(functools.partial(self._count, Counter(self._seen_by), Counter(self._verdicts)))
         return after, events
 
@@ -220,7 +220,7 @@ class Pipeline:
             self._move_cursor(item.source, item.hashtag, item.local_id)
 
     def _move_cursor(self, source: str, hashtag: str, status_id: str) -> None:
-        if self.store.set_cursor(source, hashtag, status_id, self._now):
+        if self.store.posts.set_cursor(source, hashtag, status_id, self._now):
             self._events.append(CursorMoved(source, hashtag, status_id))
 
     # -- a status arrives ------------------------------------------------------------------------
@@ -244,15 +244,17 @@ class Pipeline:
         }
         # Dedupe: the store says what it has about the uri, `decide` says what this arrival is,
         # the store writes that (one read, then one write of the post, in the batch's transaction).
-        arrival = decide(store.stored(post.uri), edited_at)
+        arrival = decide(store.posts.stored(post.uri), edited_at)
         if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
-            store.observe(post.uri, arrival, **sighting)  # recorded, never screened: its delete came first
+            store.posts.observe(
+                post.uri, arrival, **sighting
+            )  # recorded, never screened: its delete came first
             self._retract(post.uri, post.source, early=True)
             return
         if arrival is Arrival.SCREEN:  # the common case: a new post is written once, with its verdict
             verdict = self._screen(post, fingerprint, now)
             reasons = _reasons(verdict)
-            store.add_screened(  # with its boost intent if accepted (see `_first_decision`)
+            store.posts.add_screened(  # with its boost intent if accepted (see `_first_decision`)
                 post.uri,
                 verdict,
                 audit_detail="; ".join(reasons) or None,
@@ -261,7 +263,7 @@ class Pipeline:
                 **sighting,
             )
         else:
-            store.observe(post.uri, arrival, **sighting)
+            store.posts.observe(post.uri, arrival, **sighting)
         if post.source == self._home and post.id:
             self._events.append(HomeId(post.uri, post.id))
         if arrival is Arrival.RETRACTED:
@@ -281,7 +283,7 @@ class Pipeline:
         if arrival is Arrival.RESCREEN:
             verdict = self._screen(post, fingerprint, now)
             reasons = _reasons(verdict)
-            store.record_verdict(post.uri, verdict, now, audit_detail="; ".join(reasons) or None)
+            store.posts.record_verdict(post.uri, verdict, now, audit_detail="; ".join(reasons) or None)
         self._verdicts.append((verdict.decision.value, tuple([r.rule for r in verdict.reasons])))
         self._later(
             log.info,
@@ -301,7 +303,7 @@ class Pipeline:
 
     def _screen(self, post: Post, fingerprint: str, now: datetime) -> Verdict:
         return screen(
-            post, self.rules, self.store.history(post.author.acct, fingerprint, now, uri=post.uri), now
+            post, self.rules, self.store.people.history(post.author.acct, fingerprint, now, uri=post.uri), now
         )
 
     def _first_decision(self, post: Post, verdict: Verdict) -> None:
@@ -314,21 +316,21 @@ class Pipeline:
         return post.id if post.source == self._home and post.id else None
 
     def _intend_boost(self, post: Post) -> None:
-        self.store.boost_intent(post.uri, self._home_id(post), self._now)
+        self.store.boosts.boost_intent(post.uri, self._home_id(post), self._now)
 
     def _hold(self, post: Post, verdict: Verdict) -> None:
-        short_id = self.store.hold(post.uri, verdict, self._now)
+        short_id = self.store.queue.hold(post.uri, verdict, self._now)
         self._events.append(Held(short_id, post, verdict))
 
     def _standing(self, uri: str) -> Standing:
         """Where `uri` stands, for `relay.core.edits` to decide on its edit or delete."""
         store = self.store
-        item = store.queue_by_uri(uri)
+        item = store.queue.queue_by_uri(uri)
         return Standing(
-            boosted=store.is_boosted(uri),
-            boost_pending=store.boost_pending(uri),
+            boosted=store.boosts.is_boosted(uri),
+            boost_pending=store.boosts.boost_pending(uri),
             queue_state=None if item is None else item.state,
-            retracted=store.is_retracted(uri),
+            retracted=store.posts.is_retracted(uri),
         )
 
     def _edited(self, post: Post, verdict: Verdict) -> None:
@@ -342,27 +344,27 @@ class Pipeline:
         elif action is EditAction.REHOLD:
             # The lifecycle's `boosted --hold--> held`: a held post is never boosted, so the reblog
             # is undone as the item goes back to the moderators.
-            store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
+            store.boosts.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
             self._hold(post, verdict)
         elif action is EditAction.UNBOOST:
-            store.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
+            store.boosts.unboost_intent(uri, post.id if post.source == self._home else None, self._now)
             self._move_queue(uri, standing, Move.RETRACT, edits.UNBOOST_REASON)
         elif action is EditAction.CANCEL:
-            store.boost_failed(uri, edits.CANCEL_REASON, self._now)
+            store.boosts.boost_failed(uri, edits.CANCEL_REASON, self._now)
         event = edits.edit_log(standing, action)
         if event is not None:
             self._later(log.info, event, uri=uri)
 
     def _move_queue(self, uri: str, standing: Standing, move: Move, reason: str) -> None:
         if edits.moves_queue(standing):
-            item = self.store.queue_by_uri(uri)
+            item = self.store.queue.queue_by_uri(uri)
             if item is not None:
-                self.store.move_queue(item.short_id, move, "relay", reason, self._now)
+                self.store.queue.move(item.short_id, move, "relay", reason, self._now)
 
     # -- a status is deleted ---------------------------------------------------------------------
 
     def _deleted(self, item: Deleted) -> None:
-        uri = self.store.uri_for_local_id(item.source, item.local_id)
+        uri = self.store.posts.uri_for_local_id(item.source, item.local_id)
         if uri is None:
             self._remember_delete(item.source, item.local_id)
         else:
@@ -377,12 +379,12 @@ class Pipeline:
             return
         if action is DeleteAction.RECORD_UNBOOST:
             # Mastodon removes the reblogs of a deleted post itself: record it, call nothing.
-            store.unboost_intent(uri, None, now)
-            store.unboost_done(uri, now)
+            store.boosts.unboost_intent(uri, None, now)
+            store.boosts.unboost_done(uri, now)
             self._move_queue(uri, standing, Move.RETRACT, edits.DELETE_REASON)
         elif action is DeleteAction.CANCEL:
-            store.boost_failed(uri, edits.CANCEL_DELETED_REASON, now)
-        store.mark_retracted(uri, edits.DELETE_REASON, now)
+            store.boosts.boost_failed(uri, edits.CANCEL_DELETED_REASON, now)
+        store.posts.mark_retracted(uri, edits.DELETE_REASON, now)
         self._after_commit.append(lambda: self.seen.retract(uri))
         self._later(self.metrics.retracted)
         self._later(log.info, "post.retracted", uri=uri, source=source, reason="deleted", early=early)
@@ -390,17 +392,17 @@ class Pipeline:
     def _remember_delete(self, source: str, local_id: str) -> None:
         """Keep the delete of a status that `source` has not shown yet, for when it does."""
         store, now = self.store, self._now
-        store.remember_delete(source, local_id, now)
+        store.posts.remember_delete(source, local_id, now)
         self._early.add((source, local_id))  # at once: the post may come later in this batch
         if len(self._early) > MAX_EARLY_DELETES or now >= self._next_prune:
             self._next_prune = now + PRUNE_EARLY_DELETES_EVERY
-            forgotten = store.prune_deletes(now - KEEP_EARLY_DELETES, MAX_EARLY_DELETES * 9 // 10)
+            forgotten = store.posts.prune_deletes(now - KEEP_EARLY_DELETES, MAX_EARLY_DELETES * 9 // 10)
             self._later(self._early.difference_update, forgotten)
         self._later(log.debug, "post.delete_unknown", source=source, local_id=local_id, remembered=True)
 
     def _take_early_delete(self, source: str, local_id: str) -> bool:
         """True (and the delete forgotten) if `source` deleted `local_id` before showing it."""
-        if not self.store.take_delete(source, local_id, self._now - KEEP_EARLY_DELETES):
+        if not self.store.posts.take_delete(source, local_id, self._now - KEEP_EARLY_DELETES):
             return False
         self._later(self._early.discard, (source, local_id))
         return True

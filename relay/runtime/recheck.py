@@ -115,7 +115,7 @@ class Rechecker:
         started = self._clock()
         since = datetime.fromtimestamp(started, UTC) - WINDOW
         with Store.open(self._state, readonly=True) as store:
-            posts = store.boosts_to_recheck(self._home, since, MAX_POSTS)
+            posts = store.boosts.boosts_to_recheck(self._home, since, MAX_POSTS)
         counts = {"posts": len(posts), "edited": 0, "deleted": 0}
         try:
             for done, batch in enumerate(batches(posts)):

@@ -358,7 +358,7 @@ class Relay:
             moderation.start()
             for source_cfg in (cfg.home, *cfg.sources):
                 for hashtag in cfg.hashtags:
-                    cursor = store.get_cursor(source_cfg.host, hashtag)
+                    cursor = store.posts.get_cursor(source_cfg.host, hashtag)
                     if cursor is not None:
                         self.cursors.move(source_cfg.host, hashtag, to=cursor)
             self._home_budget = booster.budget
@@ -416,7 +416,7 @@ class Relay:
                 except queue.Empty:
                     item = None
             self._handle(pipeline, booster, moderation, items)
-            booster.paused = store.paused()
+            booster.paused = store.settings.paused()
             turn = booster.work()
             self._route(turn.boosted, booster, moderation)
             wait = turn.wait

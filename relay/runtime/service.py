@@ -86,8 +86,8 @@ class Health:
             notify.watchdog()
         if now >= self._next_gauge:
             self._next_gauge = now + REPORT_EVERY
-            metrics.queue_depth(store.queue_length())
-            store.set_setting(STREAMS_SETTING, json.dumps(stream_report(self._readers, now)))
+            metrics.queue_depth(store.queue.queue_length())
+            store.settings.set_setting(STREAMS_SETTING, json.dumps(stream_report(self._readers, now)))
 
 
 def install_signal_handlers(stop: threading.Event) -> list[str]:

@@ -65,9 +65,9 @@ def state(config: Path, now: datetime) -> Path:
                 text_fingerprint=str(i),
                 now=now - age,
             )
-            s.hold(uri(i), HOLD, now - age)
-        s.move_queue("h2", Event.REJECT, MOD, "selling followers", now - timedelta(hours=1))
-        s.set_paused(True, MOD, now - timedelta(minutes=30))
+            s.queue.hold(uri(i), HOLD, now - age)
+        s.queue.move("h2", Event.REJECT, MOD, "selling followers", now - timedelta(hours=1))
+        s.settings.set_paused(True, MOD, now - timedelta(minutes=30))
     return path
 
 

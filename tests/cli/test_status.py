@@ -65,18 +65,18 @@ def day(config: Path, now: datetime) -> Path:
             observe(
                 s, uri, source=HOME, acct=f"a{i}@{HOME}", url=uri, edited_at=None, text_fingerprint=str(i)
             )
-            s.record_source_event(HOME, now - timedelta(seconds=30))
-            s.record_verdict(uri, verdict, now - timedelta(minutes=10))
-        s.record_source_event(SOURCE, now - timedelta(minutes=5))
-        s.record_source_event(GONE, now - timedelta(days=3))
-        s.hold(f"https://{HOME}/statuses/3", HOLD, now)
-        s.hold(f"https://{HOME}/statuses/4", HOLD, now)
-        s.move_queue("h2", Event.REJECT, "mod@therapists.example", "spam", now)
+            s.statistics.record_source_event(HOME, now - timedelta(seconds=30))
+            s.posts.record_verdict(uri, verdict, now - timedelta(minutes=10))
+        s.statistics.record_source_event(SOURCE, now - timedelta(minutes=5))
+        s.statistics.record_source_event(GONE, now - timedelta(days=3))
+        s.queue.hold(f"https://{HOME}/statuses/3", HOLD, now)
+        s.queue.hold(f"https://{HOME}/statuses/4", HOLD, now)
+        s.queue.move("h2", Event.REJECT, "mod@therapists.example", "spam", now)
         for i in (0, 1):
-            s.boost_intent(f"https://{HOME}/statuses/{i}", str(i), now - timedelta(minutes=9))
-            s.boost_done(f"https://{HOME}/statuses/{i}", f"r{i}", now - timedelta(minutes=9))
-        s.boost_intent(f"https://{HOME}/statuses/2", "2", now - timedelta(minutes=2))
-        s.set_paused(True, "mod@therapists.example", now)
+            s.boosts.boost_intent(f"https://{HOME}/statuses/{i}", str(i), now - timedelta(minutes=9))
+            s.boosts.boost_done(f"https://{HOME}/statuses/{i}", f"r{i}", now - timedelta(minutes=9))
+        s.boosts.boost_intent(f"https://{HOME}/statuses/2", "2", now - timedelta(minutes=2))
+        s.settings.set_paused(True, "mod@therapists.example", now)
     return path
 
 
@@ -121,9 +121,9 @@ class TestStatusProcess:
     def test_readable_while_the_relay_holds_the_database_open(self, config: Path, now: datetime) -> None:
         """A writer with the database open (as a running relay) does not stop status from reading it."""
         with Store.open(config.parent / "relay.sqlite3") as writer:
-            writer.record_source_event(HOME, now)
+            writer.statistics.record_source_event(HOME, now)
             result = status(config, "--json")
-            writer.record_source_event(HOME, now)
+            writer.statistics.record_source_event(HOME, now)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["paused"] is False
 

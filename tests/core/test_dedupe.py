@@ -95,7 +95,7 @@ def _run(store: Store, arrivals: list[Event], deletes: list[tuple[int, int]]) ->
     for i, event in enumerate(script):
         now = T0 + timedelta(seconds=i)
         if event.delete:
-            store.mark_retracted(f"https://a.example/{event.uri}", "deleted", now)
+            store.posts.mark_retracted(f"https://a.example/{event.uri}", "deleted", now)
             outcomes.append((event, Arrival.RETRACTED))
             continue
         arrival = observe(

@@ -95,11 +95,11 @@ class World:
     def held(self, status: dict[str, Any]) -> QueueItem:
         """Wait until `status` is in the review queue; its item."""
         with Store.open(self.relay.state, readonly=True) as store:
-            return wait_for(lambda: store.queue_by_uri(status["uri"]), what=f"{status['uri']} held")
+            return wait_for(lambda: store.queue.queue_by_uri(status["uri"]), what=f"{status['uri']} held")
 
     def item(self, short_id: str) -> QueueItem:
         with Store.open(self.relay.state, readonly=True) as store:
-            item = store.queue_item(short_id)
+            item = store.queue.queue_item(short_id)
         assert item is not None
         return item
 
@@ -110,7 +110,7 @@ class World:
 
     def audit(self, **filters: Any) -> list[Any]:
         with Store.open(self.relay.state, readonly=True) as store:
-            return store.audit_rows(**filters)
+            return store.audit_log.audit_rows(**filters)
 
 
 def bot_handle(fed: Fediverse, bot: SeededAccount) -> str:

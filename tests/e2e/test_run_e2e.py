@@ -105,8 +105,8 @@ class TestBoosting:
             status = post(fed, "remote", bob, f"Everyone sees this #{HASHTAG}")
             relay.wait_boosted(status["uri"])
             with Store.open(relay.state, readonly=True) as store:
-                wait_for(lambda: len(store.sightings(status["uri"])) == 3, what="three sightings")
-                assert store.screened_count(status["uri"]) == 1
+                wait_for(lambda: len(store.posts.sightings(status["uri"])) == 3, what="three sightings")
+                assert store.posts.screened_count(status["uri"]) == 1
             assert relay.boosted_uris() == [status["uri"]]
             assert relay.reblog_calls() == 1
 
@@ -200,10 +200,12 @@ def wait_screened(relay: RelayProcess, statuses: list[dict], cap: int = 5) -> li
     was rejected by the cap alone."""
     uris = {s["uri"]: s["account"]["acct"] for s in statuses}
     with Store.open(relay.state, readonly=True) as store:
-        wait_for(lambda: all(store.verdict_for(uri) for uri in uris), timeout=30, what="every post screened")
-        order = list(dict.fromkeys(r.uri for r in store.audit_rows(actor="relay") if r.uri in uris))
+        wait_for(
+            lambda: all(store.posts.verdict_for(uri) for uri in uris), timeout=30, what="every post screened"
+        )
+        order = list(dict.fromkeys(r.uri for r in store.audit_log.audit_rows(actor="relay") if r.uri in uris))
         expected = [uri for i, uri in enumerate(order) if [uris[u] for u in order[:i]].count(uris[uri]) < cap]
-        verdicts = {uri: store.verdict_for(uri) for uri in order}
+        verdicts = {uri: store.posts.verdict_for(uri) for uri in order}
     accepted = [uri for uri, verdict in verdicts.items() if verdict and verdict.decision is Decision.ACCEPT]
     assert accepted == expected
     for uri in set(order) - set(accepted):
@@ -216,7 +218,7 @@ def wait_screened(relay: RelayProcess, statuses: list[dict], cap: int = 5) -> li
 def wait_settled(relay: RelayProcess) -> None:
     """Wait until the relay has recorded every boost it intended: no more are to come."""
     with Store.open(relay.state, readonly=True) as store:
-        wait_for(lambda: store.unfinished_intents() == [], what="no open intents")
+        wait_for(lambda: store.boosts.unfinished_intents() == [], what="no open intents")
 
 
 class TestAuthorCap:
@@ -230,14 +232,14 @@ class TestAuthorCap:
         limits = "[rules.limits]\nmax_boosts_per_author_24h = 4\n"
         relay = RelayProcess(tmp_path, fed, bot, extra=limits)
         with Store.open(relay.state) as store:
-            store.set_paused(True, "mod@example.org")  # as a moderator's `pause` leaves it
+            store.settings.set_paused(True, "mod@example.org")  # as a moderator's `pause` leaves it
         with relay:
             relay.wait_log("stream.connected")
             paused = [post(fed, "remote", bob, f"Paused burst {i} #{HASHTAG}") for i in range(8)]
             accepted = wait_screened(relay, paused, cap=4)
             assert len(accepted) == 4
             with Store.open(relay.state) as store:
-                store.set_paused(False, "mod@example.org")
+                store.settings.set_paused(False, "mod@example.org")
             live = [post(fed, "remote", carol, f"Live burst {i} #{HASHTAG}") for i in range(8)]
             accepted += wait_screened(relay, live, cap=4)
             assert len(accepted) == 8
@@ -290,8 +292,8 @@ class TestAuthorCap:
             screened = relay.wait_log("post.screened", uri=edited["uri"], edit=True)
             assert (screened["decision"], screened["reasons"]) == ("accept", [])
             with Store.open(relay.state, readonly=True) as store:
-                assert store.is_boosted(edited["uri"])
-                assert [e.kind for e in store.journal(edited["uri"])] == ["boost"]
+                assert store.boosts.is_boosted(edited["uri"])
+                assert [e.kind for e in store.boosts.journal(edited["uri"])] == ["boost"]
             assert sorted(relay.boosted_uris()) == sorted(s["uri"] for s in statuses)
 
 
@@ -329,7 +331,7 @@ class TestFaults:
             assert relay.stop(signal.SIGTERM, timeout=5) == 0
         print(f"stopped in {time.monotonic() - started:.3f} s")
         with Store.open(relay.state, readonly=True) as store:
-            assert store.unfinished_intents() == []
+            assert store.boosts.unfinished_intents() == []
 
 
 class TestRetraction:
@@ -344,8 +346,8 @@ class TestRetraction:
             relay.wait_log("post.retracted", uri=status["uri"])
             assert relay.boosted_uris() == []
             with Store.open(relay.state, readonly=True) as store:
-                assert store.is_retracted(status["uri"])
-                assert not store.is_boosted(status["uri"])
+                assert store.posts.is_retracted(status["uri"])
+                assert not store.boosts.is_boosted(status["uri"])
 
     def test_edit_adding_a_blocked_word_unboosts(
         self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, bob: SeededAccount
@@ -363,7 +365,7 @@ class TestRetraction:
 def home_cursor(relay: RelayProcess) -> str | None:
     """The stored catch-up cursor of the home instance's hashtag feed."""
     with Store.open(relay.state, readonly=True) as store:
-        return store.get_cursor(relay.home.url.removeprefix("http://"), HASHTAG)
+        return store.posts.get_cursor(relay.home.url.removeprefix("http://"), HASHTAG)
 
 
 class TestEditsNotHeardLive:
@@ -448,10 +450,10 @@ class TestOutOfOrder:
             client(fed, "remote", bob).status_delete(gone["id"])
             kept = post(fed, "remote", bob, f"Posted with care #{HASHTAG}")
             with Store.open(relay.state, readonly=True) as store:
-                wait_for(lambda: store.sightings(gone["uri"]), what="the deleted post to come")
-                assert store.is_retracted(gone["uri"])
-                assert store.screened_count(gone["uri"]) == 0
-                assert store.journal(gone["uri"]) == []
+                wait_for(lambda: store.posts.sightings(gone["uri"]), what="the deleted post to come")
+                assert store.posts.is_retracted(gone["uri"])
+                assert store.posts.screened_count(gone["uri"]) == 0
+                assert store.boosts.journal(gone["uri"]) == []
             relay.wait_boosted(kept["uri"])
             assert relay.boosted_uris() == [kept["uri"]]
             assert relay.reblog_calls() == 1
@@ -480,12 +482,12 @@ class TestOutOfOrder:
                     kept.append(status["uri"])
             with Store.open(relay.state, readonly=True) as store:
                 wait_for(
-                    lambda: all(len(store.sightings(uri)) == 2 for uri in kept + gone),
+                    lambda: all(len(store.posts.sightings(uri)) == 2 for uri in kept + gone),
                     what="every post from both streams",
                 )
-                assert [uri for uri in gone if not store.is_retracted(uri)] == []
-                assert [uri for uri in kept if store.is_retracted(uri)] == []
-                assert store.remembered_deletes(datetime.now(UTC) - timedelta(days=1)) == set()
+                assert [uri for uri in gone if not store.posts.is_retracted(uri)] == []
+                assert [uri for uri in kept if store.posts.is_retracted(uri)] == []
+                assert store.posts.remembered_deletes(datetime.now(UTC) - timedelta(days=1)) == set()
             for uri in kept:
                 relay.wait_boosted(uri)
             assert sorted(relay.boosted_uris()) == sorted(kept)
@@ -505,8 +507,8 @@ class TestOutOfOrder:
             client(fed, "remote", bob).status_update(status["id"], f"Visit my casino #{HASHTAG}")
             relay.wait_log("post.screened", uri=status["uri"], decision="reject")
             with Store.open(relay.state, readonly=True) as store:
-                wait_for(lambda: sum(store.sightings(status["uri"]).values()) == 2, what="the original")
-                assert store.screened_count(status["uri"]) == 1
+                wait_for(lambda: sum(store.posts.sightings(status["uri"]).values()) == 2, what="the original")
+                assert store.posts.screened_count(status["uri"]) == 1
             later = post(fed, "remote", bob, f"Another fine post #{HASHTAG}")
             relay.wait_boosted(later["uri"])
             assert relay.boosted_uris() == [later["uri"]]

@@ -126,8 +126,8 @@ def test_ready_watchdog_metrics_and_sigterm(
         wait_for(lambda: "STOPPING=1" in notify_socket.lines, what="STOPPING=1")
         print(f"SIGTERM to exit: {stopped_in:.3f} s")
         with Store.open(relay.state, readonly=True) as store:
-            assert store.unfinished_intents() == []
-            assert store.is_boosted(status["uri"])
+            assert store.boosts.unfinished_intents() == []
+            assert store.boosts.is_boosted(status["uri"])
     finally:
         if relay.process is not None and relay.process.poll() is None:
             relay.kill()

@@ -86,4 +86,4 @@ def test_refused_source_token_is_reported_and_the_relay_goes_on(
         assert relay.process is not None
         assert relay.process.poll() is None
         with Store.open(relay.state, readonly=True) as store:
-            wait_for(lambda: store.is_boosted(status["uri"]), what="the boost journalled")
+            wait_for(lambda: store.boosts.is_boosted(status["uri"]), what="the boost journalled")

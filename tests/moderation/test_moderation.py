@@ -237,11 +237,11 @@ def store(tmp_path: Path) -> Store:
         observe(
             s, uri, source="x.example", acct=acct, url=uri, edited_at=None, text_fingerprint=str(i), now=NOW
         )
-        s.record_verdict(uri, HOLD, NOW)
+        s.posts.record_verdict(uri, HOLD, NOW)
         if i < 4:
-            s.hold(uri, HOLD, NOW - timedelta(days=i))
-    s.boost_intent("https://x.example/statuses/4", "4", NOW)
-    s.boost_done("https://x.example/statuses/4", "r4", NOW)
+            s.queue.hold(uri, HOLD, NOW - timedelta(days=i))
+    s.boosts.boost_intent("https://x.example/statuses/4", "4", NOW)
+    s.boosts.boost_done("https://x.example/statuses/4", "r4", NOW)
     return s
 
 
@@ -261,23 +261,23 @@ class TestActions:
         assert out.lines[1].startswith("h1: can't approve a post that is approved")
         assert out.lines[2] == "There is no held post h9; `queue` lists them."
         assert out.approved == ["https://x.example/statuses/1"]
-        assert [e.uri for e in store.unfinished_intents()] == ["https://x.example/statuses/1"]
+        assert [e.uri for e in store.boosts.unfinished_intents()] == ["https://x.example/statuses/1"]
 
     def test_reply_approve_and_reject_with_reason(self, store: Store) -> None:
         """Without an id the replied-to post is meant; a reject keeps its reason in the audit log."""
-        reply_to = store.queue_item("h2")
+        reply_to = store.queue.queue_item("h2")
         assert run(store, c.Approve(()), reply_to=reply_to).lines == ["Approved h2: boosting it."]
         assert run(store, c.Approve(())).lines[0].startswith("Which post?")
         assert run(store, c.Reject(ShortId("h3"), "spam")).lines == ["Rejected h3 (spam)."]
-        row = store.audit_rows(uri="https://x.example/statuses/3")[-1]
+        row = store.audit_log.audit_rows(uri="https://x.example/statuses/3")[-1]
         assert (row.action, row.actor, row.detail) == ("queue.rejected", ACTOR, "spam")
 
     def test_reject_of_an_approved_post_cancels_its_boost(self, store: Store) -> None:
         """Rejecting an approved, not yet boosted post cancels the open boost intent."""
         run(store, c.Approve((ShortId("h1"),)))
         run(store, c.Reject(ShortId("h1"), None))
-        assert store.unfinished_intents() == []
-        assert store.queue_item("h1").state == "rejected"  # type: ignore[union-attr]
+        assert store.boosts.unfinished_intents() == []
+        assert store.queue.queue_item("h1").state == "rejected"  # type: ignore[union-attr]
 
     def test_block_retracts_boosts_and_withdraws_held_posts(self, store: Store) -> None:
         """Blocking bob writes an unboost intent for his boost and withdraws his held posts."""
@@ -285,11 +285,11 @@ class TestActions:
         assert out.lines == [
             "Blocked bob@x.example (spam). Undoing 1 boost; withdrew 2 posts waiting to be boosted."
         ]
-        assert [(e.kind, e.uri) for e in store.unfinished_intents()] == [
+        assert [(e.kind, e.uri) for e in store.boosts.unfinished_intents()] == [
             ("unboost", "https://x.example/statuses/4")
         ]
-        assert [i.short_id for i in store.pending()] == ["h3"]
-        assert store.history("bob@x.example", "", NOW, uri="u").account_blocked == "spam"
+        assert [i.short_id for i in store.queue.pending()] == ["h3"]
+        assert store.people.history("bob@x.example", "", NOW, uri="u").account_blocked == "spam"
 
     def test_block_cancels_boosts_not_yet_done_by_the_posts_author(self, store: Store) -> None:
         """Blocking bob cancels the open boost of his approved post and of his accepted post."""
@@ -304,39 +304,39 @@ class TestActions:
             edited_at=None,
             text_fingerprint="5",
         )
-        store.boost_intent(accepted, None, NOW)
+        store.boosts.boost_intent(accepted, None, NOW)
         out = run(store, c.Block(Account("bob@x.example"), None))
         assert out.lines == [
             "Blocked bob@x.example. Undoing 1 boost; withdrew 3 posts waiting to be boosted."
         ]
-        assert [(e.kind, e.uri) for e in store.unfinished_intents()] == [
+        assert [(e.kind, e.uri) for e in store.boosts.unfinished_intents()] == [
             ("unboost", "https://x.example/statuses/4")
         ]
-        assert store.queue_item("h1").state == "retracted"  # type: ignore[union-attr]
+        assert store.queue.queue_item("h1").state == "retracted"  # type: ignore[union-attr]
 
     def test_domain_block_covers_subdomains(self, store: Store) -> None:
         """A domain block withdraws posts from that domain only."""
         out = run(store, c.Block(Domain("y.example"), None))
         assert out.lines == ["Blocked y.example. Withdrew 1 post waiting to be boosted."]
-        assert [i.short_id for i in store.pending()] == ["h2", "h1"]
+        assert [i.short_id for i in store.queue.pending()] == ["h2", "h1"]
 
     def test_optout_is_the_senders_and_retracts(self, store: Store) -> None:
         """`optout` records the sender's consent, audited as theirs, and undoes their boosts."""
         out = run(store, c.OptOut(), actor="bob@x.example")
         assert "undoing my 1 earlier boost" in out.lines[0]
-        assert store.consent("bob@x.example") == "opt-out"
-        assert next(r.action for r in store.audit_rows(actor="bob@x.example")) == "consent.opt-out"
+        assert store.people.consent("bob@x.example") == "opt-out"
+        assert next(r.action for r in store.audit_log.audit_rows(actor="bob@x.example")) == "consent.opt-out"
 
     def test_pause_resume_and_status(self, store: Store) -> None:
         """`pause` and `resume` flip the stored flag once; `status` reports it with the queue."""
         assert run(store, c.Pause(), c.Pause()).lines[1].startswith("Boosting is already paused")
-        assert store.paused()
+        assert store.settings.paused()
         assert run(store, c.Status()).lines[:2] == [
             "Boosting: PAUSED (`resume` starts it).",
             "Held for review: 3.",
         ]
         assert run(store, c.Resume()).lines == ["Resumed: boosting again (0 waiting)."]
-        assert not store.paused()
+        assert not store.settings.paused()
 
     def test_queue_lists_oldest_first(self, store: Store) -> None:
         """`queue` lists the held posts, oldest first, with the rules that held them."""
@@ -361,18 +361,19 @@ class TestActions:
         )
         out = run(store, c.Unboost(PostUrl(post.url)), resolved={post.url: post})
         assert out.lines == ["Unboosting https://x.example/@bob/4; it won't be boosted again."]
-        assert store.is_retracted(post.uri)
+        assert store.posts.is_retracted(post.uri)
         again = run(store, c.Boost(post.url), resolved={post.url: post})
         assert again.lines[0].startswith("Not boosted: that post was retracted")
 
     def test_expiry_moves_old_holds(self, store: Store) -> None:
         """Held posts older than the expiry become `expired`, audited with the reason."""
         assert expire(store, NOW, timedelta(days=2)) == ["h3", "h2"]
-        assert store.queue_item("h2").state == "expired"  # type: ignore[union-attr]
+        assert store.queue.queue_item("h2").state == "expired"  # type: ignore[union-attr]
         assert (
-            store.audit_rows(uri="https://x.example/statuses/3")[-1].detail == "nobody decided within 2 days"
+            store.audit_log.audit_rows(uri="https://x.example/statuses/3")[-1].detail
+            == "nobody decided within 2 days"
         )
-        assert [i.short_id for i in store.pending()] == ["h1"]
+        assert [i.short_id for i in store.queue.pending()] == ["h1"]
 
 
 class RecordingHome:
@@ -429,7 +430,7 @@ class TestTick:
         """After `silence_alert_minutes` without events both moderators get one DM, again after a
         restart none, and one more when events come again."""
         home, clock = RecordingHome(), Clock()
-        store.record_source_event("x.example", NOW)
+        store.statistics.record_source_event("x.example", NOW)
         moderation = channel(store, home, clock, tmp_path, silence_alert_minutes=1)
         clock.advance(59)
         moderation.tick()
@@ -445,7 +446,7 @@ class TestTick:
         clock.advance(120)
         restarted.tick()
         assert len(home.sent) == 1
-        store.record_source_event("x.example", clock.now)
+        store.statistics.record_source_event("x.example", clock.now)
         clock.advance(10)
         restarted.tick()
         assert len(home.sent) == 2
@@ -477,11 +478,11 @@ class TestTick:
 
     def test_handled_mentions_are_forgotten_after_30_days(self, store: Store, tmp_path: Path) -> None:
         """`tick` prunes the record of mentions handled more than 30 days ago, and keeps newer ones."""
-        store.mark_mention_handled("1001", NOW - timedelta(days=31))
-        store.mark_mention_handled("1002", NOW - timedelta(days=29))
+        store.settings.mark_mention_handled("1001", NOW - timedelta(days=31))
+        store.settings.mark_mention_handled("1002", NOW - timedelta(days=29))
         channel(store, RecordingHome(), Clock(), tmp_path).tick()
-        assert not store.is_mention_handled("1001")
-        assert store.is_mention_handled("1002")
+        assert not store.settings.is_mention_handled("1001")
+        assert store.settings.is_mention_handled("1002")
 
 
 class TestCatchUpCursor:
@@ -493,7 +494,7 @@ class TestCatchUpCursor:
         assert moderation.handle(MentionsSeen("99")) is None
         assert moderation.handle(MentionsSeen("117")) is None
         assert moderation.handle(MentionsSeen("1000")) == "1000"
-        assert (moderation.mentions_cursor, store.get_setting("moderation.mentions_cursor")) == (
+        assert (moderation.mentions_cursor, store.settings.get_setting("moderation.mentions_cursor")) == (
             "1000",
             "1000",
         )
@@ -505,7 +506,7 @@ class TestCatchUpCursor:
         the stream does, and runs nothing again."""
         home = RecordingHome()
         moderation = channel(store, home, Clock(), tmp_path)
-        store.mark_mention_handled(direct.status_id, NOW)
+        store.settings.mark_mention_handled(direct.status_id, NOW)
         assert moderation.handle(Mention(direct, via="stream")) is None
         assert moderation.handle(Mention(direct, via="catch-up")) == direct.notification_id
         assert home.sent == []

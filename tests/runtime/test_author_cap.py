@@ -94,14 +94,14 @@ class Relay:
 
     def boost_all(self, outcome: str = "done") -> None:
         """What the booster does to every open boost intent: reblogs it, or (a dry run) not."""
-        for intent in self.store.unfinished_intents("boost"):
+        for intent in self.store.boosts.unfinished_intents("boost"):
             if outcome == "done":
-                self.store.boost_done(intent.uri, f"r-{intent.id}")
+                self.store.boosts.boost_done(intent.uri, f"r-{intent.id}")
             else:
-                self.store.boost_failed(intent.uri, "dry run")
+                self.store.boosts.boost_failed(intent.uri, "dry run")
 
     def decision(self, author: int, n: int) -> Decision | None:
-        verdict = self.store.verdict_for(uri(author, n))
+        verdict = self.store.posts.verdict_for(uri(author, n))
         return None if verdict is None else verdict.decision
 
     def close(self) -> None:
@@ -136,11 +136,11 @@ class TestBurst:
         decisions = [relay.decision(*post) for post in BURST]
         assert decisions == [Decision.ACCEPT] * 4 + [Decision.REJECT] * 4
         for post in BURST[4:]:
-            verdict = relay.store.verdict_for(uri(*post))
+            verdict = relay.store.posts.verdict_for(uri(*post))
             assert verdict is not None
             assert [r.rule for r in verdict.reasons if r.decision is Decision.REJECT] == [CAP_RULE]
         assert relay.decision(1, 0) is relay.decision(1, 1) is Decision.ACCEPT
-        assert len(relay.store.unfinished_intents()) == (6 if how == "one batch" else 0)
+        assert len(relay.store.boosts.unfinished_intents()) == (6 if how == "one batch" else 0)
 
     def test_approved_posts_count_as_soon_as_they_are_approved(self, tmp_path: Path) -> None:
         """In review mode a post counts once a moderator approves it, before its boost is done."""
@@ -148,13 +148,13 @@ class TestBurst:
         try:
             relay.take([seen(0, 0), seen(0, 1)])
             for n in (0, 1):  # what `approve` does
-                item = relay.store.queue_by_uri(uri(0, n))
+                item = relay.store.queue.queue_by_uri(uri(0, n))
                 assert item is not None
-                relay.store.move_queue(item.short_id, Event.APPROVE, "mod@home.example")
-                relay.store.boost_intent(uri(0, n), None)
+                relay.store.queue.move(item.short_id, Event.APPROVE, "mod@home.example")
+                relay.store.boosts.boost_intent(uri(0, n), None)
             relay.take([seen(0, 2)])
             assert relay.decision(0, 2) is Decision.REJECT
-            assert relay.store.queue_by_uri(uri(0, 2)) is None  # not put before a moderator
+            assert relay.store.queue.queue_by_uri(uri(0, 2)) is None  # not put before a moderator
         finally:
             relay.close()
 
@@ -169,7 +169,7 @@ class TestDeletesAndEdits:
             if boosted:
                 relay.boost_all()
             relay.take([Deleted(HOME, str(status(0, 0)["id"]))])
-            assert relay.store.is_retracted(uri(0, 0))
+            assert relay.store.posts.is_retracted(uri(0, 0))
             relay.take([seen(0, 2)])
             assert relay.decision(0, 2) is Decision.REJECT
         finally:
@@ -184,10 +184,10 @@ class TestDeletesAndEdits:
             relay.take([seen(0, n, text=f"{text} ({n})") for n in range(5)])
             relay.boost_all()
             relay.take([seen(0, 2, edit=1, text=f"{text}s (2)")])
-            assert relay.store.screened_count(uri(0, 2)) == 2
+            assert relay.store.posts.screened_count(uri(0, 2)) == 2
             assert relay.decision(0, 2) is Decision.ACCEPT
-            assert relay.store.is_boosted(uri(0, 2))
-            assert relay.store.unfinished_intents() == []
+            assert relay.store.boosts.is_boosted(uri(0, 2))
+            assert relay.store.boosts.unfinished_intents() == []
         finally:
             relay.close()
 
@@ -273,9 +273,9 @@ def check(relay: Relay, cap: int, events: list[tuple[str, int, int, str]]) -> No
         assert sum(1 for a, _ in accepted if a == author) == min(cap, mine)
     store = relay.store
     for post in posts:
-        verdict = store.verdict_for(uri(*post))
+        verdict = store.posts.verdict_for(uri(*post))
         assert verdict is not None
-        journal = store.journal(uri(*post))
+        journal = store.boosts.journal(uri(*post))
         if post in accepted:
             assert verdict.decision is Decision.ACCEPT, post
             assert [e.kind for e in journal][:1] == ["boost"]

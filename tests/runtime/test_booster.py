@@ -59,7 +59,7 @@ def accepted(store: Store, status: dict) -> None:
         edited_at=None,
         text_fingerprint="fp",
     )
-    store.boost_intent(status["uri"], None)
+    store.boosts.boost_intent(status["uri"], None)
 
 
 def reblog_calls(instance: Instance, bot: SeededAccount) -> int:
@@ -100,7 +100,7 @@ def home_post(
         status["uri"], source=home.domain, acct=f"{author.username}@{home.domain}",
         url=status["url"], edited_at=None, text_fingerprint=status["id"],
     )  # fmt: skip
-    store.boost_intent(status["uri"], str(status["id"]))
+    store.boosts.boost_intent(status["uri"], str(status["id"]))
     return status
 
 
@@ -117,7 +117,7 @@ class TestBoosting:
         accepted(store, status)
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
         assert booster.work().wait is None
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
         assert reblog_calls(fed["home"], bot) == 1
         assert booster.budget.remaining is not None  # taken from X-RateLimit-Remaining
 
@@ -131,7 +131,7 @@ class TestBoosting:
         Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
         home_id = api(fed["home"], bot).search_v2(status["uri"], resolve=True)["statuses"][0]["id"]
         since = datetime.now(UTC) - timedelta(hours=1)
-        rechecks = store.boosts_to_recheck(fed["home"].domain, since, 10)
+        rechecks = store.boosts.boosts_to_recheck(fed["home"].domain, since, 10)
         assert [(r.uri, r.local_id) for r in rechecks] == [(status["uri"], str(home_id))]
 
     def test_reconciles_an_intent_left_by_a_crash(
@@ -144,7 +144,7 @@ class TestBoosting:
         local = home.search_v2(status["uri"], resolve=True)["statuses"][0]
         home.status_reblog(local["id"])  # the call that happened just before the crash
         Booster(home, store, home_host=fed["home"].domain).work()
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
         assert reblog_calls(fed["home"], bot) == 1
 
     def test_a_done_boost_and_its_approved_item_are_recorded_together(
@@ -156,21 +156,21 @@ class TestBoosting:
         status = remote_post(fed)
         accepted(store, status)
         hold = Verdict(Decision.HOLD, (Reason("keywords.hold", Decision.HOLD, "matched 'workshop'"),))
-        short_id = store.hold(status["uri"], hold)
-        store.move_queue(short_id, Event.APPROVE, "maya@home")
+        short_id = store.queue.hold(status["uri"], hold)
+        store.queue.move(short_id, Event.APPROVE, "maya@home")
 
         home = api(fed["home"], bot)
-        with crash_after(store, "move_queue"), pytest.raises(RuntimeError, match="killed here"):
+        with crash_after(store.queue, "move"), pytest.raises(RuntimeError, match="killed here"):
             Booster(home, store, home_host=fed["home"].domain).work()
-        assert not store.is_boosted(status["uri"])
-        assert store.boost_pending(status["uri"])
-        item = store.queue_item(short_id)
+        assert not store.boosts.is_boosted(status["uri"])
+        assert store.boosts.boost_pending(status["uri"])
+        item = store.queue.queue_item(short_id)
         assert item is not None
         assert item.state == "approved"
 
         turn = Booster(home, store, home_host=fed["home"].domain).work()
-        assert store.is_boosted(status["uri"])
-        item = store.queue_item(short_id)
+        assert store.boosts.is_boosted(status["uri"])
+        item = store.queue.queue_item(short_id)
         assert item is not None
         assert item.state == "boosted"
         assert reblog_calls(fed["home"], bot) == 1
@@ -183,8 +183,8 @@ class TestBoosting:
         Booster(
             api(fed["home"], bot), store, home_host=fed["home"].domain, settings=BoosterSettings(dry_run=True)
         ).work()
-        assert not store.is_boosted(status["uri"])
-        assert store.unfinished_intents() == []
+        assert not store.boosts.is_boosted(status["uri"])
+        assert store.boosts.unfinished_intents() == []
         assert reblog_calls(fed["home"], bot) == 0
 
     def test_paused_booster_keeps_intents_open(
@@ -196,10 +196,10 @@ class TestBoosting:
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
         booster.paused = True
         booster.work()
-        assert len(store.unfinished_intents()) == 1
+        assert len(store.boosts.unfinished_intents()) == 1
         booster.paused = False
         booster.work()
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
 
     def test_a_backlog_longer_than_a_turn_goes_turn_by_turn(
         self, fed: Fediverse, bot: SeededAccount, store: Store
@@ -211,10 +211,10 @@ class TestBoosting:
         # home posts: reblogged by their local id, no search needed
         statuses = [home_post(fed, store, f"Post {n} #TherapistsConnect", by=alice) for n in range(TURN + 3)]
         assert booster.work().wait == 0.0
-        assert [store.is_boosted(s["uri"]) for s in statuses].count(True) == TURN
-        assert store.intent_count("boost") == 3
+        assert [store.boosts.is_boosted(s["uri"]) for s in statuses].count(True) == TURN
+        assert store.boosts.intent_count("boost") == 3
         assert booster.work().wait is None
-        assert all(store.is_boosted(s["uri"]) for s in statuses)
+        assert all(store.boosts.is_boosted(s["uri"]) for s in statuses)
         assert reblog_calls(fed["home"], bot) == TURN + 3
 
     def test_unboost_undoes_the_reblog(self, fed: Fediverse, bot: SeededAccount, store: Store) -> None:
@@ -223,9 +223,9 @@ class TestBoosting:
         accepted(store, status)
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
         booster.work()
-        store.unboost_intent(status["uri"], None)
+        store.boosts.unboost_intent(status["uri"], None)
         booster.work()
-        assert not store.is_boosted(status["uri"])
+        assert not store.boosts.is_boosted(status["uri"])
         local = api(fed["home"], bot).search_v2(status["uri"], resolve=True)["statuses"][0]
         assert local["reblogged"] is False
         assert booster.unreblog_budget.used(booster._clock()) == 1
@@ -239,7 +239,7 @@ class TestRequestsPerBoost:
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain)
         status = home_post(fed, store)  # accepted while the relay runs
         booster.work()
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
         assert calls(fed["home"], bot) == [REBLOG]
 
     def test_a_post_from_elsewhere_seen_on_the_home_stream_costs_one_request(
@@ -253,7 +253,7 @@ class TestRequestsPerBoost:
         [local] = api(fed["home"], watcher).search_v2(status["uri"], resolve=True)["statuses"]
         booster.remember(status["uri"], str(local["id"]))
         booster.work()
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
         assert calls(fed["home"], bot) == [REBLOG]
 
     def test_a_post_from_elsewhere_costs_its_resolve_and_its_reblog(
@@ -264,7 +264,7 @@ class TestRequestsPerBoost:
         status = remote_post(fed)
         accepted(store, status)
         booster.work()
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
         assert calls(fed["home"], bot) == ["GET /api/v2/search", REBLOG]
 
     def test_an_intent_left_by_an_earlier_run_is_fetched_first(
@@ -277,8 +277,8 @@ class TestRequestsPerBoost:
         api(fed["home"], bot).status_reblog(went_out["id"])  # the call just before the crash
         before = len(calls(fed["home"], bot))
         Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
-        assert store.is_boosted(went_out["uri"])
-        assert store.is_boosted(did_not["uri"])
+        assert store.boosts.is_boosted(went_out["uri"])
+        assert store.boosts.is_boosted(did_not["uri"])
         fetch = "GET /api/v1/statuses/:id"
         assert calls(fed["home"], bot)[before:] == [fetch, fetch, REBLOG]
 
@@ -299,7 +299,7 @@ class TestRequestsPerBoost:
         if case == "refused":
             fed["home"].fail_next(1, status=422, path_prefix=f"/api/v1/statuses/{status['id']}/reblog")
         assert booster.work().wait is None
-        [entry] = store.journal(status["uri"])
+        [entry] = store.boosts.journal(status["uri"])
         assert entry.state == "failed"
         assert f"answered {status_code}" in (entry.error or "")
         assert calls(fed["home"], bot) == [REBLOG]
@@ -316,7 +316,7 @@ class TestRequestsPerBoost:
             booster.work()
         assert calls(fed["home"], bot) == [REBLOG, UNREBLOG]
         assert api(fed["home"], bot).status(status["id"])["reblogged"] is False
-        [entry] = store.journal(status["uri"])
+        [entry] = store.boosts.journal(status["uri"])
         assert entry.state == "failed"
         assert "visibility is unlisted" in (entry.error or "")
         assert [e["visibility"] for e in logs if e["event"] == "boost.undone"] == ["unlisted"]
@@ -329,7 +329,7 @@ class TestRequestsPerBoost:
         booster = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain, settings=settings)
         status = home_post(fed, store, visibility="unlisted")
         booster.work()
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
         assert calls(fed["home"], bot) == [REBLOG]
 
     def test_a_reblog_left_up_by_an_earlier_run_that_is_not_allowed_is_undone(
@@ -341,7 +341,7 @@ class TestRequestsPerBoost:
         before = len(calls(fed["home"], bot))
         Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
         assert calls(fed["home"], bot)[before:] == ["GET /api/v1/statuses/:id", UNREBLOG]
-        assert not store.is_boosted(status["uri"])
+        assert not store.boosts.is_boosted(status["uri"])
         assert api(fed["home"], bot).status(status["id"])["reblogged"] is False
 
 
@@ -354,7 +354,7 @@ class TestRefusals:
         wait = Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work().wait
         assert wait is not None
         assert wait > 0
-        assert len(store.unfinished_intents()) == 1
+        assert len(store.boosts.unfinished_intents()) == 1
 
     def test_repeated_server_errors_back_off_exponentially(
         self, fed: Fediverse, bot: SeededAccount, store: Store
@@ -373,7 +373,7 @@ class TestRefusals:
             assert booster.work().wait == wait  # still waiting: no new request
             now[0] += wait
         assert booster.work().wait is None
-        assert store.is_boosted(status["uri"])
+        assert store.boosts.is_boosted(status["uri"])
 
     def test_429_waits_until_the_announced_reset(
         self, fed: Fediverse, bot: SeededAccount, store: Store
@@ -387,7 +387,7 @@ class TestRefusals:
         assert wait is not None
         assert 20 < wait <= 31  # the reset, give or take the clock difference Mastodon.py corrects
         assert booster.work().wait is not None  # still waiting: no new request
-        assert not store.is_boosted(status["uri"])
+        assert not store.boosts.is_boosted(status["uri"])
 
     def test_unresolvable_post_fails_permanently(
         self, fed: Fediverse, bot: SeededAccount, store: Store
@@ -402,9 +402,9 @@ class TestRefusals:
             edited_at=None,
             text_fingerprint="fp",
         )
-        store.boost_intent("https://gone.example/1", None)
+        store.boosts.boost_intent("https://gone.example/1", None)
         Booster(api(fed["home"], bot), store, home_host=fed["home"].domain).work()
-        [entry] = store.journal("https://gone.example/1")
+        [entry] = store.boosts.journal("https://gone.example/1")
         assert entry.state == "failed"
         assert "cannot resolve" in (entry.error or "")
 

@@ -70,13 +70,13 @@ class TestDecisions:
         """An accepted post from the home stream becomes an open boost intent with its local id."""
         data = status()
         pipeline(store).handle(seen(data))
-        [intent] = store.unfinished_intents()
+        [intent] = store.boosts.unfinished_intents()
         assert (intent.uri, intent.kind, intent.local_id) == (data["uri"], "boost", data["id"])
 
     def test_post_from_elsewhere_is_resolved_later(self, store: Store) -> None:
         """A post seen on another instance gets an intent without a local id (the booster resolves it)."""
         pipeline(store).handle(seen(status(), source="other.example"))
-        [intent] = store.unfinished_intents()
+        [intent] = store.boosts.unfinished_intents()
         assert intent.local_id is None
 
     def test_review_mode_holds_with_a_short_id(self, store: Store) -> None:
@@ -87,18 +87,18 @@ class TestDecisions:
         assert [e.short_id for e in events if isinstance(e, Held)] == ["h1"]
         [held] = [e for e in events if isinstance(e, Held)]
         assert held.post.uri == data["uri"]
-        assert store.queue_item("h1").uri == data["uri"]
-        assert store.unfinished_intents() == []
+        assert store.queue.queue_item("h1").uri == data["uri"]
+        assert store.boosts.unfinished_intents() == []
 
     def test_rejected_post_keeps_its_reasons(self, store: Store) -> None:
         """A reply is rejected with the replies rule recorded, and nothing is boosted."""
         data = status(in_reply_to_id="1", in_reply_to_account_id="2")
         pipeline(store).handle(seen(data))
-        verdict = store.verdict_for(data["uri"])
+        verdict = store.posts.verdict_for(data["uri"])
         assert verdict is not None
         assert verdict.decision is Decision.REJECT
         assert [r.rule for r in verdict.reasons] == ["replies"]
-        assert store.unfinished_intents() == []
+        assert store.boosts.unfinished_intents() == []
 
     def test_same_post_from_three_sources_is_screened_once(self, store: Store) -> None:
         """Arrivals from several sources and paths dedupe on the uri."""
@@ -107,9 +107,9 @@ class TestDecisions:
         p.handle(seen(data))
         p.handle(seen(dict(data, id="999"), source="a.example", via="poll", hashtag="hoot"))
         p.handle(seen(dict(data, id="555"), source="b.example", via="catch-up", hashtag="hoot"))
-        assert store.screened_count(data["uri"]) == 1
-        assert len(store.unfinished_intents()) == 1
-        assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1, "b.example": 1}
+        assert store.posts.screened_count(data["uri"]) == 1
+        assert len(store.boosts.unfinished_intents()) == 1
+        assert store.posts.sightings(data["uri"]) == {HOME: 1, "a.example": 1, "b.example": 1}
 
     def test_catch_up_moves_the_cursor_after_commit(self, store: Store) -> None:
         """A status fetched for a hashtag moves that source's cursor in the store, and the move is
@@ -117,7 +117,7 @@ class TestDecisions:
         p = pipeline(store)
         data = status(id="117024236408130890")
         events = p.handle(seen(data, source="a.example", via="catch-up", hashtag="hoot"))
-        assert store.get_cursor("a.example", "hoot") == "117024236408130890"
+        assert store.posts.get_cursor("a.example", "hoot") == "117024236408130890"
         assert events == [CursorMoved("a.example", "hoot", "117024236408130890")]
         older = status(id="117024236408130889", uri=data["uri"] + "-older")
         assert p.handle(seen(older, source="a.example", via="catch-up", hashtag="hoot")) == []
@@ -138,7 +138,7 @@ class TestDecisions:
 class TestEditsAndDeletes:
     def boosted(self, store: Store, p: Pipeline, data: dict) -> None:
         p.handle(seen(data))
-        store.boost_done(data["uri"], "r1")
+        store.boosts.boost_done(data["uri"], "r1")
 
     def test_edit_that_no_longer_passes_unboosts(self, store: Store) -> None:
         """A boosted post edited to add a rejected keyword gets an unboost intent."""
@@ -152,7 +152,7 @@ class TestEditsAndDeletes:
         self.boosted(store, p, data)
         edited = status("<p>Casino! #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")
         p.handle(seen(edited, via="stream"))
-        [intent] = store.unfinished_intents()
+        [intent] = store.boosts.unfinished_intents()
         assert (intent.kind, intent.uri) == ("unboost", data["uri"])
 
     @pytest.mark.parametrize("reviewed", [False, True], ids=["accepted", "approved"])
@@ -167,11 +167,11 @@ class TestEditsAndDeletes:
         if reviewed:  # held, approved and boosted: its queue item is `boosted`
             p.rules = dataclasses.replace(p.rules, mode="review")
             p.handle(seen(data))
-            short_id = store.queue_by_uri(data["uri"]).short_id  # type: ignore[union-attr]
-            store.move_queue(short_id, Event.APPROVE, "mod@home.example")
-            store.boost_intent(data["uri"], None)
-            store.boost_done(data["uri"], "r1")
-            store.move_queue(short_id, Event.BOOST, "relay")
+            short_id = store.queue.queue_by_uri(data["uri"]).short_id  # type: ignore[union-attr]
+            store.queue.move(short_id, Event.APPROVE, "mod@home.example")
+            store.boosts.boost_intent(data["uri"], None)
+            store.boosts.boost_done(data["uri"], "r1")
+            store.queue.move(short_id, Event.BOOST, "relay")
         else:
             self.boosted(store, p, data)
         p.rules = dataclasses.replace(
@@ -179,9 +179,9 @@ class TestEditsAndDeletes:
         )
         with capture_logs() as logs:
             p.handle(seen(status("<p>Casino? #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
-        [intent] = store.unfinished_intents()
+        [intent] = store.boosts.unfinished_intents()
         assert (intent.kind, intent.uri) == ("unboost", data["uri"])
-        item = store.queue_by_uri(data["uri"])
+        item = store.queue.queue_by_uri(data["uri"])
         assert item is not None
         assert item.state == "held"
         assert [r.rule for r in item.verdict.reasons] == ["keywords.hold"]
@@ -193,9 +193,9 @@ class TestEditsAndDeletes:
         data = status()
         self.boosted(store, p, data)
         p.handle(seen(status("<p>Hello again #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
-        assert store.screened_count(data["uri"]) == 2
-        assert store.unfinished_intents() == []
-        assert store.is_boosted(data["uri"])
+        assert store.posts.screened_count(data["uri"]) == 2
+        assert store.boosts.unfinished_intents() == []
+        assert store.boosts.is_boosted(data["uri"])
 
     def test_delete_retracts_and_a_stale_copy_is_ignored(self, store: Store) -> None:
         """A delete event retracts the post; the same post from another source later is not boosted."""
@@ -203,10 +203,10 @@ class TestEditsAndDeletes:
         data = status()
         self.boosted(store, p, data)
         p.handle(Deleted(HOME, data["id"]))
-        assert store.is_retracted(data["uri"])
-        assert not store.is_boosted(data["uri"])
+        assert store.posts.is_retracted(data["uri"])
+        assert not store.boosts.is_boosted(data["uri"])
         p.handle(seen(dict(data, id="777"), source="late.example"))
-        assert store.unfinished_intents() == []
+        assert store.boosts.unfinished_intents() == []
 
     def test_delete_before_the_boost_cancels_the_intent(self, store: Store) -> None:
         """A post deleted while its boost waits is never boosted."""
@@ -214,8 +214,8 @@ class TestEditsAndDeletes:
         data = status()
         p.handle(seen(data))
         p.handle(Deleted(HOME, data["id"]))
-        assert store.unfinished_intents() == []
-        assert [e.state for e in store.journal(data["uri"])] == ["failed"]
+        assert store.boosts.unfinished_intents() == []
+        assert [e.state for e in store.boosts.journal(data["uri"])] == ["failed"]
 
 
 class TestOutOfOrder:
@@ -229,15 +229,15 @@ class TestOutOfOrder:
         p.handle(Deleted(HOME, data["id"]))
         with capture_logs() as logs:
             p.handle(seen(data))
-        assert store.is_retracted(data["uri"])
-        assert store.screened_count(data["uri"]) == 0
-        assert store.unfinished_intents() == []
-        assert [r.action for r in store.audit_rows() if r.uri == data["uri"]] == ["post.retracted"]
+        assert store.posts.is_retracted(data["uri"])
+        assert store.posts.screened_count(data["uri"]) == 0
+        assert store.boosts.unfinished_intents() == []
+        assert [r.action for r in store.audit_log.audit_rows() if r.uri == data["uri"]] == ["post.retracted"]
         assert [(e["event"], e.get("early")) for e in logs if e["log_level"] == "info"] == [
             ("post.retracted", True)
         ]
-        assert store.uri_for_local_id(HOME, data["id"]) == data["uri"]
-        assert store.remembered_deletes(NOW) == set()
+        assert store.posts.uri_for_local_id(HOME, data["id"]) == data["uri"]
+        assert store.posts.remembered_deletes(NOW) == set()
 
     def test_in_review_mode_moderators_are_not_asked(self, store: Store) -> None:
         """A post whose delete came first is never held, so no moderator hears of it."""
@@ -245,8 +245,8 @@ class TestOutOfOrder:
         data = status()
         events = p.handle_batch([Deleted(HOME, data["id"]), seen(data)])
         assert [e for e in events if isinstance(e, Held)] == []
-        assert store.pending() == []
-        assert store.is_retracted(data["uri"])
+        assert store.queue.pending() == []
+        assert store.posts.is_retracted(data["uri"])
 
     def test_a_later_copy_is_a_sighting(self, store: Store) -> None:
         """Once applied, the delete is forgotten and every later copy of the post is only counted."""
@@ -257,8 +257,8 @@ class TestOutOfOrder:
         assert again is not None
         p.handle(again)
         p.handle(seen(dict(data, id="5"), source="late.example", via="poll"))
-        assert store.unfinished_intents() == []
-        assert store.sightings(data["uri"]) == {HOME: 2, "late.example": 1}
+        assert store.boosts.unfinished_intents() == []
+        assert store.posts.sightings(data["uri"]) == {HOME: 2, "late.example": 1}
 
     def test_a_delete_applies_only_to_its_own_source(self, store: Store) -> None:
         """Status ids are per instance: another instance's delete of the same id changes nothing."""
@@ -266,9 +266,9 @@ class TestOutOfOrder:
         data = status()
         p.handle(Deleted("other.example", data["id"]))
         p.handle(seen(data))
-        assert not store.is_retracted(data["uri"])
-        assert [i.uri for i in store.unfinished_intents()] == [data["uri"]]
-        assert store.remembered_deletes(NOW) == {("other.example", data["id"])}
+        assert not store.posts.is_retracted(data["uri"])
+        assert [i.uri for i in store.boosts.unfinished_intents()] == [data["uri"]]
+        assert store.posts.remembered_deletes(NOW) == {("other.example", data["id"])}
 
     @pytest.mark.parametrize("light", [True, False], ids=["sighting", "seen"])
     def test_a_boosted_post_is_unboosted_when_its_copy_comes_after_that_copys_delete(
@@ -279,23 +279,23 @@ class TestOutOfOrder:
         p = pipeline(store)
         data = status()
         p.handle(seen(data))
-        store.boost_done(data["uri"], "r1")
+        store.boosts.boost_done(data["uri"], "r1")
         p.handle(Deleted("a.example", "999"))
-        assert store.is_boosted(data["uri"])
+        assert store.boosts.is_boosted(data["uri"])
         copy_there = dict(data, id="999")
         late = sighting_of(p, copy_there, source="a.example", via="stream") if light else None
         p.handle(late or seen(copy_there, source="a.example"))
-        assert store.is_retracted(data["uri"])
-        assert not store.is_boosted(data["uri"])
-        assert store.remembered_deletes(NOW) == set()
+        assert store.posts.is_retracted(data["uri"])
+        assert not store.boosts.is_boosted(data["uri"])
+        assert store.posts.remembered_deletes(NOW) == set()
 
     def test_a_restart_keeps_the_remembered_delete(self, store: Store) -> None:
         """The delete is in the state file: a new pipeline (a restarted relay) still applies it."""
         data = status()
         pipeline(store).handle(Deleted(HOME, data["id"]))
         pipeline(store).handle(seen(data))
-        assert store.is_retracted(data["uri"])
-        assert store.unfinished_intents() == []
+        assert store.posts.is_retracted(data["uri"])
+        assert store.boosts.unfinished_intents() == []
 
     def test_a_delete_survives_a_batch_taken_again_item_by_item(self, store: Store) -> None:
         """A delete remembered in a batch that an item's failure made the pipeline take again, item
@@ -305,11 +305,14 @@ class TestOutOfOrder:
         broken = status(
             "<p>Broken #hoot</p>", uri="https://b.example/1", id="1", url="https://b.example/@b/1"
         )
-        with crash_after(store, "add_screened", lambda uri, *a, **k: uri == broken["uri"]), capture_logs():
+        with (
+            crash_after(store.posts, "add_screened", lambda uri, *a, **k: uri == broken["uri"]),
+            capture_logs(),
+        ):
             p.handle_batch([Deleted(HOME, data["id"]), seen(broken)])
-        assert store.remembered_deletes(NOW) == {(HOME, data["id"])}
+        assert store.posts.remembered_deletes(NOW) == {(HOME, data["id"])}
         p.handle(seen(data))
-        assert store.is_retracted(data["uri"])
+        assert store.posts.is_retracted(data["uri"])
 
     def test_remembered_deletes_are_forgotten_after_a_day(self, store: Store) -> None:
         """A day later the pipeline no longer applies a remembered delete, and prunes it."""
@@ -320,10 +323,10 @@ class TestOutOfOrder:
         p.handle(Deleted(HOME, data["id"]))
         clock[0] = NOW + KEEP_EARLY_DELETES + timedelta(minutes=1)
         p.handle(seen(data))
-        assert not store.is_retracted(data["uri"])
-        assert [i.uri for i in store.unfinished_intents()] == [data["uri"]]
+        assert not store.posts.is_retracted(data["uri"])
+        assert [i.uri for i in store.boosts.unfinished_intents()] == [data["uri"]]
         p.handle(Deleted(HOME, "new"))  # an hour has passed: the old ones are pruned
-        assert store.remembered_deletes(NOW - timedelta(days=30)) == {(HOME, "new")}
+        assert store.posts.remembered_deletes(NOW - timedelta(days=30)) == {(HOME, "new")}
 
     def test_at_most_so_many_deletes_are_remembered(
         self, store: Store, monkeypatch: pytest.MonkeyPatch
@@ -335,7 +338,7 @@ class TestOutOfOrder:
         for n in range(12):
             clock[0] = NOW + timedelta(seconds=n)
             p.handle(Deleted(HOME, str(n)))
-        kept = store.remembered_deletes(NOW)
+        kept = store.posts.remembered_deletes(NOW)
         assert kept == {(HOME, str(n)) for n in range(2, 12)}  # at 11, the oldest two went (to 90 %)
         assert p._early == kept
 
@@ -351,9 +354,9 @@ class TestOutOfOrder:
         data = status()
         p.handle(seen(status("<p>Casino! #hoot</p>", edited_at="2026-08-01T13:00:00.000Z")))
         p.handle(seen(data))
-        assert store.screened_count(data["uri"]) == 1
-        assert store.verdict_for(data["uri"]).decision is Decision.REJECT
-        assert store.unfinished_intents() == []
+        assert store.posts.screened_count(data["uri"]) == 1
+        assert store.posts.verdict_for(data["uri"]).decision is Decision.REJECT
+        assert store.boosts.unfinished_intents() == []
 
 
 class TestAtomicity:
@@ -363,23 +366,23 @@ class TestAtomicity:
         data = status()
         other = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
         broken = Seen(Post.from_status(data, source=HOME), via="stream")
-        original = store.add_screened
+        original = store.posts.add_screened
 
         def failing_add(uri: str, *args: Any, **kwargs: Any) -> None:
             original(uri, *args, **kwargs)  # the post, its verdict, audit row and intent are written
             if uri == data["uri"]:
                 raise RuntimeError("crash after the verdict and the intent were written")
 
-        store.add_screened = failing_add  # type: ignore[method-assign]
+        store.posts.add_screened = failing_add  # type: ignore[method-assign]
         with capture_logs() as logs:
             p.handle_batch([broken, seen(other)])
-        store.add_screened = original  # type: ignore[method-assign]
+        store.posts.add_screened = original  # type: ignore[method-assign]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
-        assert store.verdict_for(data["uri"]) is None
-        assert store.sightings(data["uri"]) == {}
-        assert [e.uri for e in store.unfinished_intents()] == [other["uri"]]  # the batch went on
+        assert store.posts.verdict_for(data["uri"]) is None
+        assert store.posts.sightings(data["uri"]) == {}
+        assert [e.uri for e in store.boosts.unfinished_intents()] == [other["uri"]]  # the batch went on
         p.handle(broken)  # the same post again: screened as new, boosted
-        assert len(store.unfinished_intents()) == 2
+        assert len(store.boosts.unfinished_intents()) == 2
 
     def test_a_batch_retried_item_by_item_does_everything_once(self, store: Store) -> None:
         """The items before and after a failing one are kept, and logged, counted, audited and
@@ -396,7 +399,7 @@ class TestAtomicity:
             for n in (1, 2, 3)
         )
         with (
-            crash_after(store, "add_screened", lambda uri, *a, **k: uri == broken_data["uri"]),
+            crash_after(store.posts, "add_screened", lambda uri, *a, **k: uri == broken_data["uri"]),
             capture_logs() as logs,
         ):
             events = p.handle_batch(
@@ -408,13 +411,13 @@ class TestAtomicity:
             CursorMoved(HOME, "hoot", "3"),
             HomeId(last["uri"], "3"),
         ]
-        assert store.get_cursor(HOME, "hoot") == "3"
+        assert store.posts.get_cursor(HOME, "hoot") == "3"
         screened = [e["uri"] for e in logs if e["event"] == "post.screened"]
         assert screened == [first["uri"], last["uri"]]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
-        assert store.verdict_for(broken_data["uri"]) is None
-        assert sorted(e.uri for e in store.unfinished_intents()) == [first["uri"], last["uri"]]
-        assert [r.uri for r in store.audit_rows() if r.action.startswith("screen.")] == [
+        assert store.posts.verdict_for(broken_data["uri"]) is None
+        assert sorted(e.uri for e in store.boosts.unfinished_intents()) == [first["uri"], last["uri"]]
+        assert [r.uri for r in store.audit_log.audit_rows() if r.action.startswith("screen.")] == [
             first["uri"],
             last["uri"],
         ]
@@ -434,7 +437,7 @@ class TestFastPath:
         sighting = sighting_of(p, dict(data, id="999"), source="a.example", via="stream")
         assert sighting is not None
         p.handle_batch([sighting, Deleted("a.example", "999")])
-        assert store.is_retracted(data["uri"])
+        assert store.posts.is_retracted(data["uri"])
 
     def test_known_post_becomes_a_light_sighting(self, store: Store) -> None:
         """After a post is committed, the same status from another source is only a sighting."""
@@ -446,9 +449,9 @@ class TestFastPath:
         sighting = sighting_of(p, copy_elsewhere, source="a.example", via="stream")
         assert sighting is not None
         p.handle(sighting)
-        assert store.sightings(data["uri"]) == {HOME: 1, "a.example": 1}
-        assert store.uri_for_local_id("a.example", "999") == data["uri"]
-        assert store.screened_count(data["uri"]) == 1
+        assert store.posts.sightings(data["uri"]) == {HOME: 1, "a.example": 1}
+        assert store.posts.uri_for_local_id("a.example", "999") == data["uri"]
+        assert store.posts.screened_count(data["uri"]) == 1
 
     def test_an_edit_is_not_a_sighting(self, store: Store) -> None:
         """A newer version of a known post takes the full path and is screened again."""

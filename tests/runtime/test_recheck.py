@@ -89,21 +89,21 @@ class TestWhichPosts:
                 seen(store, uri, local_id=local_id, at=old)
             seen(store, "nohome", source="remote.example", local_id="9")
             seen(store, "failed", local_id="5")
-            store.boost_intent("old", None, old)
-            store.boost_done("old", "r1", old)
-            store.boost_intent("boosted", None, T0)
-            store.boost_done("boosted", "r2", T0)
-            store.boost_intent("undone", None, T0)
-            store.boost_done("undone", "r4", T0)
-            store.unboost_intent("undone", None, T0)
-            store.unboost_done("undone", T0)
-            store.boost_intent("nohome", None, T0)
-            store.boost_intent("failed", None, T0)
-            store.boost_failed("failed", "gone", T0)
-            store.boost_intent("pending", "33", T0 + timedelta(minutes=1))
-            found = store.boosts_to_recheck(HOME, T0 - timedelta(hours=24), 10)
+            store.boosts.boost_intent("old", None, old)
+            store.boosts.boost_done("old", "r1", old)
+            store.boosts.boost_intent("boosted", None, T0)
+            store.boosts.boost_done("boosted", "r2", T0)
+            store.boosts.boost_intent("undone", None, T0)
+            store.boosts.boost_done("undone", "r4", T0)
+            store.boosts.unboost_intent("undone", None, T0)
+            store.boosts.unboost_done("undone", T0)
+            store.boosts.boost_intent("nohome", None, T0)
+            store.boosts.boost_intent("failed", None, T0)
+            store.boosts.boost_failed("failed", "gone", T0)
+            store.boosts.boost_intent("pending", "33", T0 + timedelta(minutes=1))
+            found = store.boosts.boosts_to_recheck(HOME, T0 - timedelta(hours=24), 10)
             assert found == [Recheck("pending", "33", None), Recheck("boosted", "2", None)]
-            assert store.boosts_to_recheck(HOME, T0 - timedelta(hours=24), 1) == [found[0]]
+            assert store.boosts.boosts_to_recheck(HOME, T0 - timedelta(hours=24), 1) == [found[0]]
 
 
 def recheck(home: Instance, bot: SeededAccount, posts: list[Recheck], tmp_path: Path) -> list[Item]:
@@ -113,7 +113,7 @@ def recheck(home: Instance, bot: SeededAccount, posts: list[Recheck], tmp_path: 
     with Store.open(state) as store:
         for post in posts:
             seen(store, post.uri, source=home.url.removeprefix("http://"), local_id=post.local_id, at=now)
-            store.boost_intent(post.uri, None, now)
+            store.boosts.boost_intent(post.uri, None, now)
     items: list[Item] = []
     rechecker = Rechecker(
         state=state,

@@ -27,11 +27,11 @@ CHILD = textwrap.dedent(
 
     path, stop_after, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     store = Store.open(path)
-    store.observe(uri, Arrival.SCREEN, source="home", acct="alice@a.example", url=None,
+    store.posts.observe(uri, Arrival.SCREEN, source="home", acct="alice@a.example", url=None,
                   edited_at=None, text_fingerprint="fp")
-    store.boost_intent(uri, "1001")
+    store.boosts.boost_intent(uri, "1001")
     if stop_after == "done":
-        store.boost_done(uri, "2002")
+        store.boosts.boost_done(uri, "2002")
     print(stop_after, flush=True)
     sys.stdin.read()  # the call to the server would be here; wait for SIGKILL
     """
@@ -74,10 +74,10 @@ def test_killed_process_leaves_an_honest_journal(tmp_path: Path, stop_after: str
     path = tmp_path / "state.db"
     run_and_kill(path, stop_after)
     with Store.open(path) as store:
-        unfinished = store.unfinished_intents()
+        unfinished = store.boosts.unfinished_intents()
         if stop_after == "intent":
             assert [(e.uri, e.kind, e.local_id) for e in unfinished] == [(URI, "boost", "1001")]
-            assert not store.is_boosted(URI)
-            store.boost_done(URI, "2002")  # reconciled: the status says `reblogged`
-        assert store.unfinished_intents() == []
-        assert store.is_boosted(URI)
+            assert not store.boosts.is_boosted(URI)
+            store.boosts.boost_done(URI, "2002")  # reconciled: the status says `reblogged`
+        assert store.boosts.unfinished_intents() == []
+        assert store.boosts.is_boosted(URI)

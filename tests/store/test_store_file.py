@@ -55,7 +55,7 @@ def test_older_schema_is_migrated_and_keeps_data(tmp_path: Path, start: int) -> 
         conn.close()
     with Store.open(path) as store:
         assert store.schema_version() == migrations.LATEST
-        assert store.get_cursor("home", "tag") == "42"
+        assert store.posts.get_cursor("home", "tag") == "42"
         assert (
             observe(
                 store,
@@ -69,8 +69,8 @@ def test_older_schema_is_migrated_and_keeps_data(tmp_path: Path, start: int) -> 
             )
             is Arrival.DUPLICATE
         )
-        store.set_consent("alice@a.example", "opt-out", "alice@a.example", T0)
-        assert store.consent("alice@a.example") == "opt-out"
+        store.people.set_consent("alice@a.example", "opt-out", "alice@a.example", T0)
+        assert store.people.consent("alice@a.example") == "opt-out"
 
 
 def test_handled_mentions_move_out_of_settings(tmp_path: Path) -> None:
@@ -90,13 +90,13 @@ def test_handled_mentions_move_out_of_settings(tmp_path: Path) -> None:
     finally:
         conn.close()
     with Store.open(path) as store:
-        assert store.is_mention_handled("1001")
-        assert store.is_mention_handled("1002")
-        assert store.get_setting("moderation.mentions_cursor") == "77"
-        assert store.paused()
-        assert store.get_setting("moderation.handled.1001") is None
-        assert store.prune_handled_mentions(T0) == 1  # the older one, by its recorded date
-        assert store.is_mention_handled("1002")
+        assert store.settings.is_mention_handled("1001")
+        assert store.settings.is_mention_handled("1002")
+        assert store.settings.get_setting("moderation.mentions_cursor") == "77"
+        assert store.settings.paused()
+        assert store.settings.get_setting("moderation.handled.1001") is None
+        assert store.settings.prune_handled_mentions(T0) == 1  # the older one, by its recorded date
+        assert store.settings.is_mention_handled("1002")
 
 
 def file_with_boosts(path: Path, version: int, boosts: list[tuple[str, str]]) -> None:
@@ -132,9 +132,9 @@ def test_journal_rows_learn_their_author(tmp_path: Path) -> None:
         path, 5, [("alice@a.example", "done"), ("alice@a.example", "done"), ("bob@b.example", "done")]
     )
     with Store.open(path) as store:
-        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 2
-        assert store.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
-        assert store.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 2
+        assert store.people.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 2
+        assert store.people.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
+        assert store.boosts.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 2
 
 
 def test_done_boost_indexes_hold_done_boosts_only(tmp_path: Path) -> None:
@@ -153,11 +153,11 @@ def test_done_boost_indexes_hold_done_boosts_only(tmp_path: Path) -> None:
     assert sorted(indexes) == ["journal_author_done", "journal_done_at"]
     assert all(sql.endswith("WHERE state = 'done'") for sql in indexes.values())
     with Store.open(path, now=lambda: T0) as store:
-        assert store.boost_count(T0 - timedelta(hours=2)) == 2
-        assert [j.uri for j in store.unfinished_intents("boost")] == [f"{URI}/2"]
-        store.boost_done(f"{URI}/2", "reblog-2")
-        assert store.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 3
-        assert store.stats(T0).boosts_last_24h == 3
+        assert store.boosts.boost_count(T0 - timedelta(hours=2)) == 2
+        assert [j.uri for j in store.boosts.unfinished_intents("boost")] == [f"{URI}/2"]
+        store.boosts.boost_done(f"{URI}/2", "reblog-2")
+        assert store.boosts.boost_count(T0 - timedelta(hours=2), "alice@a.example") == 3
+        assert store.statistics.stats(T0).boosts_last_24h == 3
 
 
 def test_the_cap_counts_what_a_v7_file_accepted_for_boosting(tmp_path: Path) -> None:
@@ -196,9 +196,9 @@ def test_the_cap_counts_what_a_v7_file_accepted_for_boosting(tmp_path: Path) -> 
         names = [row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
         assert "posts_author_boosts" in names
         assert "journal_author_done" not in names
-        assert store.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 6
-        assert store.history("alice@a.example", "fp", T0, uri=f"{URI}/4").boosts_last_24h == 5
-        assert store.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
+        assert store.people.history("alice@a.example", "fp", T0, uri="new").boosts_last_24h == 6
+        assert store.people.history("alice@a.example", "fp", T0, uri=f"{URI}/4").boosts_last_24h == 5
+        assert store.people.history("bob@b.example", "fp", T0, uri="new").boosts_last_24h == 1
 
 
 def test_early_deletes_come_with_an_upgrade(tmp_path: Path) -> None:
@@ -208,12 +208,12 @@ def test_early_deletes_come_with_an_upgrade(tmp_path: Path) -> None:
     file_with_boosts(path, 8, [("alice@a.example", "done")])
     with Store.open(path, now=lambda: T0) as store:
         assert store.schema_version() == migrations.LATEST
-        assert store.remembered_deletes(T0) == set()
-        store.remember_delete("a.example", "7")
-        assert store.is_boosted(f"{URI}/0")
+        assert store.posts.remembered_deletes(T0) == set()
+        store.posts.remember_delete("a.example", "7")
+        assert store.boosts.is_boosted(f"{URI}/0")
     with Store.open(path, now=lambda: T0) as store:  # kept across a restart
-        assert store.remembered_deletes(T0) == {("a.example", "7")}
-        assert store.take_delete("a.example", "7", T0)
+        assert store.posts.remembered_deletes(T0) == {("a.example", "7")}
+        assert store.posts.take_delete("a.example", "7", T0)
 
 
 def test_migrations_are_each_applied_once(tmp_path: Path) -> None:
@@ -277,7 +277,7 @@ def test_damaged_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with Store.open(path) as store:
         for n in range(300):
-            store.audit("filler", actor="relay", detail="x" * 200, now=T0, uri=f"u{n}")
+            store.audit_log.audit("filler", actor="relay", detail="x" * 200, now=T0, uri=f"u{n}")
     conn = open_raw(path)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -311,7 +311,7 @@ def test_write_while_another_process_holds_the_write_lock_fails_fast(tmp_path: P
         with Store.open(path, busy_timeout=0.2) as store:
             started = time.monotonic()
             with pytest.raises(StoreError, match="locked") as caught:
-                store.audit("act", actor="relay", now=T0)
+                store.audit_log.audit("act", actor="relay", now=T0)
             assert time.monotonic() - started < 5
             assert caught.value.fix is not None
             assert "another process" in caught.value.fix
@@ -328,21 +328,23 @@ def test_failed_writes_leave_the_store_usable_from_any_thread(tmp_path: Path) ->
         other = open_raw(path)
         other.execute("BEGIN EXCLUSIVE")
         with pytest.raises(StoreError, match="locked"):
-            store.audit("blocked", actor="relay", now=T0)
+            store.audit_log.audit("blocked", actor="relay", now=T0)
         other.execute("ROLLBACK")
         other.close()
-        store.mark_retracted(URI, "deleted", T0)
+        store.posts.mark_retracted(URI, "deleted", T0)
         with pytest.raises(sqlite3.IntegrityError):
-            store.add_screened(
+            store.posts.add_screened(
                 URI, Verdict(Decision.ACCEPT), source="a", acct="a@a.example", url=None, edited_at=None,
                 text_fingerprint="", now=T0,
             )  # fmt: skip
         done: list[int] = []
-        writer = threading.Thread(target=lambda: done.append(store.audit("after", actor="relay", now=T0)))
+        writer = threading.Thread(
+            target=lambda: done.append(store.audit_log.audit("after", actor="relay", now=T0))
+        )
         writer.start()
         writer.join(timeout=10)
         assert len(done) == 1
-        assert [r.action for r in store.audit_rows()] == ["post.retracted", "after"]
+        assert [r.action for r in store.audit_log.audit_rows()] == ["post.retracted", "after"]
         assert not store._conn.in_transaction
 
 
@@ -367,13 +369,13 @@ def test_readonly_store_reads_while_the_relay_writes(tmp_path: Path) -> None:
     """A read-only store sees committed state from the writer and refuses to write."""
     path = tmp_path / "state.db"
     with Store.open(path) as writer:
-        writer.audit("started", actor="relay", now=T0)
+        writer.audit_log.audit("started", actor="relay", now=T0)
         with Store.open(path, readonly=True) as reader:
-            assert [r.action for r in reader.audit_rows()] == ["started"]
-            writer.audit("more", actor="relay", now=T0)
-            assert [r.action for r in reader.audit_rows()] == ["started", "more"]
+            assert [r.action for r in reader.audit_log.audit_rows()] == ["started"]
+            writer.audit_log.audit("more", actor="relay", now=T0)
+            assert [r.action for r in reader.audit_log.audit_rows()] == ["started", "more"]
             with pytest.raises(StoreError, match="read-only"):
-                reader.audit("sneaky", actor="relay", now=T0)
+                reader.audit_log.audit("sneaky", actor="relay", now=T0)
 
 
 def test_readonly_open_of_a_missing_file_is_refused(tmp_path: Path) -> None:

@@ -49,9 +49,9 @@ def held_in(store: Store, state: State) -> str:
         edited_at=None,
         text_fingerprint="fp",
     )
-    short_id = store.hold(URI, HOLD)
+    short_id = store.queue.hold(URI, HOLD)
     for event in TO[state]:
-        store.move_queue(short_id, event, MOD)
+        store.queue.move(short_id, event, MOD)
     return short_id
 
 
@@ -69,9 +69,13 @@ class TestQueue:
         """A move the table allows is written as the table's new state and audited as queue.<state>."""
         short_id = held_in(store, frm)
         to = dict(((f, e), t) for f, e, t in MOVES)[(frm, event)]
-        item = store.hold(URI, HOLD) if event is Event.HOLD else store.move_queue(short_id, event, MOD, "why")
-        assert (store.queue_item(short_id) or item).state is to
-        assert store.audit_rows(uri=URI)[-1].action == f"queue.{to}"
+        item = (
+            store.queue.hold(URI, HOLD)
+            if event is Event.HOLD
+            else store.queue.move(short_id, event, MOD, "why")
+        )
+        assert (store.queue.queue_item(short_id) or item).state is to
+        assert store.audit_log.audit_rows(uri=URI)[-1].action == f"queue.{to}"
 
     @pytest.mark.parametrize(
         ("frm", "event"),
@@ -89,7 +93,7 @@ class TestQueue:
             capture_logs() as logs,
             pytest.raises(IllegalTransition, match=f"can't {event} a post that is {frm}"),
         ):
-            store.move_queue(short_id, event, MOD, "why")
+            store.queue.move(short_id, event, MOD, "why")
         assert snapshot(store) == before
         assert [(e["event"], e["log_level"], e["state"], e["move"]) for e in logs] == [
             ("queue.illegal_move", "warning", frm, event)
@@ -105,7 +109,7 @@ class TestQueue:
             capture_logs() as logs,
             pytest.raises(IllegalTransition, match=f"can't hold a post that is {frm}"),
         ):
-            store.hold(URI, HOLD)
+            store.queue.hold(URI, HOLD)
         assert snapshot(store) == before
         assert [e["event"] for e in logs] == ["queue.illegal_move"]
 
@@ -113,17 +117,17 @@ class TestQueue:
         """A refused move writes nothing, and what the enclosing transaction wrote before it stays."""
         short_id = held_in(store, State.HELD)
         with store.atomic():
-            store.move_queue(short_id, Event.APPROVE, MOD)
+            store.queue.move(short_id, Event.APPROVE, MOD)
             with pytest.raises(IllegalTransition):
-                store.move_queue(short_id, Event.APPROVE, "second@social.example")
-        item = store.queue_item(short_id)
+                store.queue.move(short_id, Event.APPROVE, "second@social.example")
+        item = store.queue.queue_item(short_id)
         assert item is not None
         assert (item.state, item.actor) == (State.APPROVED, MOD)
 
     def test_items_carry_the_lifecycle_state(self, store: Store) -> None:
         """A queue item's state is the lifecycle's enum, not a bare string."""
         held_in(store, State.HELD)
-        assert all(type(item.state) is State for item in store.pending())
+        assert all(type(item.state) is State for item in store.queue.pending())
 
 
 class TestJournal:
@@ -131,10 +135,13 @@ class TestJournal:
         """A done boost is not finished again (`done` is final in the journal table): IllegalTransition,
         a journal.illegal_move warning, and the journal unchanged."""
         held_in(store, State.HELD)
-        store.boost_intent(URI, "1")
-        store.boost_done(URI, "r1")
+        store.boosts.boost_intent(URI, "1")
+        store.boosts.boost_done(URI, "r1")
         before = snapshot(store)
-        for finish in (lambda: store.boost_failed(URI, "late"), lambda: store.boost_done(URI, "r2")):
+        for finish in (
+            lambda: store.boosts.boost_failed(URI, "late"),
+            lambda: store.boosts.boost_done(URI, "r2"),
+        ):
             with capture_logs() as logs, pytest.raises(IllegalTransition, match="a boost that is done"):
                 finish()
             assert [(e["event"], e["kind"], e["state"]) for e in logs] == [
@@ -145,17 +152,19 @@ class TestJournal:
     def test_a_cancelled_intent_is_not_done_afterwards(self, store: Store) -> None:
         """An intent cancelled (failed) while the booster was at it cannot then be recorded as done."""
         held_in(store, State.HELD)
-        store.unboost_intent(URI, None)
-        store.unboost_failed(URI, "cancelled")
+        store.boosts.unboost_intent(URI, None)
+        store.boosts.unboost_failed(URI, "cancelled")
         with pytest.raises(IllegalTransition, match="can't succeed a unboost that is failed"):
-            store.unboost_done(URI)
-        assert [(e.kind, e.state) for e in store.journal(URI)] == [(JournalKind.UNBOOST, JournalState.FAILED)]
+            store.boosts.unboost_done(URI)
+        assert [(e.kind, e.state) for e in store.boosts.journal(URI)] == [
+            (JournalKind.UNBOOST, JournalState.FAILED)
+        ]
 
     def test_entries_carry_the_lifecycle_kind_and_state(self, store: Store) -> None:
         """Journal entries read back with the lifecycle's enums."""
         held_in(store, State.HELD)
-        store.boost_intent(URI, "1")
-        (entry,) = store.unfinished_intents(JournalKind.BOOST)
+        store.boosts.boost_intent(URI, "1")
+        (entry,) = store.boosts.unfinished_intents(JournalKind.BOOST)
         assert (type(entry.kind), type(entry.state)) == (JournalKind, JournalState)
-        assert store.intent_count(JournalKind.BOOST) == 1
-        assert store.intent_count(JournalKind.UNBOOST) == 0
+        assert store.boosts.intent_count(JournalKind.BOOST) == 1
+        assert store.boosts.intent_count(JournalKind.UNBOOST) == 0

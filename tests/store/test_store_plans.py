@@ -38,37 +38,37 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def a_post_lifetime(store: Store, n: int) -> None:
     """What the relay does to post `n`: screened, held, approved, boosted, seen again, deleted."""
     uri = f"https://a.example/users/u{n % 7}/statuses/{n}"
-    assert store.stored(uri) is None
-    store.add_screened(
+    assert store.posts.stored(uri) is None
+    store.posts.add_screened(
         uri, HOLD, source="a.example", acct=f"u{n % 7}@a.example", url=None, edited_at=None,
         text_fingerprint=f"fp{n}", local_id=str(n), audit_detail="review",
     )  # fmt: skip
-    store.history(f"u{n % 7}@a.example", f"fp{n}", uri=uri)
-    short_id = store.hold(uri, HOLD)
-    store.queue_item(short_id)
-    store.queue_by_uri(uri)
-    store.move_queue(short_id, Event.APPROVE, "mod@a.example", "ok")
-    store.boost_intent(uri, None)
-    assert store.boost_pending(uri)
-    store.boost_done(uri, f"r{n}")
-    store.move_queue(short_id, Event.BOOST, "relay", None)
+    store.people.history(f"u{n % 7}@a.example", f"fp{n}", uri=uri)
+    short_id = store.queue.hold(uri, HOLD)
+    store.queue.queue_item(short_id)
+    store.queue.queue_by_uri(uri)
+    store.queue.move(short_id, Event.APPROVE, "mod@a.example", "ok")
+    store.boosts.boost_intent(uri, None)
+    assert store.boosts.boost_pending(uri)
+    store.boosts.boost_done(uri, f"r{n}")
+    store.queue.move(short_id, Event.BOOST, "relay", None)
     observe(
         store,
         uri, source="b.example", acct=f"u{n % 7}@a.example", url=None, edited_at=None,
         text_fingerprint=f"fp{n}", local_id=f"b{n}",
     )  # fmt: skip
-    store.record_sightings([(uri, "c.example", f"c{n}")])
-    store.record_verdict(uri, HOLD)
-    assert store.is_boosted(uri)
-    store.journal(uri)
-    store.sightings(uri)
-    store.author_of(uri)
-    store.verdict_for(uri)
-    assert store.uri_for_local_id("b.example", f"b{n}") == uri
-    store.unboost_intent(uri, None)
-    store.unboost_done(uri)
-    store.mark_retracted(uri, "deleted")
-    assert store.is_retracted(uri)
+    store.posts.record_sightings([(uri, "c.example", f"c{n}")])
+    store.posts.record_verdict(uri, HOLD)
+    assert store.boosts.is_boosted(uri)
+    store.boosts.journal(uri)
+    store.posts.sightings(uri)
+    store.posts.author_of(uri)
+    store.posts.verdict_for(uri)
+    assert store.posts.uri_for_local_id("b.example", f"b{n}") == uri
+    store.boosts.unboost_intent(uri, None)
+    store.boosts.unboost_done(uri)
+    store.posts.mark_retracted(uri, "deleted")
+    assert store.posts.is_retracted(uri)
 
 
 def plan(conn: sqlite3.Connection, sql: str) -> list[str]:
@@ -77,13 +77,13 @@ def plan(conn: sqlite3.Connection, sql: str) -> list[str]:
 
 def test_statements_about_one_post_use_an_index_for_it(store: Store) -> None:
     for n in range(40):  # many posts, open intents and blocks: so that a scan would be a choice
-        store.block(f"spam{n}.example", "spam", "mod@a.example")
-        store.block(f"spammer@spam{n}.example", "spam", "mod@a.example")
-        store.add_screened(
+        store.people.block(f"spam{n}.example", "spam", "mod@a.example")
+        store.people.block(f"spammer@spam{n}.example", "spam", "mod@a.example")
+        store.posts.add_screened(
             f"https://a.example/old/{n}", HOLD, source="a.example", acct="o@a.example", url=None,
             edited_at=None, text_fingerprint="", local_id=None,
         )  # fmt: skip
-        store.boost_intent(f"https://a.example/old/{n}", None)
+        store.boosts.boost_intent(f"https://a.example/old/{n}", None)
     traced: list[str] = []
     store._conn.set_trace_callback(traced.append)
     try:
