@@ -9,10 +9,10 @@ from relay.core.dedupe import Arrival, decide
 from relay.store.store import Store
 
 
-def observe(store: Store, uri: str, **sighting: Any) -> Arrival:
+def arrive(store: Store, uri: str, **sighting: Any) -> Arrival:
     """Record that a source delivered this version of `uri` (keywords as `Store.observe` takes
     them); return the dedupe decision it was recorded as."""
     with store.atomic():
         arrival = decide(store.posts.stored(uri), sighting.get("edited_at"))
-        store.posts.observe(uri, arrival, **sighting)
+        store.posts.record_arrival(uri, arrival, **sighting)
     return arrival

@@ -2,7 +2,7 @@
 
 One post is seen on many instances, by stream and by poll, possibly out of order. The key is the
 ActivityPub `uri`; the version is Mastodon's `edited_at` (absent until the first edit). The store
-keeps one `Seen` per uri (`Store.stored(uri)`); the pipeline asks `decide()` on every arrival and
+keeps one `Stored` per uri (`Store.stored(uri)`); the pipeline asks `decide()` on every arrival and
 the store records the answer:
 
 - nothing stored yet                                   -> SCREEN    (first sighting)
@@ -31,14 +31,14 @@ class Arrival(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Seen:
+class Stored:
     """What is stored about one uri: the newest version seen and whether it was retracted."""
 
     edited_at: str | None
     retracted: bool = False
 
 
-def decide(seen: Seen | None, edited_at: str | None) -> Arrival:
+def decide(seen: Stored | None, edited_at: str | None) -> Arrival:
     """Decide for a post arriving with version `edited_at`, given what is stored (`None`: nothing)."""
     if seen is None:
         return Arrival.SCREEN

@@ -15,7 +15,7 @@ from relay.errors import RelayError
 
 
 @dataclass(frozen=True, slots=True)
-class Seen:
+class Delivered:
     """A status that a source delivered: by stream, catch-up, poll or RSS."""
 
     post: Post
@@ -49,7 +49,7 @@ class Fatal:
     error: RelayError
 
 
-Item = Seen | Sighting | Deleted | Fatal  # what the pipeline takes
+Item = Delivered | Sighting | Deleted | Fatal  # what the pipeline takes
 
 
 @dataclass(frozen=True, slots=True)

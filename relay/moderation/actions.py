@@ -237,7 +237,7 @@ class Actions:
             out.lines.append(f"Not boosted: {post.author.acct} is blocked ({quiet(blocked)}).")
             return
         edited_at = None if post.edited_at is None else post.edited_at.isoformat()
-        store.posts.observe(
+        store.posts.record_arrival(
             post.uri,
             decide(store.posts.stored(post.uri), edited_at),
             source=post.source,

@@ -114,7 +114,7 @@ class Booster:
         self._earlier = {e.id for e in store.boosts.unfinished_intents()}
         self.paused = False
 
-    def remember(self, uri: str, local_id: str) -> None:
+    def learn_home_id(self, uri: str, local_id: str) -> None:
         """The home instance's id for `uri`, learnt from its own stream (saves a search)."""
         self._local_ids[uri] = local_id
 

@@ -1,10 +1,10 @@
 """The relay's core: what happens to each post that any source brings in.
 
 Sources (stream readers, catch-up, pollers) run in their own threads, turn what they read into
-`Seen`, `Sighting` and `Deleted` items (`relay.sources.normalise`, with this pipeline's seen-cache)
+`Delivered`, `Sighting` and `Deleted` items (`relay.sources.normalise`, with this pipeline's seen-cache)
 and put them on one queue; the pipeline, on the one store thread, takes them in order:
 
-    Seen ──► observe (dedupe by uri) ──► screen ──► accept: boost intent (the booster reblogs)
+    Delivered ──► observe (dedupe by uri) ──► screen ──► accept: boost intent (the booster reblogs)
                                                  ──► hold: review queue (moderators decide)
                                                  ──► reject: reasons kept
     Deleted ──► the uri is retracted: never boosted again; an open intent is cancelled
@@ -42,7 +42,7 @@ import structlog
 from relay.core import edits
 from relay.core.dedupe import Arrival, decide
 from relay.core.edits import DeleteAction, EditAction, Standing
-from relay.core.items import Deleted, Fatal, Item, Seen, Sighting
+from relay.core.items import Deleted, Delivered, Fatal, Item, Sighting
 from relay.core.lifecycle import Event as Move
 from relay.core.post import Post
 from relay.core.rules import Rules
@@ -167,7 +167,7 @@ class Pipeline:
                         # One bad item must never stop the relay: log it with its context and go on.
                         del self._seen_by[counted[0] :], self._verdicts[counted[1] :], events[counted[2] :]
                         self.metrics.error("pipeline")
-                        uri = item.post.uri if isinstance(item, Seen) else None
+                        uri = item.post.uri if isinstance(item, Delivered) else None
                         log.exception("pipeline.error", item=type(item).__name__, uri=uri)
                         continue
                 else:
@@ -195,9 +195,9 @@ class Pipeline:
             self.metrics.verdict(decision, rules, n)
 
     def _take_one(
-        self, item: Seen | Sighting | Deleted, sightings: list[tuple[str, str, str | None]]
+        self, item: Delivered | Sighting | Deleted, sightings: list[tuple[str, str, str | None]]
     ) -> None:
-        if isinstance(item, Seen):
+        if isinstance(item, Delivered):
             self._seen(item)
         elif isinstance(item, Sighting):  # a known post whose delete came from this source first
             self._sighted(item, sightings)
@@ -225,7 +225,7 @@ class Pipeline:
 
     # -- a status arrives ------------------------------------------------------------------------
 
-    def _seen(self, item: Seen) -> None:
+    def _seen(self, item: Delivered) -> None:
         post, now, store = item.post, self._now, self.store
         self._seen_by.append((post.source, item.via))
         self._counts[post.source] += 1
@@ -246,7 +246,7 @@ class Pipeline:
         # the store writes that (one read, then one write of the post, in the batch's transaction).
         arrival = decide(store.posts.stored(post.uri), edited_at)
         if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
-            store.posts.observe(
+            store.posts.record_arrival(
                 post.uri, arrival, **sighting
             )  # recorded, never screened: its delete came first
             self._retract(post.uri, post.source, early=True)
@@ -263,7 +263,7 @@ class Pipeline:
                 **sighting,
             )
         else:
-            store.posts.observe(post.uri, arrival, **sighting)
+            store.posts.record_arrival(post.uri, arrival, **sighting)
         if post.source == self._home and post.id:
             self._events.append(HomeId(post.uri, post.id))
         if arrival is Arrival.RETRACTED:

@@ -6,7 +6,7 @@ was never seen. So after the home instance's hashtag stream connects (at start a
 reconnect), once its catch-up is done, the home catch-up thread re-reads the posts that the relay
 boosted or still means to boost, whose boost intent was written in the last `WINDOW` (the per-author
 cap's 24 hours; at most `MAX_POSTS`, the newest first), and hands each one whose `edited_at` is
-newer than the version the store has to the pipeline as an ordinary `Seen` (via "recheck"): the
+newer than the version the store has to the pipeline as an ordinary `Delivered` (via "recheck"): the
 usual edit path re-screens it, unboosts or holds a boosted post that no longer passes, and cancels
 an open intent.
 

@@ -449,7 +449,7 @@ class Relay:
         """Hand on what the pipeline or the booster reported (all of it already committed)."""
         for event in events:
             if isinstance(event, HomeId):
-                booster.remember(event.uri, event.local_id)
+                booster.learn_home_id(event.uri, event.local_id)
             elif isinstance(event, CursorMoved):
                 self.cursors.move(event.source, event.hashtag, to=event.status_id)
             elif isinstance(event, Held):

@@ -2,7 +2,7 @@
 
     stream event (update, status.update) ─┐
     catch-up and poll statuses (REST)      ├─► status() ─► Sighting (known to the seen-cache)
-    the recheck of recent boosts (REST)    │              or Seen(Post), or None (malformed: logged)
+    the recheck of recent boosts (REST)    │              or Delivered(Post), or None (malformed: logged)
     an RSS item, resolved on the home inst.┘
     stream event (delete)                  ───► Deleted
     notification (user stream, catch-up)   ───► mention() ─► Mention, or None (malformed: logged)
@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from relay.core.dm import DirectMessage
-from relay.core.items import Deleted, Mention, Seen, Sighting
+from relay.core.items import Deleted, Delivered, Mention, Sighting
 from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
 from relay.core.seen import SeenCache
@@ -49,7 +49,7 @@ def status(
     hashtag: str | None = None,
     seen: SeenCache | None = None,
     **context: Any,
-) -> Seen | Sighting | None:
+) -> Delivered | Sighting | None:
     """A status (Mastodon JSON) that `source` delivered `via` a path, as a queue item.
 
     `hashtag`: the watched hashtag whose feed brought it (moves that cursor). With `seen`, a status
@@ -66,12 +66,12 @@ def status(
     except MalformedStatus as exc:
         log.warning(MALFORMED.get(via, "source.malformed_status"), source=source, error=str(exc), **context)
         return None
-    return Seen(post, via=via, hashtag=hashtag)
+    return Delivered(post, via=via, hashtag=hashtag)
 
 
 def stream_event(
     name: str, data: Any, *, source: str, seen: SeenCache | None = None
-) -> Seen | Sighting | Deleted | None:
+) -> Delivered | Sighting | Deleted | None:
     """A hashtag stream's event as a queue item (None: not one the relay takes, or malformed)."""
     if name in STATUS_EVENTS:
         return status(data, source=source, via="stream", seen=seen, event_name=name)

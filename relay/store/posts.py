@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from relay.core.dedupe import Arrival, Seen
+from relay.core.dedupe import Arrival, Stored
 from relay.core.ids import numeric_id_key
 from relay.core.lifecycle import JournalKind
 from relay.core.verdict import Verdict
@@ -48,14 +48,14 @@ class Posts:
 
     # -- seen posts and dedupe -----------------------------------------------------------------
 
-    def stored(self, uri: str) -> Seen | None:
+    def stored(self, uri: str) -> Stored | None:
         """What the store has about `uri` for dedupe (its newest version, whether it was retracted),
         or None if nothing: what `relay.core.dedupe.decide` needs."""
         with self._db.reading() as c:
             row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
-        return None if row is None else Seen(row[0], retracted=row[1] is not None)
+        return None if row is None else Stored(row[0], retracted=row[1] is not None)
 
-    def observe(
+    def record_arrival(
         self,
         uri: str,
         arrival: Arrival,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from relayproc import run_relay
-from storehelp import observe
+from storehelp import arrive
 
 from relay.cli.audit import parse_since
 from relay.core.lifecycle import Event
@@ -55,7 +55,7 @@ def state(config: Path, now: datetime) -> Path:
     path = config.parent / "relay.sqlite3"
     with Store.open(path) as s:
         for i, age in enumerate([timedelta(days=3), timedelta(hours=2), timedelta(minutes=1)], 1):
-            observe(
+            arrive(
                 s,
                 uri(i),
                 source=HOME,

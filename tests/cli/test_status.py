@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from relayproc import run_relay
-from storehelp import observe
+from storehelp import arrive
 
 from relay.cli.status import format_age
 from relay.core.lifecycle import Event
@@ -62,9 +62,7 @@ def day(config: Path, now: datetime) -> Path:
     with Store.open(path) as s:
         for i, verdict in enumerate([ACCEPT, ACCEPT, ACCEPT, HOLD, HOLD, REJECT]):
             uri = f"https://{HOME}/statuses/{i}"
-            observe(
-                s, uri, source=HOME, acct=f"a{i}@{HOME}", url=uri, edited_at=None, text_fingerprint=str(i)
-            )
+            arrive(s, uri, source=HOME, acct=f"a{i}@{HOME}", url=uri, edited_at=None, text_fingerprint=str(i))
             s.statistics.record_source_event(HOME, now - timedelta(seconds=30))
             s.posts.record_verdict(uri, verdict, now - timedelta(minutes=10))
         s.statistics.record_source_event(SOURCE, now - timedelta(minutes=5))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from storehelp import observe
+from storehelp import arrive
 
-from relay.core.dedupe import Arrival, Seen, decide, is_newer
+from relay.core.dedupe import Arrival, Stored, decide, is_newer
 from relay.store.store import Store
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -25,23 +25,23 @@ class TestDecide:
 
     def test_same_version_is_a_duplicate(self) -> None:
         """The same version again, edited or not, is a duplicate."""
-        assert decide(Seen(None), None) is Arrival.DUPLICATE
-        assert decide(Seen("2026-01-01T00:00:00.000Z"), "2026-01-01T00:00:00.000Z") is Arrival.DUPLICATE
+        assert decide(Stored(None), None) is Arrival.DUPLICATE
+        assert decide(Stored("2026-01-01T00:00:00.000Z"), "2026-01-01T00:00:00.000Z") is Arrival.DUPLICATE
 
     def test_newer_edit_is_rescreened(self) -> None:
         """A first edit, or an edit later than the stored one, is screened again."""
-        assert decide(Seen(None), "2026-01-01T00:00:00.000Z") is Arrival.RESCREEN
-        assert decide(Seen("2026-01-01T00:00:00.000Z"), "2026-01-01T00:00:01.000Z") is Arrival.RESCREEN
+        assert decide(Stored(None), "2026-01-01T00:00:00.000Z") is Arrival.RESCREEN
+        assert decide(Stored("2026-01-01T00:00:00.000Z"), "2026-01-01T00:00:01.000Z") is Arrival.RESCREEN
 
     def test_stale_copy_is_a_duplicate(self) -> None:
         """An older version (or the unedited original) arriving late is a duplicate."""
-        assert decide(Seen("2026-01-01T00:00:01.000Z"), "2026-01-01T00:00:00.000Z") is Arrival.DUPLICATE
-        assert decide(Seen("2026-01-01T00:00:01.000Z"), None) is Arrival.DUPLICATE
+        assert decide(Stored("2026-01-01T00:00:01.000Z"), "2026-01-01T00:00:00.000Z") is Arrival.DUPLICATE
+        assert decide(Stored("2026-01-01T00:00:01.000Z"), None) is Arrival.DUPLICATE
 
     def test_retracted_wins_over_everything(self) -> None:
         """A retracted uri stays retracted whatever version arrives."""
-        assert decide(Seen(None, retracted=True), None) is Arrival.RETRACTED
-        assert decide(Seen(None, retracted=True), "2030-01-01T00:00:00Z") is Arrival.RETRACTED
+        assert decide(Stored(None, retracted=True), None) is Arrival.RETRACTED
+        assert decide(Stored(None, retracted=True), "2030-01-01T00:00:00Z") is Arrival.RETRACTED
 
     def test_versions_compare_as_instants(self) -> None:
         """Offsets and precision do not change the order of two edits."""
@@ -98,7 +98,7 @@ def _run(store: Store, arrivals: list[Event], deletes: list[tuple[int, int]]) ->
             store.posts.mark_retracted(f"https://a.example/{event.uri}", "deleted", now)
             outcomes.append((event, Arrival.RETRACTED))
             continue
-        arrival = observe(
+        arrival = arrive(
             store,
             f"https://a.example/{event.uri}",
             source=f"source-{event.source}",

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from mastodon import MastodonNetworkError
 from paths import FIXTURES
-from storehelp import observe
+from storehelp import arrive
 
 from relay.config.load import parse_config
 from relay.core.dm import DirectMessage, dm_text
@@ -234,7 +234,7 @@ def store(tmp_path: Path) -> Store:
     s = Store.open(tmp_path / "relay.sqlite3", now=lambda: NOW)
     for i, acct in enumerate(["bob@x.example", "bob@x.example", "carol@y.example", "bob@x.example"], 1):
         uri = f"https://x.example/statuses/{i}"
-        observe(
+        arrive(
             s, uri, source="x.example", acct=acct, url=uri, edited_at=None, text_fingerprint=str(i), now=NOW
         )
         s.posts.record_verdict(uri, HOLD, NOW)
@@ -295,7 +295,7 @@ class TestActions:
         """Blocking bob cancels the open boost of his approved post and of his accepted post."""
         run(store, c.Approve((ShortId("h1"),)))
         accepted = "https://x.example/statuses/5"  # screened and accepted: never in the queue
-        observe(
+        arrive(
             store,
             accepted,
             source="x.example",

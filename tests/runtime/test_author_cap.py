@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from statusgen import HOME, hoot
 
 from relay.config.rules import default_rules
-from relay.core.items import Deleted, Item, Seen
+from relay.core.items import Deleted, Delivered, Item
 from relay.core.lifecycle import Event
 from relay.core.post import Post
 from relay.core.verdict import Decision
@@ -56,8 +56,8 @@ def status(author: int, n: int, *, source: str = HOME, edit: int = 0, text: str 
     return data
 
 
-def seen(author: int, n: int, *, source: str = HOME, edit: int = 0, text: str = "") -> Seen:
-    return Seen(
+def seen(author: int, n: int, *, source: str = HOME, edit: int = 0, text: str = "") -> Delivered:
+    return Delivered(
         Post.from_status(status(author, n, source=source, edit=edit, text=text), source=source), "stream"
     )
 

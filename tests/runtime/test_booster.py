@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mastodon import Mastodon
 from storecrash import crash_after
-from storehelp import observe
+from storehelp import arrive
 from structlog.testing import capture_logs
 
 from relay.core.budget import ServerBudget, WindowBudget
@@ -50,7 +50,7 @@ def remote_post(fed: Fediverse, text: str = "Hello #TherapistsConnect", **option
 
 def accepted(store: Store, status: dict) -> None:
     """Record the post as seen and accepted, with a boost intent, as the pipeline does."""
-    observe(
+    arrive(
         store,
         status["uri"],
         source="remote",
@@ -95,7 +95,7 @@ def home_post(
     home = fed["home"]
     author = by or home.create_account(f"alice{len(home.requests)}")
     status = dict(api(home, author).status_post(text, **options))
-    observe(
+    arrive(
         store,
         status["uri"], source=home.domain, acct=f"{author.username}@{home.domain}",
         url=status["url"], edited_at=None, text_fingerprint=status["id"],
@@ -251,7 +251,7 @@ class TestRequestsPerBoost:
         accepted(store, status)
         watcher = fed["home"].create_account("watcher")
         [local] = api(fed["home"], watcher).search_v2(status["uri"], resolve=True)["statuses"]
-        booster.remember(status["uri"], str(local["id"]))
+        booster.learn_home_id(status["uri"], str(local["id"]))
         booster.work()
         assert store.boosts.is_boosted(status["uri"])
         assert calls(fed["home"], bot) == [REBLOG]
@@ -393,7 +393,7 @@ class TestRefusals:
         self, fed: Fediverse, bot: SeededAccount, store: Store
     ) -> None:
         """A uri the home instance cannot resolve closes the intent as failed, with the reason."""
-        observe(
+        arrive(
             store,
             "https://gone.example/1",
             source="x",

@@ -14,7 +14,7 @@ from storecrash import crash_after
 from structlog.testing import capture_logs
 
 from relay.config.rules import default_rules
-from relay.core.items import Deleted, Seen, Sighting
+from relay.core.items import Deleted, Delivered, Sighting
 from relay.core.lifecycle import Event
 from relay.core.post import Post
 from relay.core.rules import Rules
@@ -55,8 +55,10 @@ def status(
     return data
 
 
-def seen(data: dict[str, Any], source: str = HOME, via: str = "stream", hashtag: str | None = None) -> Seen:
-    return Seen(Post.from_status(data, source=source), via=via, hashtag=hashtag)
+def seen(
+    data: dict[str, Any], source: str = HOME, via: str = "stream", hashtag: str | None = None
+) -> Delivered:
+    return Delivered(Post.from_status(data, source=source), via=via, hashtag=hashtag)
 
 
 def sighting_of(p: Pipeline, data: dict[str, Any], **kwargs: Any) -> Sighting | None:
@@ -365,7 +367,7 @@ class TestAtomicity:
         p = pipeline(store)
         data = status()
         other = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
-        broken = Seen(Post.from_status(data, source=HOME), via="stream")
+        broken = Delivered(Post.from_status(data, source=HOME), via="stream")
         original = store.posts.add_screened
 
         def failing_add(uri: str, *args: Any, **kwargs: Any) -> None:

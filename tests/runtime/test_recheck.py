@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from mastodon import Mastodon, MastodonAPIError
-from storehelp import observe
+from storehelp import arrive
 
 from relay.core.budget import ServerBudget
-from relay.core.items import Deleted, Item, Seen
+from relay.core.items import Deleted, Delivered, Item
 from relay.runtime.recheck import BATCH, MAX_ONE_BY_ONE, Rechecker, batches, edited
 from relay.sandbox import Instance, SeededAccount
 from relay.store.records import Recheck
@@ -73,7 +73,7 @@ class TestEdited:
 def seen(
     store: Store, uri: str, *, source: str = HOME, local_id: str | None = None, at: datetime = T0
 ) -> None:
-    observe(
+    arrive(
         store,
         uri, source=source, acct="bob@remote.example", url=None, edited_at=None,
         text_fingerprint="fp", local_id=local_id, now=at,
@@ -143,7 +143,7 @@ class TestAgainstTheSandbox:
     def test_edits_and_deletes_are_handed_on(
         self, home: Instance, alice: SeededAccount, tmp_path: Path, client: Callable[..., Mastodon]
     ) -> None:
-        """An edited post comes back as a `Seen` via "recheck", a deleted one as `Deleted`,
+        """An edited post comes back as a `Delivered` via "recheck", a deleted one as `Deleted`,
         an unchanged one not at all; the edited and unchanged ones take one request."""
         kept, changed, gone = (home.post(alice, f"post {n} #Relay") for n in range(3))
         me = client(home, alice)
@@ -152,9 +152,9 @@ class TestAgainstTheSandbox:
         posts = [Recheck(f"uri-{i}", i, None) for i in (kept, changed, gone)]
         home.faults.clear_requests()
         items = recheck(home, alice, posts, tmp_path)
-        assert [type(i).__name__ for i in items] == ["Seen", "Deleted"]
+        assert [type(i).__name__ for i in items] == ["Delivered", "Deleted"]
         first, second = items
-        assert isinstance(first, Seen)
+        assert isinstance(first, Delivered)
         assert (first.via, first.post.id) == ("recheck", changed)
         assert second == Deleted(home.url.removeprefix("http://"), gone)
         paths = [r.path for r in home.requests]
@@ -169,7 +169,7 @@ class TestAgainstTheSandbox:
         home.faults.clear_requests()
         home.fail_next(1, status=404, path_prefix="/api/v1/statuses")
         items = recheck(home, alice, [Recheck("a", kept, None), Recheck("b", changed, None)], tmp_path)
-        assert [i.post.id for i in items if isinstance(i, Seen)] == [changed]
+        assert [i.post.id for i in items if isinstance(i, Delivered)] == [changed]
         assert [r.path for r in home.requests] == [
             "/api/v1/statuses",
             f"/api/v1/statuses/{changed}",  # newest boost first

@@ -12,7 +12,7 @@ from paths import FIXTURES
 from statusgen import HOME, hoot
 from structlog.testing import capture_logs
 
-from relay.core.items import Deleted, Mention, Seen, Sighting
+from relay.core.items import Deleted, Delivered, Mention, Sighting
 from relay.core.seen import SeenCache
 from relay.sources import normalise
 from relay.sources.stream import StreamEvent, parse_stream
@@ -32,10 +32,10 @@ def notifications() -> list[dict[str, Any]]:
 
 class TestStatus:
     def test_a_new_status_becomes_a_post(self) -> None:
-        """A status the store does not have is parsed into a `Seen` with its path and hashtag."""
+        """A status the store does not have is parsed into a `Delivered` with its path and hashtag."""
         data = hoot()
         item = normalise.status(data, source="a.example", via="catch-up", hashtag="hoot", seen=SeenCache())
-        assert isinstance(item, Seen)
+        assert isinstance(item, Delivered)
         assert (item.post.uri, item.post.source, item.via, item.hashtag) == (
             data["uri"],
             "a.example",
@@ -59,7 +59,7 @@ class TestStatus:
         seen = SeenCache()
         seen.remember(data["uri"], None)
         edited = dict(data, edited_at="2026-08-01T13:00:00.000Z")
-        assert isinstance(normalise.status(edited, source=HOME, via="stream", seen=seen), Seen)
+        assert isinstance(normalise.status(edited, source=HOME, via="stream", seen=seen), Delivered)
 
     @pytest.mark.parametrize(
         ("via", "event"),
@@ -87,7 +87,7 @@ class TestStreamEvent:
         data = hoot()
         for name in ("update", "status.update"):
             item = normalise.stream_event(name, data, source=HOME)
-            assert isinstance(item, Seen)
+            assert isinstance(item, Delivered)
             assert item.via == "stream"
             assert item.hashtag is None  # a stream moves no cursor
         assert normalise.stream_event("delete", 117024236408130890, source=HOME) == Deleted(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import storehelp
 
-from relay.core.dedupe import Arrival, Seen, decide
+from relay.core.dedupe import Arrival, Stored, decide
 from relay.core.lifecycle import Event, State
 from relay.core.verdict import Decision, Reason, Verdict
 from relay.errors import IllegalTransition
@@ -40,7 +40,7 @@ def observe(
     now: datetime = T0,
 ) -> Arrival:
     """Observe a post with sensible defaults, deciding dedupe as the pipeline does."""
-    return storehelp.observe(
+    return storehelp.arrive(
         store,
         uri,
         source=source,
@@ -111,7 +111,7 @@ class TestSeenPosts:
 
     def test_local_ids_find_the_uri_per_source(self, store: Store) -> None:
         """A delete event's id (local to its source) leads back to the post's uri."""
-        storehelp.observe(
+        storehelp.arrive(
             store,
             URI,
             source="a.example",
@@ -121,7 +121,7 @@ class TestSeenPosts:
             text_fingerprint="fp",
             local_id="111",
         )
-        storehelp.observe(
+        storehelp.arrive(
             store,
             URI,
             source="b.example",
@@ -162,7 +162,7 @@ class TestSeenPosts:
                 assert [(r.action, r.target, r.detail) for r in check.audit_log.audit_rows(uri=URI)] == [
                     ("screen.hold", "alice@social.example", "new")
                 ]
-                assert check.posts.stored(URI) == Seen(None)
+                assert check.posts.stored(URI) == Stored(None)
                 assert decide(check.posts.stored(URI), None) is Arrival.DUPLICATE
                 assert decide(check.posts.stored(URI), "2026-11-25T13:00:00Z") is Arrival.RESCREEN
             tables = ("posts", "sightings")
@@ -224,7 +224,7 @@ class TestSeenPosts:
         assert store.posts.sightings(URI) == {"home:stream": 1}
         assert store.audit_log.audit_rows(uri=URI) == []
         store.posts.mark_retracted(URI, "deleted")
-        assert store.posts.stored(URI) == Seen(None, retracted=True)
+        assert store.posts.stored(URI) == Stored(None, retracted=True)
 
 
 class TestEarlyDeletes:

@@ -27,7 +27,7 @@ CHILD = textwrap.dedent(
 
     path, stop_after, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     store = Store.open(path)
-    store.posts.observe(uri, Arrival.SCREEN, source="home", acct="alice@a.example", url=None,
+    store.posts.record_arrival(uri, Arrival.SCREEN, source="home", acct="alice@a.example", url=None,
                   edited_at=None, text_fingerprint="fp")
     store.boosts.boost_intent(uri, "1001")
     if stop_after == "done":

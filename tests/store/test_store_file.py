@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from storehelp import observe
+from storehelp import arrive
 
 from relay.core.dedupe import Arrival
 from relay.core.verdict import Decision, Verdict
@@ -57,7 +57,7 @@ def test_older_schema_is_migrated_and_keeps_data(tmp_path: Path, start: int) -> 
         assert store.schema_version() == migrations.LATEST
         assert store.posts.get_cursor("home", "tag") == "42"
         assert (
-            observe(
+            arrive(
                 store,
                 URI,
                 source="poll",

@@ -40,7 +40,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def held_in(store: Store, state: State) -> str:
     """A post held and then moved to `state`; its short id."""
-    storehelp.observe(
+    storehelp.arrive(
         store,
         URI,
         source="home",

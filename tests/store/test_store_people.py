@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from storehelp import observe
+from storehelp import arrive
 
 from relay.core.history import History
 from relay.core.verdict import Decision, Reason, Verdict
@@ -29,7 +29,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def seen(store: Store, uri: str, acct: str, fingerprint: str = "fp", now: datetime = T0) -> None:
     """Observe a post."""
-    observe(
+    arrive(
         store, uri, source="home", acct=acct, url=None, edited_at=None, text_fingerprint=fingerprint, now=now
     )
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from storehelp import observe
+from storehelp import arrive
 
 from relay.core.lifecycle import Event
 from relay.core.verdict import Decision, Reason, Verdict
@@ -52,7 +52,7 @@ def a_post_lifetime(store: Store, n: int) -> None:
     assert store.boosts.boost_pending(uri)
     store.boosts.boost_done(uri, f"r{n}")
     store.queue.move(short_id, Event.BOOST, "relay", None)
-    observe(
+    arrive(
         store,
         uri, source="b.example", acct=f"u{n % 7}@a.example", url=None, edited_at=None,
         text_fingerprint=f"fp{n}", local_id=f"b{n}",
