@@ -6,7 +6,7 @@ measures each step next to two baselines on the same bytes, in the same run:
   (a) json.loads alone          the JSON decoding alone: the floor for any reader
   (b) Mastodon.py 2.3           StreamListener.handle_stream, typed (as shipped) and without its
                                 casting: the baseline
-  (c) parse                     relay's parse path, `relay.sources.stream.parse_stream`
+  (c) parse                     relay's parse path, `relay.sources.sse.parse_stream`
   (d) parse → Post              plus `Post.from_status`, as `relay.sources.normalise` does for a new post
   (e) full path, new posts      plus what `relay run` does: the queue, then `Pipeline.handle_batch`
                                 on up to 500 items (one SQLite transaction): dedupe, screen, store,
@@ -76,7 +76,7 @@ from relay.log import configure_logging
 from relay.runtime.pipeline import Pipeline
 from relay.runtime.relay import BATCH as RELAY_BATCH
 from relay.sources import normalise
-from relay.sources.stream import StreamEvent
+from relay.sources.sse import StreamEvent
 from relay.store.store import Store
 
 HOME = "home.example"  # the relay's home instance: it delivers every post first

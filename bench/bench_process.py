@@ -18,7 +18,7 @@ included) and its memory in /proc/PID/status, in phases:
                Run `-r` times; RSS is read at the start, the middle and the end of each round
 
 and next to them, in this process and the same run, on the same payloads: `json.loads` (the
-floor for any reader, the baseline) and `relay.sources.stream.parse_stream` over the same bytes
+floor for any reader, the baseline) and `relay.sources.sse.parse_stream` over the same bytes
 (the stream parser alone, as `bench_stream.py` measures it), both as CPU time of this thread.
 
 Waits are on conditions (the relay's log, the state file, the sandbox's streams), never sleeps.
@@ -49,7 +49,7 @@ from relay.log import configure_logging
 from relay.sandbox import Fediverse, Instance
 from relay.sandbox.ratelimit import Budget, RateLimits
 from relay.sandbox.streaming import Subscription
-from relay.sources.stream import StreamEvent, parse_stream
+from relay.sources.sse import StreamEvent, parse_stream
 
 TICK = os.sysconf("SC_CLK_TCK")
 AIM = 3.0  # a duplicate event costs at most this many times `json.loads` of its payload

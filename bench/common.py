@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 from sseclient import SSEClient
 
-from relay.sources.stream import StreamEvent, parse_stream
+from relay.sources.sse import StreamEvent, parse_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "mastodon-4.6"
@@ -164,7 +164,7 @@ def json_only(w: Workload) -> int:
 
 
 def relay_events(chunks: Iterator[bytes] | list[bytes]) -> Iterator[StreamEvent]:
-    """The reader's real parse path (`relay.sources.stream.parse_stream`), its events only."""
+    """The reader's real parse path (`relay.sources.sse.parse_stream`), its events only."""
     for event in parse_stream(chunks):
         if isinstance(event, StreamEvent):
             yield event

@@ -10,7 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from relay.sources.stream import StreamEvent, StreamReader
+from relay.sources.sse import StreamEvent
+from relay.sources.stream import StreamReader
 
 
 class Recorder:

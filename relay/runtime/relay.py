@@ -56,7 +56,8 @@ from relay.sources import normalise
 from relay.sources.access import access
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
-from relay.sources.stream import StreamEvent, StreamReader, Watchdog, streaming_base
+from relay.sources.sse import StreamEvent
+from relay.sources.stream import StreamReader, Watchdog, streaming_base
 from relay.store.store import Store
 
 log = structlog.get_logger()

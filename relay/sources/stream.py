@@ -5,7 +5,7 @@ exception in a callback kills its thread, and with a revoked token it retries si
 Here sseclient-py parses bytes read with `read1` from a `requests` streaming response, so an event
 is handed on as soon as its bytes arrive, whether or not the server uses chunked encoding.
 
-- `parse_stream()` turns bytes into `StreamEvent`s (or `MalformedEvent`s); the benchmark measures it.
+- `relay.sources.sse.parse_stream()` turns the bytes into `StreamEvent`s (or `MalformedEvent`s).
 - `StreamReader.run()` connects, calls `on_connect` (for a REST catch-up), hands every event to
   `on_event`, and reconnects with capped jittered backoff until `stop` is set. 401/403 raise
   `CredentialsError` (or, with ``fatal_auth=False``, are reported and retried after a long delay).
@@ -15,7 +15,6 @@ is handed on as soon as its bytes arrive, whether or not the server uses chunked
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import dataclasses
 import json
@@ -27,50 +26,17 @@ from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 import structlog
 import urllib3.exceptions
-from sseclient import SSEClient
 
 from relay.core.backoff import Backoff
 from relay.errors import CredentialsError
+from relay.sources.sse import StreamEvent, parse_stream
 
 log = structlog.get_logger("relay.sources.stream")
 
-# Payload kinds by event name (Mastodon's streaming server, 4.x).
-_ID_EVENTS = frozenset({"delete", "announcement.delete"})
-_EMPTY_EVENTS = frozenset({"filters_changed", "notifications_merged"})
-_OBJECT_EVENTS = frozenset(
-    {
-        "update",
-        "status.update",
-        "notification",
-        "conversation",
-        "announcement",
-        "announcement.reaction",
-        "encrypted_message",
-    }
-)
 _READ_SIZE = 65536
-_EXCERPT = 80
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One event from a stream: `data` is parsed JSON, the bare id for `delete`, or None."""
-
-    name: str
-    data: Any
-
-
-@dataclass(frozen=True, slots=True)
-class MalformedEvent:
-    """An event that could not be understood; the stream goes on without it."""
-
-    name: str
-    reason: str
-    excerpt: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,71 +54,6 @@ class StreamStatus:
     last_activity_at: float | None = None
     last_error: str | None = None
     fatal: bool = False
-
-
-def decode_event(name: str, data: str) -> StreamEvent | MalformedEvent:
-    """Turn one SSE event's name and data into a `StreamEvent`, or say why it is malformed."""
-    if name in _ID_EVENTS:
-        ident = data.strip()
-        if ident.startswith('"'):  # some servers quote the id as a JSON string
-            try:
-                ident = json.loads(ident)
-            except ValueError:
-                return MalformedEvent(name, "id is a broken JSON string", data[:_EXCERPT])
-        if not isinstance(ident, str) or not ident or any(c.isspace() for c in ident):
-            return MalformedEvent(name, "expected a bare status id", data[:_EXCERPT])
-        return StreamEvent(name, ident)
-    if name in _EMPTY_EVENTS and data in ("", "undefined"):
-        return StreamEvent(name, None)
-    try:
-        payload = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        try:  # json is more lenient (NaN, lone surrogates, huge numbers): accept what it accepts
-            payload = json.loads(data)
-        except ValueError:
-            return MalformedEvent(name, "data is not JSON", data[:_EXCERPT])
-    if name in _OBJECT_EVENTS and not (isinstance(payload, dict) and "id" in payload):
-        return MalformedEvent(name, "expected a JSON object with an id", data[:_EXCERPT])
-    return StreamEvent(name, payload)
-
-
-def parse_stream(chunks: Iterable[bytes]) -> Iterator[StreamEvent | MalformedEvent]:
-    """Parse SSE bytes, in chunks of any size, into events in order; comments are skipped.
-
-    This is the reader's whole parse path, shared with `bench/bench_stream.py`.
-    """
-    for sse in SSEClient(_valid_utf8(chunks)).events():
-        yield decode_event(sse.event, sse.data)
-
-
-def _valid_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Replace bytes that are not UTF-8 with U+FFFD, as the SSE spec decodes a stream.
-
-    sseclient-py decodes strictly and would end the whole stream at one bad byte. A character
-    split between two chunks is kept whole by the incremental decoder. A chunk that is valid
-    UTF-8 on its own (nearly every one) goes on as it is, without being decoded and encoded again.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = False  # the decoder holds the first bytes of a character split between chunks
-    for chunk in chunks:
-        if not pending:
-            if chunk.isascii():
-                yield chunk
-                continue
-            try:
-                chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-            else:
-                yield chunk
-                continue
-        text = decoder.decode(chunk)
-        pending = bool(decoder.getstate()[0])
-        if text:
-            yield text.encode("utf-8")
-    tail = decoder.decode(b"", final=True)
-    if tail:
-        yield tail.encode("utf-8")
 
 
 def _describe(exc: BaseException) -> str:

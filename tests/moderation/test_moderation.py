@@ -29,7 +29,7 @@ from relay.moderation.channel import Moderation
 from relay.moderation.guards import Batcher, Refusals, Who, triage
 from relay.moderation.handles import Account, Domain, PostUrl, ShortId
 from relay.moderation.notices import ASK_FOR_DM, EDITED, HeldPost
-from relay.sources.stream import StreamEvent, parse_stream
+from relay.sources.sse import StreamEvent, parse_stream
 from relay.store.store import Store
 
 HOME = "localhost:3000"

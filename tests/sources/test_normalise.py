@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from relay.core.items import Deleted, Delivered, Mention, Sighting
 from relay.core.seen import SeenCache
 from relay.sources import normalise
-from relay.sources.stream import StreamEvent, parse_stream
+from relay.sources.sse import StreamEvent, parse_stream
 
 
 def notifications() -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ from structlog.testing import capture_logs
 
 from relay.core.backoff import Backoff
 from relay.errors import CredentialsError
-from relay.sources.stream import StreamEvent, StreamReader, Watchdog
+from relay.sources.sse import StreamEvent
+from relay.sources.stream import StreamReader, Watchdog
 
 TOKEN = "s3cret-T0KEN-never-in-logs"
 GREETING = b":)\n"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from paths import FIXTURES
 from sseclient import SSEClient
 
-from relay.sources.stream import MalformedEvent, StreamEvent, decode_event, parse_stream
+from relay.sources.sse import MalformedEvent, StreamEvent, decode_event, parse_stream
 
 
 def recorded(cassette: str, path: str) -> bytes:
