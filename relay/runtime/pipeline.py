@@ -49,7 +49,7 @@ from relay.core.rules import Rules
 from relay.core.screen import screen
 from relay.core.seen import SeenCache
 from relay.core.verdict import Decision, Verdict
-from relay.errors import RelayError
+from relay.errors import IllegalTransition, RelayError
 from relay.log import lines_held
 from relay.runtime.events import CursorMoved, Event, Held, HomeId
 from relay.runtime.metrics import Metrics
@@ -64,6 +64,13 @@ log = structlog.get_logger()
 KEEP_EARLY_DELETES = timedelta(days=1)
 MAX_EARLY_DELETES = 100_000  # past this, the oldest are forgotten down to 90 % of it
 PRUNE_EARLY_DELETES_EVERY = timedelta(hours=1)
+
+
+def _fatal(exc: BaseException) -> bool:
+    """Whether `exc` must end the relay (a `RelayError`: the store failing, a revoked token) rather
+    than fail one item. A move the lifecycle table refuses is a bug about one post: that item is
+    rolled back and logged (`queue.illegal_move`, then `pipeline.error`), and the relay goes on."""
+    return isinstance(exc, RelayError) and not isinstance(exc, IllegalTransition)
 
 
 class _ItemFailed(Exception):
@@ -161,9 +168,9 @@ class Pipeline:
                     try:
                         with self.store.savepoint():
                             self._take_one(item, sightings)
-                    except RelayError:
-                        raise
-                    except Exception:
+                    except Exception as exc:
+                        if _fatal(exc):
+                            raise
                         # One bad item must never stop the relay: log it with its context and go on.
                         del self._seen_by[counted[0] :], self._verdicts[counted[1] :], events[counted[2] :]
                         self.metrics.error("pipeline")
@@ -173,9 +180,9 @@ class Pipeline:
                 else:
                     try:
                         self._take_one(item, sightings)
-                    except RelayError:
-                        raise
                     except Exception as exc:
+                        if _fatal(exc):
+                            raise
                         raise _ItemFailed from exc  # rolls the batch back: taken again, item by item
                 after.extend(self._after_commit)
             if sightings:

@@ -20,6 +20,7 @@ from relay.core.post import Post
 from relay.core.rules import Rules
 from relay.core.seen import SeenCache
 from relay.core.verdict import Decision
+from relay.errors import IllegalTransition
 from relay.runtime import pipeline as pipeline_module
 from relay.runtime.events import CursorMoved, Held, HomeId
 from relay.runtime.pipeline import KEEP_EARLY_DELETES, Pipeline
@@ -362,6 +363,32 @@ class TestOutOfOrder:
 
 
 class TestAtomicity:
+    @pytest.mark.parametrize("batch", [False, True], ids=["one item", "in a batch"])
+    def test_a_move_the_lifecycle_refuses_fails_its_item_only(self, store: Store, batch: bool) -> None:
+        """An `IllegalTransition` (a bug about one post) rolls that item back and is logged; the
+        relay goes on with the others instead of stopping, as it would for a failing store."""
+        p = pipeline(store)
+        bad = status("<p>Bad move #hoot</p>", uri="https://b.example/1", id="1", url="https://b.example/@b/1")
+        good = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
+        original = store.posts.add_screened
+
+        def refuse(uri: str, *args: Any, **kwargs: Any) -> None:
+            original(uri, *args, **kwargs)
+            if uri == bad["uri"]:
+                raise IllegalTransition("held --boost--> ?")
+
+        store.posts.add_screened = refuse  # type: ignore[method-assign]
+        with capture_logs() as logs:
+            if batch:
+                p.handle_batch([seen(bad), seen(good)])
+            else:
+                p.handle(seen(bad))
+                p.handle(seen(good))
+        store.posts.add_screened = original  # type: ignore[method-assign]
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
+        assert store.posts.verdict_for(bad["uri"]) is None
+        assert store.posts.verdict_for(good["uri"]) is not None
+
     def test_a_failure_mid_decision_leaves_nothing_behind(self, store: Store) -> None:
         """If deciding on a post fails half-way, that item is rolled back alone and logged."""
         p = pipeline(store)
