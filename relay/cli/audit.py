@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relay.config.load import add_config_option, load_config
+from relay.core.accounts import norm_acct
 from relay.errors import InputError
-from relay.store.records import AuditRow, norm_acct
+from relay.store.records import AuditRow
 from relay.store.store import Store
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")

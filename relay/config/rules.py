@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.config.tomltable import Table
+from relay.core.accounts import norm_acct
 from relay.core.rules import (
     ACTIONS,
     CONSENT_MODES,
@@ -116,7 +117,7 @@ def _hashtags(hashtags: Sequence[str], source: str) -> frozenset[str]:
 
 
 def _acct(value: str, name: str, table: Table) -> str:
-    acct = value.strip().lstrip("@").lower()
+    acct = norm_acct(value)
     if not _ACCT_RE.fullmatch(acct):
         raise table.error(
             name,

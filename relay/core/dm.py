@@ -10,6 +10,7 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from relay.core.accounts import full_acct, norm_acct
 from relay.core.mastodon_json import (
     VISIBILITIES,
     MalformedStatus,
@@ -84,14 +85,13 @@ class DirectMessage:
         for item in get_optional(status, "mentions", list) or ():
             if not isinstance(item, Mapping) or not isinstance(item.get("acct"), str):
                 raise MalformedStatus("status field 'mentions' must be a list of objects with an 'acct'")
-            acct = item["acct"].strip().lstrip("@").lower()
-            mentions.append(acct if "@" in acct else f"{acct}@{domain}")
+            mentions.append(full_acct(item["acct"], domain))
         return cls(
             notification_id=notification_id,
             status_id=str(get_field(status, "id", (str, int))),
             uri=get_field(status, "uri", str),
             url=get_optional(status, "url", str) or "",
-            acct=author.acct.lower(),
+            acct=norm_acct(author.acct),
             account_uri=author.uri,
             sender_is_bot=author.bot,
             visibility=visibility,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from relay.core.accounts import bare_acct
 from relay.core.ids import parse_time
 from relay.core.tags import hashtags_in_text, parse_html
 
@@ -162,7 +163,7 @@ def read_author(account: Mapping[str, Any], source: str) -> Author:
     account's URL. Errors name the account field ("account is missing field 'acct'").
     """
     try:
-        acct = get_field(account, "acct", str).strip().lstrip("@")
+        acct = bare_acct(get_field(account, "acct", str))
         url = get_optional(account, "url", str) or ""
         uri = get_optional(account, "uri", str) or ""
         if "@" in acct:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from relay.core.accounts import domain_of, norm_acct
 from relay.core.dedupe import decide
 from relay.core.lifecycle import Event, JournalKind, State, is_expired, next_state
 from relay.core.post import Post
@@ -26,7 +27,7 @@ from relay.errors import IllegalTransition
 from relay.moderation import grammar as c
 from relay.moderation.handles import Account, PostUrl, Ref, ShortId
 from relay.moderation.notices import quiet
-from relay.store.records import QueueItem, domain_of, norm_acct
+from relay.store.records import QueueItem
 from relay.store.store import Store
 
 log = structlog.get_logger()

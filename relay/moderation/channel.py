@@ -37,6 +37,7 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRat
 
 from relay.config.load import Config
 from relay.core import silence
+from relay.core.accounts import full_acct
 from relay.core.dm import DirectMessage
 from relay.core.ids import id_key
 from relay.core.items import Mention, MentionsSeen
@@ -407,8 +408,7 @@ def _find_account(api: Mastodon, handle: str, home: str) -> Mapping[str, Any] | 
     """The home instance's account for user@domain: lookup, then a resolving search (webfinger)."""
 
     def same(acct: str) -> bool:
-        full = acct.lower() if "@" in acct else f"{acct.lower()}@{home}"
-        return full == handle
+        return full_acct(acct, home) == handle
 
     try:
         account = api.account_lookup(handle)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
+from relay.core.accounts import domain_of, norm_acct
 from relay.core.history import History, covering_domains
 from relay.core.rules import CONSENT_MODES
 from relay.store.audit import AuditLog
 from relay.store.db import Db
-from relay.store.records import Block, Trust, domain_of, from_text, norm_acct, to_text
+from relay.store.records import Block, Trust, from_text, to_text
 
 _DAY = timedelta(hours=24)
 
