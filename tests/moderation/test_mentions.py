@@ -36,10 +36,12 @@ def home() -> RecordingNotifications:
 
 
 @contextmanager
-def running(home: RecordingNotifications, cursor: str | None) -> Iterator[MentionFetcher]:
-    """A fetcher given `cursor`, running in its own thread until the block ends."""
+def running(
+    home: RecordingNotifications, cursor: str | None, emitted: list[Mention | MentionsSeen] | None = None
+) -> Iterator[MentionFetcher]:
+    """A fetcher given `cursor`, running in its own thread until the block ends (emitting to `emitted`)."""
     stop = threading.Event()
-    emitted: list[Mention | MentionsSeen] = []
+    emitted = [] if emitted is None else emitted
     fetcher = MentionFetcher(
         make_api=lambda: home,  # type: ignore[arg-type,return-value]
         cursor=cursor,
@@ -106,23 +108,10 @@ class TestFirstStartWindow:
                 super().notifications(types=types, limit=limit, min_id=min_id)
                 return [note]
 
-        stop = threading.Event()
         emitted: list[Mention | MentionsSeen] = []
-        fetcher = MentionFetcher(
-            make_api=OnePage,  # type: ignore[arg-type]
-            cursor=None,
-            emit=emitted.append,
-            stop=stop,
-            home="localhost:3000",
-        )
-        thread = threading.Thread(target=fetcher.run, name="mentions")
-        thread.start()
-        try:
+        with running(OnePage(), None, emitted) as fetcher:
             fetcher.request()
             wait_for(lambda: len(emitted) == 2, what="the mention and the cursor move")
-        finally:
-            stop.set()
-            thread.join(5)
         mention, seen = emitted
         assert isinstance(mention, Mention)
         assert mention.via == "catch-up"
