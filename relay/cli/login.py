@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from mastodon import Mastodon, MastodonError, MastodonIllegalArgumentError, MastodonNetworkError
 
-from relay import USER_AGENT, WEBSITE
+from relay import REQUEST_TIMEOUT, USER_AGENT, WEBSITE
 from relay.cli.checklist import REQUIRED_SCOPES
 from relay.config.credentials import write_token_file
 from relay.config.load import is_loopback
@@ -32,7 +32,6 @@ from relay.log import register_secret
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"  # "show the code on a page": no web server needed on the relay's side
 APP_NAME = "relay"
-REQUEST_TIMEOUT = 30.0
 SCOPES: tuple[str, ...] = REQUIRED_SCOPES
 
 
