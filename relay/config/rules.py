@@ -17,11 +17,11 @@ from relay.config.tomltable import Table
 from relay.core.accounts import norm_acct
 from relay.core.rules import (
     ACTIONS,
+    BOOSTABLE_VISIBILITIES,
     CONSENT_MODES,
     MATCH_MODES,
     MODES,
     REPLIES,
-    VISIBILITIES,
     BlockRules,
     ConsentRules,
     KeywordRules,
@@ -63,7 +63,7 @@ def parse_rules(
         )
     visibility = top.get_str_list("visibility", ("public",))
     for value in visibility:
-        if value not in VISIBILITIES:
+        if value not in BOOSTABLE_VISIBILITIES:
             raise top.error(
                 "visibility",
                 'a list of "public" and "unlisted"',

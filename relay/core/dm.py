@@ -12,13 +12,13 @@ from typing import Any
 
 from relay.core.accounts import full_acct, norm_acct
 from relay.core.mastodon_json import (
-    VISIBILITIES,
     MalformedStatus,
     get_datetime,
     get_field,
     get_optional,
     get_optional_id,
     get_required_datetime,
+    get_visibility,
     read_author,
     source_domain,
 )
@@ -77,9 +77,7 @@ class DirectMessage:
         if status.get("reblog") is not None:
             raise MalformedStatus("a boost is not a message")
         author = read_author(get_field(status, "account", Mapping), home)
-        visibility = get_field(status, "visibility", str)
-        if visibility not in VISIBILITIES:
-            raise MalformedStatus(f"status field 'visibility' is {visibility!r}, not one of {VISIBILITIES}")
+        visibility = get_visibility(status)
         domain = source_domain(home) or author.domain
         mentions = []
         for item in get_optional(status, "mentions", list) or ():

@@ -21,7 +21,7 @@ from relay.core.ids import parse_time
 from relay.core.tags import hashtags_in_text, parse_html
 
 __all__ = [
-    "VISIBILITIES",
+    "STATUS_VISIBILITIES",
     "Author",
     "MalformedStatus",
     "Profile",
@@ -30,12 +30,13 @@ __all__ = [
     "get_optional",
     "get_optional_id",
     "get_required_datetime",
+    "get_visibility",
     "read_author",
     "read_profile",
     "source_domain",
 ]
 
-VISIBILITIES = ("public", "unlisted", "private", "direct")
+STATUS_VISIBILITIES = ("public", "unlisted", "private", "direct")  # every visibility a status has
 
 
 class MalformedStatus(ValueError):
@@ -89,6 +90,16 @@ def get_field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...])
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise MalformedStatus(f"status field {name!r} has the wrong type ({type(value).__name__})")
     return value
+
+
+def get_visibility(status: Mapping[str, Any]) -> str:
+    """The status's `visibility`, one of `STATUS_VISIBILITIES` (MalformedStatus for anything else)."""
+    visibility: str = get_field(status, "visibility", str)
+    if visibility not in STATUS_VISIBILITIES:
+        raise MalformedStatus(
+            f"status field 'visibility' is {visibility!r}, not one of {STATUS_VISIBILITIES}"
+        )
+    return visibility
 
 
 def get_optional(data: Mapping[str, Any], name: str, kind: type) -> Any:

@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from relay.core.mastodon_json import (
-    VISIBILITIES,
     Author,
     MalformedStatus,
     get_datetime,
@@ -33,6 +32,7 @@ from relay.core.mastodon_json import (
     get_optional,
     get_optional_id,
     get_required_datetime,
+    get_visibility,
     read_author,
     source_domain,
 )
@@ -147,9 +147,7 @@ class Post:
         else:
             raise MalformedStatus("status field 'tags' must be a list")
         mentions = status.get("mentions")
-        visibility = get_field(status, "visibility", str)
-        if visibility not in VISIBILITIES:
-            raise MalformedStatus(f"status field 'visibility' is {visibility!r}, not one of {VISIBILITIES}")
+        visibility = get_visibility(status)
         return cls(
             uri=get_field(status, "uri", str),
             id=str(get_field(status, "id", (str, int))),

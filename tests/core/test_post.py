@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statusgen import generate, hoot, real_statuses, status
 
+from relay.core.dm import DirectMessage
 from relay.core.mastodon_json import (
     PROFILE_CACHE_SIZE,
     MalformedStatus,
@@ -22,6 +23,7 @@ from relay.core.mastodon_json import (
     get_field,
     get_optional,
     get_optional_id,
+    get_visibility,
     read_profile,
     source_domain,
 )
@@ -214,6 +216,16 @@ class TestMalformed:
         del data[field]
         with pytest.raises(MalformedStatus, match=repr(field)):
             Post.from_status(data, source="localhost:3000")
+
+    @pytest.mark.parametrize("visibility", ["limited", "Public", ""])
+    def test_a_visibility_outside_the_four_is_refused_by_posts_and_messages(self, visibility: str) -> None:
+        """A status and a DM read `visibility` by one rule (`get_visibility`): only Mastodon's four."""
+        data = {**hoot(), "visibility": visibility}
+        with pytest.raises(MalformedStatus, match="not one of"):
+            Post.from_status(data, source="localhost:3000")
+        with pytest.raises(MalformedStatus, match="not one of"):
+            DirectMessage.from_status(data, home="localhost:3000")
+        assert get_visibility({"visibility": "direct"}) == "direct"
 
     def test_missing_acct_is_named(self) -> None:
         """An account without acct raises MalformedStatus naming the account field."""
