@@ -105,7 +105,7 @@ def parse_rules(
 def _hashtags(hashtags: Sequence[str], source: str) -> frozenset[str]:
     watched = set()
     for tag in hashtags:
-        name = normalize_tag(tag.lstrip("#＃"))
+        name = normalize_tag(tag)
         if not name:
             raise ConfigError(
                 f"{source}: hashtags contains {tag!r}, which is no hashtag", fix="use letters, digits and _"
@@ -137,7 +137,7 @@ def _domain(value: str, name: str, table: Table) -> str:
 
 def _consent(table: Table) -> ConsentRules:
     refuse = table.get_str_list("refuse_tags", ("nobot", "nobots", "noboost", "noindex"))
-    tags = {normalize_tag(tag.lstrip("#＃")) for tag in refuse}
+    tags = {normalize_tag(tag) for tag in refuse}
     if "" in tags:
         raise table.error("refuse_tags", 'hashtag names such as "nobot"', found=list(refuse))
     consent = ConsentRules(

@@ -326,6 +326,28 @@ class TestFromRss:
         media = Post.from_rss_entry(entry, source="a.example").media
         assert [m.description for m in media] == ["one", "two"]
 
+    @pytest.mark.parametrize(
+        ("published", "created"),
+        [
+            ("Sat, 01 Aug 2026 13:55:55 -0000", datetime(2026, 8, 1, 13, 55, 55, tzinfo=UTC)),
+            ("Sat, 01 Aug 2026 15:55:55 +0200", datetime(2026, 8, 1, 13, 55, 55, tzinfo=UTC)),
+        ],
+    )
+    def test_item_date_without_a_zone_is_utc(self, published: str, created: datetime) -> None:
+        """An RFC 822 date naming no zone ("-0000") is UTC, by the one time rule; an offset counts."""
+        entry = {"link": "https://a.example/@ana/1", "published": published}
+        post = Post.from_rss_entry(entry, source="a.example")
+        assert post.created_at == created
+        assert post.created_at.tzinfo is not None
+
+    @pytest.mark.parametrize("published", ["yesterday", ""])
+    def test_item_date_that_is_no_date(self, published: str) -> None:
+        """An RSS item whose date is not an RFC 822 date is malformed, and the error quotes it."""
+        with pytest.raises(MalformedStatus, match="not an RFC 822 date"):
+            Post.from_rss_entry(
+                {"link": "https://a.example/@ana/1", "published": published}, source="a.example"
+            )
+
     def test_item_without_link(self) -> None:
         """An RSS item without a link is malformed."""
         with pytest.raises(MalformedStatus, match="link"):
