@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from relay.config.rules import parse_rules
+from relay.config.rules import full_handle, parse_rules
 from relay.config.tomltable import Table
 from relay.core.rules import MODES, Rules
 from relay.errors import ConfigError
@@ -33,7 +33,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_PATH = Path("relay.toml")  # where every subcommand looks without -c
 
 _TAG_RE = re.compile(r"^\w+$")
-_HANDLE_RE = re.compile(r"^@?(?P<user>[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*)@(?P<domain>[^@\s/]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,15 +303,15 @@ def is_loopback(host: str) -> bool:
 
 
 def _handle(table: Table, handle: str) -> str:
-    match = _HANDLE_RE.fullmatch(handle.strip())
-    if not match:
+    acct = full_handle(handle)
+    if acct is None:
         raise table.error(
             "moderators",
             "full handles user@domain, as the instance reports them",
             found=handle,
             fix='write moderators = ["alice@therapists.example"] (a bare name is ambiguous across instances)',
         )
-    return f"{match['user'].lower()}@{match['domain'].lower()}"
+    return acct
 
 
 def _reject_duplicate_sources(home: InstanceConfig, sources: tuple[InstanceConfig, ...], source: str) -> None:

@@ -116,9 +116,16 @@ def _hashtags(hashtags: Sequence[str], source: str) -> frozenset[str]:
     return frozenset(watched)
 
 
-def _acct(value: str, name: str, table: Table) -> str:
+def full_handle(value: str) -> str | None:
+    """`value` as a canonical `user@domain` handle (`norm_acct`), or None when it is not a full one:
+    how relay.toml takes every account it names (`[rules.blocks]`, `[moderation] moderators`)."""
     acct = norm_acct(value)
-    if not _ACCT_RE.fullmatch(acct):
+    return acct if _ACCT_RE.fullmatch(acct) else None
+
+
+def _acct(value: str, name: str, table: Table) -> str:
+    acct = full_handle(value)
+    if acct is None:
         raise table.error(
             name,
             "full handles user@domain",

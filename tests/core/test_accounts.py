@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.config.load import parse_config
 from relay.config.rules import parse_rules
 from relay.core.accounts import bare_acct, domain_of, full_acct, norm_acct
 from relay.core.mastodon_json import read_author
@@ -45,7 +46,7 @@ def test_domain_of() -> None:
 
 @pytest.mark.parametrize(("written", "canonical"), WRITTEN)
 def test_relay_toml_dm_commands_and_account_json_agree(written: str, canonical: str, tmp_path: Path) -> None:
-    """relay.toml's `trusted`, a DM's `trust` and an account's JSON give the handle the store keeps.
+    """relay.toml's `trusted` and `moderators`, a DM's `trust` and account JSON give the stored handle.
 
     The store and the DM command used to strip one `@`, relay.toml and account JSON every one: a
     handle written `@@alice@...` was trusted from relay.toml but refused by the DM command."""
@@ -58,5 +59,8 @@ def test_relay_toml_dm_commands_and_account_json_agree(written: str, canonical: 
         self_acct=None,
     )
     assert rules.blocks.trusted == frozenset({canonical})
+    doc = {"hashtags": ["TherapistsConnect"], "home": {"url": "https://example.social"}}
+    doc["moderation"] = {"moderators": [written]}
+    assert parse_config(doc, path=tmp_path / "relay.toml").moderation.moderators == (canonical,)
     assert parse_handle(written) == canonical
     assert norm_acct(read_author({"acct": written}, "example.social").acct) == canonical
