@@ -128,7 +128,7 @@ class TestDecisions:
     @pytest.mark.parametrize("status_id", ["١٢٣", "²"])
     def test_an_id_of_other_digits_moves_no_cursor(self, store: Store, status_id: str) -> None:
         """An id of digits that are not ASCII ("١٢٣".isdigit() is true) is no Mastodon id: the post is
-        taken and no cursor moves (the store's cursor refuses such an id: ValueError, batch lost)."""
+        taken and no cursor moves (the store's cursor refuses such an id: ValueError, post dropped)."""
         p = pipeline(store)
         events = p.handle(seen(status(id=status_id), source="a.example", via="catch-up", hashtag="hoot"))
         assert store.posts.get_cursor("a.example", "hoot") is None
