@@ -9,3 +9,4 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 WEBSITE = "https://pypi.org/project/hashtag-relay/"
 USER_AGENT = f"relay/{__version__} (+{WEBSITE})"  # on every request the relay makes to an instance
+REQUEST_TIMEOUT = 30.0  # seconds each of those requests (REST, RSS, login) may take

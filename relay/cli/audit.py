@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relay.config.load import add_config_option, load_config
+from relay.core.accounts import norm_acct
+from relay.core.ids import parse_time
 from relay.errors import InputError
-from relay.store.records import AuditRow, norm_acct
+from relay.store.records import AuditRow
 from relay.store.store import Store
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -27,14 +29,13 @@ def parse_since(text: str, now: datetime) -> datetime:
     text = text.strip()
     if match := _AGE.fullmatch(text.lower()):
         return now - timedelta(seconds=float(match[1]) * _UNITS[match[2]])
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
+    when = parse_time(text)
+    if when is None:
         raise InputError(
             f"--since {text!r} is neither an age nor a date",
             fix="write an age like 30m, 12h or 7d, or a date like 2026-08-01 or 2026-08-01T12:00",
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        )
+    return when
 
 
 def to_json(row: AuditRow) -> dict[str, Any]:

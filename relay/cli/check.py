@@ -39,6 +39,7 @@ from relay.cli.checklist import (
 from relay.config.credentials import read_token
 from relay.config.load import Config, InstanceConfig, add_config_option, load_config
 from relay.errors import ConfigError, CredentialsError, RelayError
+from relay.moderation.lookup import find_account
 from relay.sources.stream import streaming_base
 from relay.store.store import Store
 
@@ -189,14 +190,14 @@ def _moderators(http: _Http, api: Mastodon, handles: Sequence[str], domain: str)
     facts: dict[str, ModeratorFacts] = {}
     for handle in handles:
         try:
-            account_id = _find_account(api, handle, domain)
+            account = find_account(api, handle, domain)
         except MastodonError as exc:
             facts[handle] = ModeratorFacts(handle, error=http.describe(exc))
             continue
-        if account_id is None:
+        if account is None:
             facts[handle] = ModeratorFacts(handle)
         else:
-            found[handle] = account_id
+            found[handle] = str(account["id"])
     relations: dict[str, Any] = {}
     if found:
         try:
@@ -210,24 +211,6 @@ def _moderators(http: _Http, api: Mastodon, handles: Sequence[str], domain: str)
         following, followed_by = bool(rel.get("following")), bool(rel.get("followed_by"))
         facts[handle] = ModeratorFacts(handle, found=True, following=following, followed_by=followed_by)
     return [facts[h] for h in handles]
-
-
-def _find_account(api: Mastodon, handle: str, domain: str) -> str | None:
-    """The home instance's id for user@domain: lookup, then a resolving search (webfinger)."""
-    user, _, host = handle.partition("@")
-
-    def same(acct: str) -> bool:
-        name, _, on = acct.partition("@")
-        return name.lower() == user.lower() and (on or domain).lower() == host.lower()
-
-    try:
-        account = api.account_lookup(handle)
-        if same(account["acct"]):
-            return str(account["id"])
-    except MastodonNotFoundError:
-        pass
-    results = api.search_v2(handle, resolve=True, result_type="accounts")
-    return next((str(a["id"]) for a in results.get("accounts") or () if same(a["acct"])), None)
 
 
 def gather_source(

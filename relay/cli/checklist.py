@@ -20,6 +20,7 @@ from pathlib import Path
 
 from relay.config.load import Config, InstanceConfig
 from relay.errors import ConfigError
+from relay.sources.access import feeds_access
 
 # The scopes `relay login` asks for and the bot's token must hold; `relay` needs each one for:
 REQUIRED_SCOPES: tuple[str, ...] = (
@@ -179,7 +180,7 @@ def _feed_verdict(facts: InstanceFacts, *, has_token: bool, is_home: bool) -> tu
     local, remote = feeds.get("local", "public"), feeds.get("remote", "public")
     if local == "disabled" or (is_home and remote == "disabled"):
         return Status.FAIL, f"hashtag feeds are disabled on {facts.host} (local {local}, remote {remote})"
-    if not has_token and "authenticated" in (local, remote):
+    if not has_token and not feeds_access(feeds.get("local"), feeds.get("remote")).poll:
         return Status.WARN, "hashtag feeds need a logged-in token: without one the relay falls back to RSS"
     if remote == "disabled":
         return Status.WARN, "hashtag feeds show only its own posts (remote disabled)"

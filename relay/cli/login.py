@@ -23,16 +23,15 @@ from urllib.parse import urlsplit
 
 from mastodon import Mastodon, MastodonError, MastodonIllegalArgumentError, MastodonNetworkError
 
-from relay import USER_AGENT, WEBSITE
+from relay import REQUEST_TIMEOUT, USER_AGENT, WEBSITE
 from relay.cli.checklist import REQUIRED_SCOPES
 from relay.config.credentials import write_token_file
-from relay.config.load import is_loopback
+from relay.config.load import UrlProblem, base_url, url_problem
 from relay.errors import ConfigError, CredentialsError, RelayError
 from relay.log import register_secret
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"  # "show the code on a page": no web server needed on the relay's side
 APP_NAME = "relay"
-REQUEST_TIMEOUT = 30.0
 SCOPES: tuple[str, ...] = REQUIRED_SCOPES
 
 
@@ -51,23 +50,22 @@ def parse_instance(value: str) -> Instance:
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    problem = url_problem(parts)
+    if problem is UrlProblem.NOT_A_URL:
         raise ConfigError(
             f"--instance {value!r} is not an instance URL", fix="pass --instance https://your.instance"
         )
-    if parts.path.strip("/") or parts.query or parts.fragment:
+    if problem is UrlProblem.PATH:
         raise ConfigError(
             f"--instance {value!r} has a path",
             fix=f"pass the base URL only: --instance {parts.scheme}://{parts.netloc}",
         )
-    loopback = is_loopback(parts.hostname)
-    if parts.scheme == "http" and not loopback:
+    if problem is UrlProblem.PLAIN_HTTP:
         raise ConfigError(
             f"--instance {value!r} uses plain http:// (accepted for loopback addresses only)",
             fix=f"pass --instance https://{parts.netloc}",
         )
-    netloc = parts.netloc.lower()
-    return Instance(url=f"{parts.scheme}://{netloc}", host=netloc, allow_http=parts.scheme == "http")
+    return Instance(url=base_url(parts), host=parts.netloc.lower(), allow_http=parts.scheme == "http")
 
 
 def default_token_file(instance: Instance) -> Path:

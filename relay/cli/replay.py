@@ -166,7 +166,7 @@ def _rules(args: argparse.Namespace) -> Rules:
         config = load_config(args.config)
         rules = config.rules
         if hashtags:
-            rules = replace(rules, hashtags=frozenset(normalize_tag(t.lstrip("#")) for t in hashtags))
+            rules = replace(rules, hashtags=frozenset(normalize_tag(t) for t in hashtags))
         return replace(rules, mode=args.mode) if args.mode else rules
     if not hashtags:
         raise InputError(

@@ -13,11 +13,12 @@ import ipaddress
 import re
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from relay.config.rules import parse_rules
+from relay.config.rules import full_handle, parse_rules
 from relay.config.tomltable import Table
 from relay.core.rules import MODES, Rules
 from relay.errors import ConfigError
@@ -32,7 +33,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_PATH = Path("relay.toml")  # where every subcommand looks without -c
 
 _TAG_RE = re.compile(r"^\w+$")
-_HANDLE_RE = re.compile(r"^@?(?P<user>[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*)@(?P<domain>[^@\s/]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,20 +249,46 @@ def _source_env(url: str) -> str:
 def _url(table: Table) -> str:
     value = table.get_str("url", required=True, example='url = "https://mastodon.example"')
     parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    problem = url_problem(parts)
+    if problem is UrlProblem.NOT_A_URL:
         raise table.error("url", "an https:// URL such as https://mastodon.example")
-    if parts.path.strip("/") or parts.query or parts.fragment:
+    if problem is UrlProblem.PATH:
         raise table.error(
             "url",
             "the instance's base URL without a path",
             fix=f'write url = "{parts.scheme}://{parts.netloc}"',
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if problem is UrlProblem.PLAIN_HTTP:
         raise table.error(
             "url",
             "https:// (plain http:// is accepted for loopback addresses only)",
             fix=f'write url = "https://{parts.netloc}"',
         )
+    return base_url(parts)
+
+
+class UrlProblem(StrEnum):
+    """What is wrong with an instance URL (relay.toml's `url`, `relay login --instance`)."""
+
+    NOT_A_URL = "not an http(s) URL with a host"
+    PATH = "more than a base URL (a path, query or fragment)"
+    PLAIN_HTTP = "plain http:// for a host that is not loopback"
+
+
+def url_problem(parts: SplitResult) -> UrlProblem | None:
+    """The one rule for an instance's base URL: https (http for loopback only), a host, no path,
+    query or fragment. None when `parts` is such a URL; each caller words its own error."""
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return UrlProblem.NOT_A_URL
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        return UrlProblem.PATH
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return UrlProblem.PLAIN_HTTP
+    return None
+
+
+def base_url(parts: SplitResult) -> str:
+    """A base URL as the relay uses it: `scheme://host[:port]`, the host in lower case."""
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
@@ -277,15 +303,15 @@ def is_loopback(host: str) -> bool:
 
 
 def _handle(table: Table, handle: str) -> str:
-    match = _HANDLE_RE.fullmatch(handle.strip())
-    if not match:
+    acct = full_handle(handle)
+    if acct is None:
         raise table.error(
             "moderators",
             "full handles user@domain, as the instance reports them",
             found=handle,
             fix='write moderators = ["alice@therapists.example"] (a bare name is ambiguous across instances)',
         )
-    return f"{match['user'].lower()}@{match['domain'].lower()}"
+    return acct
 
 
 def _reject_duplicate_sources(home: InstanceConfig, sources: tuple[InstanceConfig, ...], source: str) -> None:

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from relay.config.tomltable import Table
+from relay.core.accounts import norm_acct
 from relay.core.rules import (
     ACTIONS,
+    BOOSTABLE_VISIBILITIES,
     CONSENT_MODES,
     MATCH_MODES,
     MODES,
     REPLIES,
-    VISIBILITIES,
     BlockRules,
     ConsentRules,
     KeywordRules,
@@ -62,7 +63,7 @@ def parse_rules(
         )
     visibility = top.get_str_list("visibility", ("public",))
     for value in visibility:
-        if value not in VISIBILITIES:
+        if value not in BOOSTABLE_VISIBILITIES:
             raise top.error(
                 "visibility",
                 'a list of "public" and "unlisted"',
@@ -104,7 +105,7 @@ def parse_rules(
 def _hashtags(hashtags: Sequence[str], source: str) -> frozenset[str]:
     watched = set()
     for tag in hashtags:
-        name = normalize_tag(tag.lstrip("#＃"))
+        name = normalize_tag(tag)
         if not name:
             raise ConfigError(
                 f"{source}: hashtags contains {tag!r}, which is no hashtag", fix="use letters, digits and _"
@@ -115,9 +116,16 @@ def _hashtags(hashtags: Sequence[str], source: str) -> frozenset[str]:
     return frozenset(watched)
 
 
+def full_handle(value: str) -> str | None:
+    """`value` as a canonical `user@domain` handle (`norm_acct`), or None when it is not a full one:
+    how relay.toml takes every account it names (`[rules.blocks]`, `[moderation] moderators`)."""
+    acct = norm_acct(value)
+    return acct if _ACCT_RE.fullmatch(acct) else None
+
+
 def _acct(value: str, name: str, table: Table) -> str:
-    acct = value.strip().lstrip("@").lower()
-    if not _ACCT_RE.fullmatch(acct):
+    acct = full_handle(value)
+    if acct is None:
         raise table.error(
             name,
             "full handles user@domain",
@@ -136,7 +144,7 @@ def _domain(value: str, name: str, table: Table) -> str:
 
 def _consent(table: Table) -> ConsentRules:
     refuse = table.get_str_list("refuse_tags", ("nobot", "nobots", "noboost", "noindex"))
-    tags = {normalize_tag(tag.lstrip("#＃")) for tag in refuse}
+    tags = {normalize_tag(tag) for tag in refuse}
     if "" in tags:
         raise table.error("refuse_tags", 'hashtag names such as "nobot"', found=list(refuse))
     consent = ConsentRules(

@@ -10,14 +10,15 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from relay.core.accounts import full_acct, norm_acct
 from relay.core.mastodon_json import (
-    VISIBILITIES,
     MalformedStatus,
     get_datetime,
     get_field,
     get_optional,
     get_optional_id,
     get_required_datetime,
+    get_visibility,
     read_author,
     source_domain,
 )
@@ -76,22 +77,19 @@ class DirectMessage:
         if status.get("reblog") is not None:
             raise MalformedStatus("a boost is not a message")
         author = read_author(get_field(status, "account", Mapping), home)
-        visibility = get_field(status, "visibility", str)
-        if visibility not in VISIBILITIES:
-            raise MalformedStatus(f"status field 'visibility' is {visibility!r}, not one of {VISIBILITIES}")
+        visibility = get_visibility(status)
         domain = source_domain(home) or author.domain
         mentions = []
         for item in get_optional(status, "mentions", list) or ():
             if not isinstance(item, Mapping) or not isinstance(item.get("acct"), str):
                 raise MalformedStatus("status field 'mentions' must be a list of objects with an 'acct'")
-            acct = item["acct"].strip().lstrip("@").lower()
-            mentions.append(acct if "@" in acct else f"{acct}@{domain}")
+            mentions.append(full_acct(item["acct"], domain))
         return cls(
             notification_id=notification_id,
             status_id=str(get_field(status, "id", (str, int))),
             uri=get_field(status, "uri", str),
             url=get_optional(status, "url", str) or "",
-            acct=author.acct.lower(),
+            acct=norm_acct(author.acct),
             account_uri=author.uri,
             sender_is_bot=author.bot,
             visibility=visibility,

@@ -29,10 +29,16 @@ def id_key(status_id: str) -> tuple[int, str]:
     return (len(significant), significant)
 
 
+def is_numeric_id(status_id: str) -> bool:
+    """Whether `status_id` is a Mastodon numeric id: ASCII digits only. (`str.isdigit` alone also
+    accepts other scripts' digits, "١٢٣" or "²", which no Mastodon id has.)"""
+    return status_id.isdigit() and status_id.isascii()
+
+
 def numeric_id_key(status_id: str) -> tuple[int, str]:
     """`id_key` of a Mastodon numeric id (white space around it ignored); ValueError for any other."""
     digits = status_id.strip()
-    if not digits.isdigit() or not digits.isascii():
+    if not is_numeric_id(digits):
         raise ValueError(f"status id {status_id!r} is not a numeric string")
     return id_key(digits)
 

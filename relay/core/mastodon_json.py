@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from relay.core.accounts import bare_acct
 from relay.core.ids import parse_time
 from relay.core.tags import hashtags_in_text, parse_html
 
 __all__ = [
-    "VISIBILITIES",
+    "STATUS_VISIBILITIES",
     "Author",
     "MalformedStatus",
     "Profile",
@@ -29,12 +30,13 @@ __all__ = [
     "get_optional",
     "get_optional_id",
     "get_required_datetime",
+    "get_visibility",
     "read_author",
     "read_profile",
     "source_domain",
 ]
 
-VISIBILITIES = ("public", "unlisted", "private", "direct")
+STATUS_VISIBILITIES = ("public", "unlisted", "private", "direct")  # every visibility a status has
 
 
 class MalformedStatus(ValueError):
@@ -88,6 +90,16 @@ def get_field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...])
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise MalformedStatus(f"status field {name!r} has the wrong type ({type(value).__name__})")
     return value
+
+
+def get_visibility(status: Mapping[str, Any]) -> str:
+    """The status's `visibility`, one of `STATUS_VISIBILITIES` (MalformedStatus for anything else)."""
+    visibility: str = get_field(status, "visibility", str)
+    if visibility not in STATUS_VISIBILITIES:
+        raise MalformedStatus(
+            f"status field 'visibility' is {visibility!r}, not one of {STATUS_VISIBILITIES}"
+        )
+    return visibility
 
 
 def get_optional(data: Mapping[str, Any], name: str, kind: type) -> Any:
@@ -162,7 +174,7 @@ def read_author(account: Mapping[str, Any], source: str) -> Author:
     account's URL. Errors name the account field ("account is missing field 'acct'").
     """
     try:
-        acct = get_field(account, "acct", str).strip().lstrip("@")
+        acct = bare_acct(get_field(account, "acct", str))
         url = get_optional(account, "url", str) or ""
         uri = get_optional(account, "uri", str) or ""
         if "@" in acct:

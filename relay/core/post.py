@@ -18,14 +18,14 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from html import escape as html_escape
 from typing import Any
 from urllib.parse import urlsplit
 
+from relay.core.ids import parse_time
 from relay.core.mastodon_json import (
-    VISIBILITIES,
     Author,
     MalformedStatus,
     get_datetime,
@@ -33,6 +33,7 @@ from relay.core.mastodon_json import (
     get_optional,
     get_optional_id,
     get_required_datetime,
+    get_visibility,
     read_author,
     source_domain,
 )
@@ -147,9 +148,7 @@ class Post:
         else:
             raise MalformedStatus("status field 'tags' must be a list")
         mentions = status.get("mentions")
-        visibility = get_field(status, "visibility", str)
-        if visibility not in VISIBILITIES:
-            raise MalformedStatus(f"status field 'visibility' is {visibility!r}, not one of {VISIBILITIES}")
+        visibility = get_visibility(status)
         return cls(
             uri=get_field(status, "uri", str),
             id=str(get_field(status, "id", (str, int))),
@@ -194,15 +193,15 @@ class Post:
         if not isinstance(published, str):
             raise MalformedStatus("RSS item has no 'published' date")
         try:
-            created = parsedate_to_datetime(published)
+            created = parse_time(parsedate_to_datetime(published))  # "-0000" (no zone): UTC
         except (TypeError, ValueError):
-            raise MalformedStatus(f"RSS item date {published!r} is not an RFC 822 date") from None
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
+            created = None
+        if created is None:
+            raise MalformedStatus(f"RSS item date {published!r} is not an RFC 822 date")
         content = entry.get("summary") or entry.get("description") or ""
         html = parse_html(str(content))
         categories = [t.get("term") for t in entry.get("tags") or () if isinstance(t, Mapping)]
-        tags = frozenset(filter(None, (normalize_tag(str(c).lstrip("#")) for c in categories if c)))
+        tags = frozenset(filter(None, (normalize_tag(str(c)) for c in categories if c)))
         ratings = [r.get("content") for r in _as_list(entry.get("media_rating")) if isinstance(r, Mapping)]
         return cls(
             uri=link,

@@ -15,7 +15,7 @@ ACTIONS = ("accept", "hold", "reject")
 REPLIES = ("skip", "allow", "anchors")
 CONSENT_MODES = ("opt-out", "opt-in")
 MATCH_MODES = ("word", "substring")
-VISIBILITIES = ("public", "unlisted")  # private and direct are never boosted, whatever the config
+BOOSTABLE_VISIBILITIES = ("public", "unlisted")  # private and direct are never boosted, whatever the config
 MODES = ("review", "open")
 
 

@@ -92,7 +92,9 @@ _NOT_ASCII_TAG_CHAR = re.compile("[^0-9a-z_]")
 
 
 def normalize_tag(name: str) -> str:
-    """The name Mastodon stores for the hashtag `name` (given without '#'), e.g. `therapistsconnect`."""
+    """The name Mastodon stores for the hashtag `name`, e.g. `therapistsconnect`. A leading `#` (or
+    the full-width `＃`) goes with every other character outside the allowed set, so `name` may be
+    written as people write it: "#TherapistsConnect" and "TherapistsConnect" are the same tag."""
     if name.isascii():
         # NFKC and the folding table leave ASCII alone; of ASCII, `_keep` keeps letters, digits and _.
         return _NOT_ASCII_TAG_CHAR.sub("", name.lower())

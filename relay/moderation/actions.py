@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from relay.core.accounts import domain_of, norm_acct
 from relay.core.dedupe import decide
 from relay.core.lifecycle import Event, JournalKind, State, is_expired, next_state
 from relay.core.post import Post
@@ -25,8 +26,8 @@ from relay.core.verdict import Decision
 from relay.errors import IllegalTransition
 from relay.moderation import grammar as c
 from relay.moderation.handles import Account, PostUrl, Ref, ShortId
-from relay.moderation.notices import quiet
-from relay.store.records import QueueItem, domain_of, norm_acct
+from relay.moderation.notices import quiet, reason_note
+from relay.store.records import QueueItem
 from relay.store.store import Store
 
 log = structlog.get_logger()
@@ -168,8 +169,9 @@ class Actions:
         out.lines.append(f"{name}: {decision}")
         if isinstance(item, QueueItem):
             by = f" by {item.actor}" if item.actor != "relay" else ""
-            why = f" ({quiet(item.reason)})" if item.reason else ""
-            out.lines.append(f"now {item.state}{by}{why}; held {item.held_at:%Y-%m-%d %H:%M} UTC")
+            out.lines.append(
+                f"now {item.state}{by}{reason_note(item.reason)}; held {item.held_at:%Y-%m-%d %H:%M} UTC"
+            )
         for reason in verdict.reasons if verdict is not None else ():
             out.lines.append(f"- {reason.rule} ({reason.decision.value}): {quiet(reason.detail)}")
         if self.store.boosts.is_boosted(uri):
@@ -207,8 +209,7 @@ class Actions:
             out.lines.append(refused)
             return
         self._cancel_boost(item.uri, f"rejected by {ctx.actor}")
-        why = f" ({quiet(cmd.reason)})" if cmd.reason else ""
-        out.lines.append(f"Rejected {item.short_id}{why}.")
+        out.lines.append(f"Rejected {item.short_id}{reason_note(cmd.reason)}.")
 
     # -- boosts by hand ---------------------------------------------------------------------------
 
@@ -298,8 +299,7 @@ class Actions:
         undone, withdrawn = self._withdraw(
             boosted, lambda acct: _covers(name, acct), f"blocked: {reason}", ctx
         )
-        why = f" ({quiet(cmd.reason)})" if cmd.reason else ""
-        out.lines.append(f"Blocked {name}{why}.{_retraction_note(undone, withdrawn)}")
+        out.lines.append(f"Blocked {name}{reason_note(cmd.reason)}.{_retraction_note(undone, withdrawn)}")
 
     def _unblock(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unblock)

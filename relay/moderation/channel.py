@@ -56,6 +56,7 @@ from relay.moderation.guards import (
     steps,
     triage,
 )
+from relay.moderation.lookup import find_account
 from relay.moderation.notices import (
     HeldPost,
     announcement,
@@ -145,7 +146,7 @@ class Moderation:
         """Look up a moderator on the home instance: its account URI is what a DM must come from."""
         self._resolved_at[handle] = self._clock()
         try:
-            account = _find_account(self.api, handle, self.home_domain)
+            account = find_account(self.api, handle, self.home_domain)
         except MastodonError as exc:
             log.warning("moderation.lookup_failed", moderator=handle, error=type(exc).__name__)
             return
@@ -401,20 +402,3 @@ class Moderation:
             return None
         log.info("dm.sent", id=str(status["id"]), in_reply_to=in_reply_to, chars=len(text))
         return str(status["id"])
-
-
-def _find_account(api: Mastodon, handle: str, home: str) -> Mapping[str, Any] | None:
-    """The home instance's account for user@domain: lookup, then a resolving search (webfinger)."""
-
-    def same(acct: str) -> bool:
-        full = acct.lower() if "@" in acct else f"{acct.lower()}@{home}"
-        return full == handle
-
-    try:
-        account = api.account_lookup(handle)
-        if same(account["acct"]):
-            return dict(account)
-    except MastodonNotFoundError:
-        pass
-    results = api.search_v2(handle, resolve=True, result_type="accounts")
-    return next((dict(a) for a in results.get("accounts") or () if same(a["acct"])), None)

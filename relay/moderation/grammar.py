@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from relay.core.accounts import norm_acct
 from relay.errors import CommandError
 from relay.moderation.handles import (
     PUNCT,
@@ -450,7 +451,7 @@ def _word(text: str) -> str:
 
 
 def _mention_key(token: str) -> str:
-    return token.removeprefix("@").rstrip(PUNCT).lower()
+    return norm_acct(token).rstrip(PUNCT)
 
 
 def _bot_mentions(handles: Iterable[str]) -> frozenset[str]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
+from relay.core.accounts import norm_acct
 from relay.errors import CommandError
 
 MAX_URL = 2048
@@ -136,7 +137,7 @@ def parse_host(text: str, *, any_port: bool = False) -> str | None:
 
 def parse_handle(token: str) -> str:
     """`user@domain` in canonical form (lower case, no leading `@`); CommandError for anything else."""
-    text = token.strip().removeprefix("@").rstrip(PUNCT).lower()
+    text = norm_acct(token).rstrip(PUNCT)
     user, at, domain = text.rpartition("@")
     if not at:
         raise CommandError(

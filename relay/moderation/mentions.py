@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonRatelimitError
 
-from relay.core.ids import id_key
+from relay.core.ids import id_key, parse_time
 from relay.core.items import Mention, MentionsSeen
 from relay.sources import normalise
 from relay.sources.rest import as_json
@@ -87,8 +87,7 @@ class MentionFetcher:
         count = 0
         if cursor is None:  # the very first start: only what was sent just now
             page = [as_json(n) for n in api.notifications(types=["mention"], limit=PAGE)]
-            since = datetime.now(UTC) - FIRST_START_WINDOW
-            recent = [n for n in page if datetime.fromisoformat(n["created_at"]) >= since]
+            recent = sent_since(page, datetime.now(UTC) - FIRST_START_WINDOW)
             count = self._emit_all(recent)
             newest = max((str(n["id"]) for n in page), key=id_key, default="0")
             self._emit(MentionsSeen(newest))
@@ -112,3 +111,10 @@ class MentionFetcher:
                 self._emit(item)
                 count += 1
         return count
+
+
+def sent_since(notifications: list[dict[str, Any]], since: datetime) -> list[dict[str, Any]]:
+    """The notifications created at `since` or later, their `created_at` read by the one rule
+    (`relay.core.ids.parse_time`: a time naming no zone is UTC). One whose time cannot be read is
+    left out: the very first start cannot tell that it is recent."""
+    return [n for n in notifications if (at := parse_time(n.get("created_at"))) is not None and at >= since]

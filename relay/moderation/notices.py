@@ -118,6 +118,11 @@ def quiet(text: str) -> str:
     return _MENTION.sub("@\u200b", text)
 
 
+def reason_note(reason: str | None) -> str:
+    """A moderator's reason as a reply shows it after what was done: " (reason)", defused; "" for none."""
+    return f" ({quiet(reason)})" if reason else ""
+
+
 def _reason_line(reason: ReasonLike | str, limit: int | None) -> str:
     text = reason if isinstance(reason, str) else f"{reason.rule}: {reason.detail}"
     return quiet(cut(text, limit if limit is not None else len(text) + 1))

@@ -42,6 +42,7 @@ import structlog
 from relay.core import edits
 from relay.core.dedupe import Arrival, decide
 from relay.core.edits import DeleteAction, EditAction, Standing
+from relay.core.ids import is_numeric_id
 from relay.core.items import Deleted, Delivered, Fatal, Item, Sighting
 from relay.core.lifecycle import Event as Move
 from relay.core.post import Post
@@ -223,7 +224,7 @@ class Pipeline:
         sightings.append((item.uri, item.source, item.local_id))
         if item.source == self._home and item.local_id:
             self._events.append(HomeId(item.uri, item.local_id))
-        if item.hashtag is not None and item.via != "rss" and item.local_id and item.local_id.isdigit():
+        if item.hashtag is not None and item.via != "rss" and item.local_id and is_numeric_id(item.local_id):
             self._move_cursor(item.source, item.hashtag, item.local_id)
 
     def _move_cursor(self, source: str, hashtag: str, status_id: str) -> None:
@@ -236,7 +237,7 @@ class Pipeline:
         post, now, store = item.post, self._now, self.store
         self._seen_by.append((post.source, item.via))
         self._counts[post.source] += 1
-        if item.hashtag is not None and item.via != "rss" and post.id.isdigit():
+        if item.hashtag is not None and item.via != "rss" and is_numeric_id(post.id):
             self._move_cursor(post.source, item.hashtag, post.id)
         fingerprint = post.text_fingerprint  # a hash of the folded text: computed once here
         edited_at = _iso(post.edited_at)

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
-from relay import USER_AGENT
+from relay import REQUEST_TIMEOUT, USER_AGENT
 from relay.config.credentials import read_token
 from relay.config.load import Config, InstanceConfig, add_config_option, load_config
 from relay.core.items import Fatal, Item, Mention, MentionsSeen
@@ -62,7 +62,6 @@ from relay.store.store import Store
 
 log = structlog.get_logger()
 
-REQUEST_TIMEOUT = 30.0
 # Queue items taken in one transaction (one commit, one fsync) before the booster gets a turn: a
 # burst of 500 new posts takes well under 0.2 s, and each commit's cost is shared by more posts.
 BATCH = 500

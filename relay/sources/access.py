@@ -35,6 +35,12 @@ def access(instance: Any, *, error: str | None = None) -> Access:
         local, remote = feeds.get("local"), feeds.get("remote")
     except (KeyError, TypeError, AttributeError) as exc:
         return Access(poll=True, unknown=error or type(exc).__name__)
+    return feeds_access(local, remote)
+
+
+def feeds_access(local: object, remote: object) -> Access:
+    """The access policy from the `local` and `remote` settings of `hashtag_feeds` (as `access`
+    reads them; `relay check` asks here too, so that it says what the relay will do)."""
     if "public" in (local, remote):
         return Access(poll=True, local_only=remote != "public")
     return Access(poll=False, disabled=local == "disabled" and remote == "disabled")

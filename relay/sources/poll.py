@@ -25,6 +25,7 @@ import requests
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonNetworkError
 
+from relay import REQUEST_TIMEOUT
 from relay.core.items import Item
 from relay.core.seen import SeenCache
 from relay.sources import normalise
@@ -150,7 +151,7 @@ class FeedPoller:
         emit: Emit,
         stop: threading.Event,
         interval: float,
-        timeout: float = 30.0,
+        timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.source = source
         self._base = base_url

@@ -14,10 +14,11 @@ from typing import Any
 
 import structlog
 
+from relay.core.accounts import norm_acct
 from relay.core.lifecycle import JOURNAL, JournalEvent, JournalKind, JournalState
 from relay.errors import IllegalTransition
 from relay.store.db import Db
-from relay.store.records import JournalEntry, Recheck, from_text, maybe_time, norm_acct, to_text
+from relay.store.records import JournalEntry, Recheck, from_text, maybe_time, to_text
 
 log = structlog.get_logger()
 

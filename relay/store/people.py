@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
+from relay.core.accounts import domain_of, norm_acct
 from relay.core.history import History, covering_domains
 from relay.core.rules import CONSENT_MODES
 from relay.store.audit import AuditLog
 from relay.store.db import Db
-from relay.store.records import Block, Trust, domain_of, from_text, norm_acct, to_text
+from relay.store.records import Block, Trust, from_text, to_text
 
 _DAY = timedelta(hours=24)
 
@@ -104,12 +105,9 @@ class People:
 
     def unblock(self, target: str, actor: str, now: datetime | None = None) -> bool:
         """Lift a block; return whether there was one. Audited either way."""
-        target, at = norm_acct(target), self._db.at(now)
-        with self._db.writing() as c:
-            existed = c.execute("DELETE FROM blocks WHERE target = ?", (target,)).rowcount > 0
-            detail = None if existed else "was not blocked"
-            self._audit.write(c, "unblock", actor=actor, at=at, target=target, detail=detail)
-        return existed
+        return self._lift(
+            "DELETE FROM blocks WHERE target = ?", "unblock", "was not blocked", target, actor, now
+        )
 
     def blocks(self) -> list[Block]:
         """Every block, oldest first."""
@@ -132,11 +130,21 @@ class People:
 
     def untrust(self, acct: str, actor: str, now: datetime | None = None) -> bool:
         """Stop trusting `acct`; return whether it was trusted. Audited either way."""
-        acct, at = norm_acct(acct), self._db.at(now)
+        return self._lift(
+            "DELETE FROM trusted WHERE acct = ?", "untrust", "was not trusted", acct, actor, now
+        )
+
+    def _lift(
+        self, delete: str, action: str, absent: str, target: str, actor: str, now: datetime | None
+    ) -> bool:
+        """Run `delete` for the handle or domain `target`; audit `action` either way (`absent` when
+        there was nothing to lift, so a no-op is visible too). Whether a row went."""
+        target, at = norm_acct(target), self._db.at(now)
         with self._db.writing() as c:
-            existed = c.execute("DELETE FROM trusted WHERE acct = ?", (acct,)).rowcount > 0
-            detail = None if existed else "was not trusted"
-            self._audit.write(c, "untrust", actor=actor, at=at, target=acct, detail=detail)
+            existed = c.execute(delete, (target,)).rowcount > 0
+            self._audit.write(
+                c, action, actor=actor, at=at, target=target, detail=None if existed else absent
+            )
         return existed
 
     def trusts(self) -> list[Trust]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from relay.core.accounts import domain_of, norm_acct
 from relay.core.dedupe import Arrival, Stored
 from relay.core.ids import numeric_id_key
 from relay.core.lifecycle import JournalKind
@@ -20,8 +21,6 @@ from relay.store.audit import AuditLog
 from relay.store.db import Db
 from relay.store.journal import Journal
 from relay.store.records import (
-    domain_of,
-    norm_acct,
     reasons_to_json,
     to_text,
     verdict_from,

@@ -126,17 +126,6 @@ def maybe_time(text: str | None) -> datetime | None:
     return None if text is None else from_text(text)
 
 
-def norm_acct(acct: str) -> str:
-    """An account handle as stored: no leading '@', no surrounding space, lower case."""
-    return acct.strip().removeprefix("@").lower()
-
-
-def domain_of(acct: str) -> str | None:
-    """The domain of `user@domain` (lower case), or `None` for a handle without one."""
-    _, at, domain = norm_acct(acct).rpartition("@")
-    return domain if at and domain else None
-
-
 @functools.lru_cache(maxsize=1024)
 def reasons_to_json(verdict: Verdict) -> str:
     """A verdict's reasons as a JSON list of `{rule, decision, detail}` objects.

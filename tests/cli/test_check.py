@@ -35,6 +35,7 @@ from relay.cli.main import build_parser
 from relay.config.credentials import write_token_file
 from relay.config.load import Config, parse_config
 from relay.sandbox import Fediverse, Instance, SeededAccount
+from relay.sources.access import access
 from relay.store.store import Store
 
 # ---- pure: facts → items ---------------------------------------------------------------------------
@@ -197,7 +198,10 @@ class TestDecide:
         [
             ({"local": "public", "remote": "public"}, False, Status.OK),
             ({"local": "authenticated", "remote": "authenticated"}, True, Status.OK),
-            ({"local": "authenticated", "remote": "public"}, False, Status.WARN),
+            ({"local": "authenticated", "remote": "authenticated"}, False, Status.WARN),
+            ({"local": "authenticated", "remote": "disabled"}, False, Status.WARN),
+            ({"local": "public", "remote": "authenticated"}, False, Status.OK),
+            ({"local": "authenticated", "remote": "public"}, False, Status.OK),
             ({"local": "public", "remote": "disabled"}, False, Status.WARN),
             ({"local": "disabled", "remote": "public"}, True, Status.FAIL),
             (None, False, Status.OK),
@@ -206,12 +210,25 @@ class TestDecide:
     def test_source_hashtag_feed_access(
         self, feeds: dict[str, str] | None, token: bool, status: Status
     ) -> None:
-        """public is fine; authenticated needs a token (else RSS); a disabled local feed fails."""
+        """A public feed is polled (even when the other needs a token); no public feed needs a token
+        (else RSS); a disabled local feed fails."""
         source = SourceFacts(instance("s0.example", hashtag_feeds=feeds), TokenFacts(present=token))
         item = by_key(decide(healthy_facts(sources=(source,))))["source:s0.example"]
         assert item.status is status
         if status is Status.FAIL:
             assert "hashtag feeds are disabled on s0.example" in item.detail
+
+    @pytest.mark.parametrize("local", ["public", "authenticated", "disabled", None])
+    @pytest.mark.parametrize("remote", ["public", "authenticated", "disabled", None])
+    def test_rss_warning_says_what_the_relay_does(self, local: str | None, remote: str | None) -> None:
+        """Without a token, the checklist warns of RSS exactly where the relay reads RSS
+        (`relay.sources.access`): with local public and remote authenticated it polls the local posts."""
+        feeds = {key: value for key, value in (("local", local), ("remote", remote)) if value is not None}
+        json = {"configuration": {"timelines_access": {"hashtag_feeds": feeds}}}
+        source = SourceFacts(instance("s0.example", hashtag_feeds=feeds), TokenFacts(present=False))
+        item = by_key(decide(healthy_facts(sources=(source,))))["source:s0.example"]
+        if item.status is not Status.FAIL:
+            assert ("falls back to RSS" in item.detail) == (not access(json).poll)
 
     def test_disabled_remote_feed_on_home_fails(self) -> None:
         """The home instance carries federated posts, so its disabled remote feed is a failure."""

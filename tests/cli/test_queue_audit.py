@@ -159,5 +159,6 @@ class TestParseSince:
         assert parse_since("30m", now) == now - timedelta(minutes=30)
         assert parse_since("7d", now) == now - timedelta(days=7)
         assert parse_since("2026-07-31", now) == datetime(2026, 7, 31, tzinfo=UTC)
+        assert parse_since("2026-07-31T14:00+02:00", now) == datetime(2026, 7, 31, 12, tzinfo=UTC)
         with pytest.raises(InputError):
             parse_since("last week", now)

@@ -5,17 +5,22 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from paths import ROOT
 
+from relay.cli import login
 from relay.config.load import (
     HOME_TOKEN_ENV,
     BoosterConfig,
     MetricsConfig,
     StreamsConfig,
+    UrlProblem,
+    base_url,
     is_loopback,
     load_config,
+    url_problem,
 )
 from relay.config.rules import default_rules
 from relay.errors import ConfigError
@@ -232,6 +237,37 @@ def test_is_loopback() -> None:
     assert is_loopback("::1")
     assert not is_loopback("10.0.0.1")
     assert not is_loopback("therapists.example")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://Therapists.Example", None),
+        ("https://therapists.example:8443/", None),
+        ("http://127.0.0.1:3000", None),
+        ("http://localhost:3000", None),
+        ("ftp://therapists.example", UrlProblem.NOT_A_URL),
+        ("https://:443", UrlProblem.NOT_A_URL),
+        ("https://therapists.example/api", UrlProblem.PATH),
+        ("https://therapists.example/?x=1", UrlProblem.PATH),
+        ("https://therapists.example/#top", UrlProblem.PATH),
+        ("http://therapists.example", UrlProblem.PLAIN_HTTP),
+    ],
+)
+def test_relay_toml_and_login_take_instance_urls_by_one_rule(
+    tmp_path: Path, url: str, problem: UrlProblem | None
+) -> None:
+    """`url_problem` decides for relay.toml's `url` and `relay login --instance` alike (each words its
+    own error); an accepted URL becomes the same base URL in both."""
+    assert url_problem(urlsplit(url)) is problem
+    text = MINIMAL.replace("https://therapists.example", url)
+    if problem is None:
+        assert load_config(write(tmp_path, text)).home.url == login.parse_instance(url).url
+        assert login.parse_instance(url).url == base_url(urlsplit(url))
+    else:
+        error_for(tmp_path, text)
+        with pytest.raises(ConfigError):
+            login.parse_instance(url)
 
 
 def test_cli_exits_2_naming_the_key(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from relay.core.ids import NEVER_EDITED, id_key, numeric_id_key, parse_time, version_key
+from relay.core.ids import NEVER_EDITED, id_key, is_numeric_id, numeric_id_key, parse_time, version_key
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # ULIDs (GoToSocial)
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # flake ids (Akkoma)
@@ -131,6 +131,16 @@ class TestIdKey:
         """A cursor id that is not an ASCII numeric string is a ValueError."""
         with pytest.raises(ValueError, match="not a numeric string"):
             numeric_id_key(bad)
+
+    @given(st.text(max_size=6) | mastodon_ids)
+    def test_a_numeric_id_is_what_the_numeric_key_takes(self, text: str) -> None:
+        """`is_numeric_id` (the pipeline's test before it moves a cursor) accepts only ids the store's
+        cursor key takes: "١٢٣" is `isdigit()` but not a Mastodon id."""
+        if is_numeric_id(text):
+            numeric_id_key(text)
+        assert is_numeric_id("117024236408130890")
+        assert not is_numeric_id("١٢٣")
+        assert not is_numeric_id("²")
 
     def test_numeric_key_ignores_surrounding_space(self) -> None:
         """White space around a numeric id does not change it."""

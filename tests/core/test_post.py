@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statusgen import generate, hoot, real_statuses, status
 
+from relay.core.dm import DirectMessage
 from relay.core.mastodon_json import (
     PROFILE_CACHE_SIZE,
     MalformedStatus,
@@ -22,6 +23,7 @@ from relay.core.mastodon_json import (
     get_field,
     get_optional,
     get_optional_id,
+    get_visibility,
     read_profile,
     source_domain,
 )
@@ -215,6 +217,16 @@ class TestMalformed:
         with pytest.raises(MalformedStatus, match=repr(field)):
             Post.from_status(data, source="localhost:3000")
 
+    @pytest.mark.parametrize("visibility", ["limited", "Public", ""])
+    def test_a_visibility_outside_the_four_is_refused_by_posts_and_messages(self, visibility: str) -> None:
+        """A status and a DM read `visibility` by one rule (`get_visibility`): only Mastodon's four."""
+        data = {**hoot(), "visibility": visibility}
+        with pytest.raises(MalformedStatus, match="not one of"):
+            Post.from_status(data, source="localhost:3000")
+        with pytest.raises(MalformedStatus, match="not one of"):
+            DirectMessage.from_status(data, home="localhost:3000")
+        assert get_visibility({"visibility": "direct"}) == "direct"
+
     def test_missing_acct_is_named(self) -> None:
         """An account without acct raises MalformedStatus naming the account field."""
         data = hoot()
@@ -313,6 +325,28 @@ class TestFromRss:
         entry["content"] = [{"type": "text/plain", "value": "one"}, {"type": "text/plain", "value": "two"}]
         media = Post.from_rss_entry(entry, source="a.example").media
         assert [m.description for m in media] == ["one", "two"]
+
+    @pytest.mark.parametrize(
+        ("published", "created"),
+        [
+            ("Sat, 01 Aug 2026 13:55:55 -0000", datetime(2026, 8, 1, 13, 55, 55, tzinfo=UTC)),
+            ("Sat, 01 Aug 2026 15:55:55 +0200", datetime(2026, 8, 1, 13, 55, 55, tzinfo=UTC)),
+        ],
+    )
+    def test_item_date_without_a_zone_is_utc(self, published: str, created: datetime) -> None:
+        """An RFC 822 date naming no zone ("-0000") is UTC, by the one time rule; an offset counts."""
+        entry = {"link": "https://a.example/@ana/1", "published": published}
+        post = Post.from_rss_entry(entry, source="a.example")
+        assert post.created_at == created
+        assert post.created_at.tzinfo is not None
+
+    @pytest.mark.parametrize("published", ["yesterday", ""])
+    def test_item_date_that_is_no_date(self, published: str) -> None:
+        """An RSS item whose date is not an RFC 822 date is malformed, and the error quotes it."""
+        with pytest.raises(MalformedStatus, match="not an RFC 822 date"):
+            Post.from_rss_entry(
+                {"link": "https://a.example/@ana/1", "published": published}, source="a.example"
+            )
 
     def test_item_without_link(self) -> None:
         """An RSS item without a link is malformed."""

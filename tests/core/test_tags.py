@@ -202,6 +202,12 @@ class TestAsciiFastPaths:
         """`normalize_tag` gives what the Unicode path gives, for ASCII names and any other."""
         assert normalize_tag(name) == _normalize_unicode_tag.__wrapped__(name)
 
+    @given(st.text(alphabet=NAME_CHARS, max_size=20), st.sampled_from(["#", "\uff03", "##", ""]))
+    def test_a_leading_hash_sign_is_no_part_of_the_name(self, name: str, sign: str) -> None:
+        """ "#Tag", "＃Tag" and "Tag" are one tag: relay.toml, `relay replay --hashtag` and RSS categories
+        give `normalize_tag` the tag as written (they each stripped a "#" of their own before)."""
+        assert normalize_tag(sign + name) == normalize_tag(name) == normalize_tag(name.lstrip("#\uff03"))
+
     def test_recorded_tags_normalise_as_char_by_char(self) -> None:
         """Every recorded hashtag name (and text) normalises as the Unicode path does it."""
         for name in recorded_texts():

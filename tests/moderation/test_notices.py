@@ -18,6 +18,7 @@ from relay.moderation.notices import (
     hold_notice,
     pack_lines,
     quiet,
+    reason_note,
     replies,
     status_length,
 )
@@ -71,6 +72,12 @@ class TestHelpers:
         assert "@\u200bbob" in out
         assert "alice@y.example" in out
         assert "https://y.example/@alice" in out
+
+    def test_reason_note_is_defused_and_empty_without_a_reason(self) -> None:
+        """A moderator's reason follows a reply in parentheses, its mentions defused; no reason, no note."""
+        assert reason_note("spam from @bob@x.example") == " (spam from @\u200bbob@x.example)"
+        assert reason_note(None) == ""
+        assert reason_note("") == ""
 
     def test_pack_lines_keeps_lines_whole(self) -> None:
         """Lines are packed into messages under the budget, never split across two."""

@@ -125,6 +125,16 @@ class TestDecisions:
         older = status(id="117024236408130889", uri=data["uri"] + "-older")
         assert p.handle(seen(older, source="a.example", via="catch-up", hashtag="hoot")) == []
 
+    @pytest.mark.parametrize("status_id", ["١٢٣", "²"])
+    def test_an_id_of_other_digits_moves_no_cursor(self, store: Store, status_id: str) -> None:
+        """An id of digits that are not ASCII ("١٢٣".isdigit() is true) is no Mastodon id: the post is
+        taken and no cursor moves (the store's cursor refuses such an id: ValueError, post dropped)."""
+        p = pipeline(store)
+        events = p.handle(seen(status(id=status_id), source="a.example", via="catch-up", hashtag="hoot"))
+        assert store.posts.get_cursor("a.example", "hoot") is None
+        assert not any(isinstance(event, CursorMoved) for event in events)
+        assert store.posts.stored(hoot()["uri"]) is not None
+
     def test_a_home_post_reports_its_home_id(self, store: Store) -> None:
         """A post (or a known post's sighting) from the home instance reports its home id, for the
         booster; one from elsewhere does not."""

@@ -97,16 +97,18 @@ class TestConsentBlocksTrust:
         assert [t.acct for t in store.people.trusts()] == ["carol@c.example"]
         assert store.people.unblock("spam.example", MOD)
         assert not store.people.unblock("spam.example", MOD)
-        assert store.people.untrust("carol@c.example", MOD)
+        assert store.people.untrust("@Carol@C.example", MOD)
+        assert not store.people.untrust("carol@c.example", MOD)
         assert [b.target for b in store.people.blocks()] == ["troll@b.example"]
         assert store.people.trusts() == []
-        assert [r.action for r in store.audit_log.audit_rows(actor=MOD)] == [
-            "block.domain",
-            "block.account",
-            "trust",
-            "unblock",
-            "unblock",
-            "untrust",
+        assert [(r.action, r.target, r.detail) for r in store.audit_log.audit_rows(actor=MOD)] == [
+            ("block.domain", "spam.example", "spam farm"),
+            ("block.account", "troll@b.example", "abuse"),
+            ("trust", "carol@c.example", None),
+            ("unblock", "spam.example", None),
+            ("unblock", "spam.example", "was not blocked"),
+            ("untrust", "carol@c.example", None),
+            ("untrust", "carol@c.example", "was not trusted"),
         ]
 
     def test_paused_flag(self, store: Store) -> None:

@@ -1,0 +1,66 @@
+"""Account handles: one canonical form, and the callers that used to keep their own copy agree on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relay.config.load import parse_config
+from relay.config.rules import parse_rules
+from relay.core.accounts import bare_acct, domain_of, full_acct, norm_acct
+from relay.core.mastodon_json import read_author
+from relay.moderation.handles import parse_handle
+
+WRITTEN = [
+    ("alice@example.social", "alice@example.social"),
+    ("@alice@example.social", "alice@example.social"),
+    ("  @Alice@Example.Social\n", "alice@example.social"),
+    ("@@alice@example.social", "alice@example.social"),  # "@" typed before a pasted "@alice@..."
+]
+
+
+@pytest.mark.parametrize(("written", "canonical"), WRITTEN)
+def test_norm_acct_strips_space_and_every_leading_at_and_lowers(written: str, canonical: str) -> None:
+    """The canonical form has no surrounding space, no leading `@` however many, and no upper case."""
+    assert norm_acct(written) == canonical
+
+
+def test_bare_acct_keeps_the_case_the_server_wrote() -> None:
+    """Account JSON keeps its user name's case for display; only what surrounds it goes."""
+    assert bare_acct(" @@Alice@Example.Social ") == "Alice@Example.Social"
+
+
+def test_full_acct_gives_a_local_handle_the_domain() -> None:
+    """A server's own account (no domain in its `acct`) gets the server's domain; a full one keeps its own."""
+    assert full_acct("@Bob", "Home.Example") == "bob@home.example"
+    assert full_acct("bob@other.example", "home.example") == "bob@other.example"
+
+
+def test_domain_of() -> None:
+    """The domain of a full handle in lower case; None for a handle without one."""
+    assert domain_of("@Alice@Example.Social") == "example.social"
+    assert domain_of("alice") is None
+    assert domain_of("alice@") is None
+
+
+@pytest.mark.parametrize(("written", "canonical"), WRITTEN)
+def test_relay_toml_dm_commands_and_account_json_agree(written: str, canonical: str, tmp_path: Path) -> None:
+    """relay.toml's `trusted` and `moderators`, a DM's `trust` and account JSON give the stored handle.
+
+    The store and the DM command used to strip one `@`, relay.toml and account JSON every one: a
+    handle written `@@alice@...` was trusted from relay.toml but refused by the DM command."""
+    rules = parse_rules(
+        {"blocks": {"trusted": [written]}},
+        base_dir=tmp_path,
+        source="relay.toml",
+        hashtags=["TherapistsConnect"],
+        mode="review",
+        self_acct=None,
+    )
+    assert rules.blocks.trusted == frozenset({canonical})
+    doc = {"hashtags": ["TherapistsConnect"], "home": {"url": "https://example.social"}}
+    doc["moderation"] = {"moderators": [written]}
+    assert parse_config(doc, path=tmp_path / "relay.toml").moderation.moderators == (canonical,)
+    assert parse_handle(written) == canonical
+    assert norm_acct(read_author({"acct": written}, "example.social").acct) == canonical
