@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.config.tomltable import Table
-from relay.core.accounts import norm_acct
+from relay.core.accounts import norm_acct, parse_host
 from relay.core.rules import (
     ACTIONS,
     BOOSTABLE_VISIBILITIES,
@@ -31,7 +31,6 @@ from relay.core.rules import (
 from relay.core.tags import fold_text, normalize_tag
 from relay.errors import ConfigError
 
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_-]+(?::\d+)?$")
 _ACCT_RE = re.compile(r"^[a-z0-9_]+(?:[.-][a-z0-9_]+)*@[^@\s/]+$")
 
 
@@ -136,8 +135,8 @@ def _acct(value: str, name: str, table: Table) -> str:
 
 
 def _domain(value: str, name: str, table: Table) -> str:
-    domain = value.strip().lower().rstrip(".")
-    if not _DOMAIN_RE.fullmatch(domain):
+    domain = parse_host(value.strip().rstrip("."), any_port=True)
+    if domain is None:
         raise table.error(name, "domain names such as spam.example", found=value)
     return domain
 
@@ -214,12 +213,13 @@ def parse_domain_blocks(text: str) -> tuple[frozenset[str], frozenset[str]]:
         for number, row in enumerate(reader, start=2):
             if not row or not "".join(row).strip():
                 continue
-            domain = row[d_col].strip().lower().rstrip(".") if d_col < len(row) else ""
+            text = row[d_col].strip().rstrip(".") if d_col < len(row) else ""
             severity = row[s_col].strip() if s_col is not None and s_col < len(row) else "suspend"
-            if "*" in domain:
+            if "*" in text:
                 continue
-            if not _DOMAIN_RE.fullmatch(domain):
-                raise ValueError(f"line {number}: {domain!r} is not a domain")
+            domain = parse_host(text, any_port=True)
+            if domain is None:
+                raise ValueError(f"line {number}: {text!r} is not a domain")
             if severity == "suspend":
                 blocked.add(domain)
             elif severity == "silence":
@@ -228,11 +228,12 @@ def parse_domain_blocks(text: str) -> tuple[frozenset[str], frozenset[str]]:
                 raise ValueError(f"line {number}: unknown severity {severity!r}")
         return frozenset(blocked), frozenset(limited)
     for number, line in enumerate(lines, start=1):
-        domain = line.split("#", 1)[0].strip().lower().rstrip(".")
-        if not domain:
+        text = line.split("#", 1)[0].strip().rstrip(".")
+        if not text:
             continue
-        if not _DOMAIN_RE.fullmatch(domain):
-            raise ValueError(f"line {number}: {domain!r} is not a domain")
+        domain = parse_host(text, any_port=True)
+        if domain is None:
+            raise ValueError(f"line {number}: {text!r} is not a domain")
         blocked.add(domain)
     return frozenset(blocked), frozenset()
 

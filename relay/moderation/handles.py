@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
-from relay.core.accounts import norm_acct
+from relay.core.accounts import norm_acct, parse_host
 from relay.errors import CommandError
 
 MAX_URL = 2048
@@ -70,9 +70,7 @@ Target: TypeAlias = Account | Domain
 
 _ID = re.compile(r"#?h0*([0-9]{1,18})", re.IGNORECASE)
 _ID_LIKE = re.compile(r"#?h[0-9]+", re.IGNORECASE)
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _USER = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]{0,62}[a-z0-9_])?")
-_PORT = re.compile(r"[0-9]{1,5}")
 
 
 def maybe_ref(token: str) -> Ref | None:
@@ -111,28 +109,6 @@ def parse_url(token: str) -> str:
     if host is None:
         raise bad
     return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=host))
-
-
-def parse_host(text: str, *, any_port: bool = False) -> str | None:
-    """`text` as a lower-case (punycode) host name with an optional port, or None if it isn't one."""
-    host, colon, port = text.lower().partition(":")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except (UnicodeError, ValueError):
-            return None
-    labels = host.split(".")
-    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        return None
-    ipv4 = len(labels) == 4 and all(label.isdigit() and int(label) <= 255 for label in labels)
-    loopback = host == "localhost" or host.endswith(".localhost") or (ipv4 and labels[0] == "127")
-    if not (host == "localhost" or len(labels) > 1) or (labels[-1].isdigit() and not ipv4):
-        return None
-    if colon:
-        if not (_PORT.fullmatch(port) and 0 < int(port) < 65536 and (loopback or any_port)):
-            return None
-        return f"{host}:{int(port)}"
-    return host
 
 
 def parse_handle(token: str) -> str:

@@ -8,9 +8,9 @@ import pytest
 
 from relay.config.load import parse_config
 from relay.config.rules import parse_rules
-from relay.core.accounts import bare_acct, domain_of, full_acct, norm_acct
+from relay.core.accounts import bare_acct, domain_of, full_acct, norm_acct, parse_host
 from relay.core.mastodon_json import read_author
-from relay.moderation.handles import parse_handle
+from relay.moderation.handles import Domain, parse_handle, parse_target
 
 WRITTEN = [
     ("alice@example.social", "alice@example.social"),
@@ -64,3 +64,40 @@ def test_relay_toml_dm_commands_and_account_json_agree(written: str, canonical: 
     assert parse_config(doc, path=tmp_path / "relay.toml").moderation.moderators == (canonical,)
     assert parse_handle(written) == canonical
     assert norm_acct(read_author({"acct": written}, "example.social").acct) == canonical
+
+
+DOMAINS = [
+    ("spam.example", "spam.example"),
+    ("Spam.Example", "spam.example"),
+    ("spam.example.", "spam.example"),  # the root's dot, as DNS writes it
+    ("bücher.example", "xn--bcher-kva.example"),  # as Mastodon stores it: punycode
+    ("localhost:3000", "localhost:3000"),
+]
+
+
+@pytest.mark.parametrize(("written", "canonical"), DOMAINS)
+def test_relay_toml_block_files_and_dm_commands_read_a_domain_alike(
+    written: str, canonical: str, tmp_path: Path
+) -> None:
+    """A domain in relay.toml's `[rules.blocks] domains`, in a block-list file and in a DM's `block`
+    is the same stored domain: one rule, `parse_host`. relay.toml and the file used to keep
+    international names as written (Mastodon sends punycode) and to accept `under_score` labels."""
+    (tmp_path / "blocks.txt").write_text(f"{written}\n")
+    rules = parse_rules(
+        {"blocks": {"domains": [written], "domain_block_file": "blocks.txt"}},
+        base_dir=tmp_path,
+        source="relay.toml",
+        hashtags=["TherapistsConnect"],
+        mode="review",
+        self_acct=None,
+    )
+    assert rules.blocks.domains == frozenset({canonical})
+    assert parse_target(written) == Domain(canonical)
+
+
+@pytest.mark.parametrize(
+    "bad", ["spam", "spam..example", "-spam.example", "spam.example:99999", "sp am.example"]
+)
+def test_a_name_that_is_not_a_host_is_refused(bad: str) -> None:
+    """`parse_host` refuses what no server could be called, with or without a port."""
+    assert parse_host(bad, any_port=True) is None
