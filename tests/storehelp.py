@@ -10,7 +10,7 @@ from relay.store.store import Store
 
 
 def arrive(store: Store, uri: str, **sighting: Any) -> Arrival:
-    """Record that a source delivered this version of `uri` (keywords as `Store.observe` takes
+    """Record that a source delivered this version of `uri` (keywords as `Posts.record_arrival` takes
     them); return the dedupe decision it was recorded as."""
     with store.atomic():
         arrival = decide(store.posts.stored(uri), sighting.get("edited_at"))
