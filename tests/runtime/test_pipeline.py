@@ -380,21 +380,18 @@ class TestAtomicity:
         p = pipeline(store)
         bad = status("<p>Bad move #hoot</p>", uri="https://b.example/1", id="1", url="https://b.example/@b/1")
         good = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
-        original = store.posts.add_screened
-
-        def refuse(uri: str, *args: Any, **kwargs: Any) -> None:
-            original(uri, *args, **kwargs)
-            if uri == bad["uri"]:
-                raise IllegalTransition("held --boost--> ?")
-
-        store.posts.add_screened = refuse  # type: ignore[method-assign]
-        with capture_logs() as logs:
+        refused = crash_after(
+            store.posts,
+            "add_screened",
+            lambda uri, *a, **k: uri == bad["uri"],
+            error=lambda: IllegalTransition("held --boost--> ?"),
+        )
+        with refused, capture_logs() as logs:
             if batch:
                 p.handle_batch([seen(bad), seen(good)])
             else:
                 p.handle(seen(bad))
                 p.handle(seen(good))
-        store.posts.add_screened = original  # type: ignore[method-assign]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
         assert store.posts.verdict_for(bad["uri"]) is None
         assert store.posts.verdict_for(good["uri"]) is not None
@@ -405,17 +402,12 @@ class TestAtomicity:
         data = status()
         other = status("<p>Another post #hoot</p>", uri="https://other.example/1", id="42")
         broken = Delivered(Post.from_status(data, source=HOME), via="stream")
-        original = store.posts.add_screened
-
-        def failing_add(uri: str, *args: Any, **kwargs: Any) -> None:
-            original(uri, *args, **kwargs)  # the post, its verdict, audit row and intent are written
-            if uri == data["uri"]:
-                raise RuntimeError("crash after the verdict and the intent were written")
-
-        store.posts.add_screened = failing_add  # type: ignore[method-assign]
-        with capture_logs() as logs:
+        # The post, its verdict, audit row and intent are written, then the item fails.
+        with (
+            crash_after(store.posts, "add_screened", lambda uri, *a, **k: uri == data["uri"]),
+            capture_logs() as logs,
+        ):
             p.handle_batch([broken, seen(other)])
-        store.posts.add_screened = original  # type: ignore[method-assign]
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["pipeline.error"]
         assert store.posts.verdict_for(data["uri"]) is None
         assert store.posts.sightings(data["uri"]) == {}
