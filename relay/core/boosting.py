@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import enum
 
+from relay.core.rules import BOOSTABLE_VISIBILITIES
+
 REFUSED_BY_SERVER = frozenset({403, 422})  # the reblog's answer for a post the bot may not reblog
 GONE = 404
 
@@ -36,7 +38,8 @@ def first_step(*, earlier: bool, local_id: str | None) -> Step:
 
 
 def allowed_visibilities(*, allow_unlisted: bool) -> tuple[str, ...]:
-    return ("public", "unlisted") if allow_unlisted else ("public",)
+    """What the booster reblogs: public posts, and unlisted ones where the admin allowed them."""
+    return BOOSTABLE_VISIBILITIES if allow_unlisted else ("public",)
 
 
 def refusal(visibility: object, *, allow_unlisted: bool) -> str | None:
