@@ -112,9 +112,9 @@ def mention(
     except MalformedStatus as exc:
         log.warning(MALFORMED_MENTION[via], error=str(exc))
         return None
-    if anchors is None or dm.is_direct or dm.in_reply_to_id not in anchors.by_id:
+    anchor = None if anchors is None or dm.is_direct else anchors.by_id.get(dm.in_reply_to_id or "")
+    if anchors is None or anchor is None:
         return Mention(dm, via=via)
-    anchor = anchors.by_id[dm.in_reply_to_id]
     reply = status(notification["status"], source=anchors.host, via="mention", anchor=anchor)
     return Mention(dm, via=via, anchor_reply=reply if isinstance(reply, Delivered) else None)
 
