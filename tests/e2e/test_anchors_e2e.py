@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mastodon import Mastodon
-from relayproc import RelayProcess, connected_relay, wait_for
+from relayproc import RelayProcess, connected_relay, run_relay, wait_for
 
 from relay.sandbox import Fediverse, SeededAccount
 from relay.store.store import Store
@@ -83,6 +84,18 @@ class TestAnchorReplies:
             )
             assert off_anchor["uri"] not in relay.boosted_uris()
             assert relay.boosted_uris() == [answer["uri"]]
+
+            checked = run_relay("check", "--json", "-c", str(relay.config))
+            item = next(
+                i for i in json.loads(checked.stdout)["items"] if i["key"] == f"anchor:{anchor['url']}"
+            )
+            assert item["status"] == "ok", item
+            assert "1 direct replies" in item["detail"]
+            assert "without a token" in item["detail"]
+            shown = json.loads(run_relay("status", "--json", "-c", str(relay.config)).stdout)
+            assert [(a["url"], a["replies"], a["boosted"]) for a in shown["anchors"]] == [
+                (anchor["url"], 1, 1)
+            ]
 
             Mastodon(access_token=carol.token, api_base_url=fed["third"].url).status_delete(answer["id"])
             relay.wait_log("post.retracted", uri=answer["uri"])
