@@ -45,10 +45,12 @@ class Descendant:
 
 def status_id_candidate(url: str) -> str | None:
     """The status id that the anchor's URL names on its own server: its last path segment, if it
-    looks like an id (letters and digits only). None for a URL without one."""
-    segment = urlsplit(url).path.rstrip("/").rpartition("/")[2]
-    if segment and segment.isascii() and segment.isalnum():
-        return segment
+    looks like an id (letters and digits only) after at least one other segment (every server's
+    post links have two or more: `/@user/ID`, `/notice/ID`). None for a URL without one (a
+    profile, `/about`)."""
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    if len(segments) >= 2 and segments[-1].isascii() and segments[-1].isalnum():
+        return segments[-1]
     return None
 
 
