@@ -132,3 +132,23 @@ class TestAnchorReplies:
             )
             assert deep_d["uri"] not in relay.boosted_uris()
             assert sorted(relay.boosted_uris()) == sorted([first_t["uri"], first_d["uri"], deep_t["uri"]])
+
+    def test_replies_to_the_bots_own_anchor_come_as_mentions(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, carol: SeededAccount
+    ) -> None:
+        """The bot's own anchor post: a public reply (which mentions the bot) is boosted from the
+        mention at once, without waiting for the next read of the anchor's context."""
+        anchor = post(fed, "home", bot, "Who are you, where are you, what do you do? Reply and I reshare.")
+        extra = f'[[anchors]]\nurl = "{anchor["url"]}"\ninterval = 3600\n'
+        with connected_relay(tmp_path, fed, bot, mode="open", extra=extra) as relay:
+            relay.wait_log("anchor.read", anchor=anchor["url"])  # the first read, before the reply
+            handle = f"@{bot.username}@{fed['home'].domain}"
+            answer = reply(fed, "third", carol, anchor, f"{handle} I am Carol, a counsellor in Cork")
+            relay.wait_boosted(answer["uri"])
+            screened = relay.wait_log("post.screened", uri=answer["uri"])
+            assert (screened["via"], screened["anchor"], screened["decision"]) == (
+                "mention",
+                anchor["url"],
+                "accept",
+            )
+            assert len([e for e in relay.logs() if e.get("event") == "anchor.read"]) == 1
