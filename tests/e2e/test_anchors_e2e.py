@@ -152,3 +152,18 @@ class TestAnchorReplies:
                 "accept",
             )
             assert len([e for e in relay.logs() if e.get("event") == "anchor.read"]) == 1
+
+    def test_an_edit_that_no_longer_passes_is_unboosted(
+        self, tmp_path: Path, fed: Fediverse, bot: SeededAccount, founder: SeededAccount, carol: SeededAccount
+    ) -> None:
+        """A boosted anchor reply edited so that it no longer passes is unboosted, as a hashtag post is."""
+        anchor = post(fed, "remote", founder, "Who are you?")
+        extra = anchors_toml((anchor["url"], "direct")) + '[rules.keywords]\nreject = ["crypto"]\n'
+        with connected_relay(tmp_path, fed, bot, mode="open", extra=extra) as relay:
+            answer = reply(fed, "third", carol, anchor, "Carol, counsellor in Cork")
+            relay.wait_boosted(answer["uri"])
+            api = Mastodon(access_token=carol.token, api_base_url=fed["third"].url)
+            api.status_update(answer["id"], status="Carol, counsellor in Cork. Also: crypto tips!")
+            wait_for(lambda: answer["uri"] not in relay.boosted_uris(), what="the reblog undone")
+            edited = relay.wait_log("post.screened", uri=answer["uri"], edit=True)
+            assert (edited["via"], edited["decision"]) == ("anchor", "reject")
