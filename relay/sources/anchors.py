@@ -51,7 +51,6 @@ from mastodon import (
     MastodonAPIError,
     MastodonError,
     MastodonNotFoundError,
-    MastodonRatelimitError,
 )
 
 from relay.config.load import AnchorConfig
@@ -59,7 +58,7 @@ from relay.core.anchors import Descendant, gone, names_anchor, select_replies, s
 from relay.core.budget import ServerBudget
 from relay.core.items import Deleted, Item
 from relay.sources import normalise
-from relay.sources.rest import as_json, http_status
+from relay.sources.rest import as_json, http_status, within_budget
 
 log = structlog.get_logger()
 
@@ -295,25 +294,9 @@ class AnchorReader:
     def _call(self, api: Mastodon, host: str, request: Callable[[], Any]) -> Any:
         """`request()` once `host`'s budget allows it; waits out a 429. None when stopping."""
         budget = self._budgets(host)
-        while True:
-            wait = budget.wait(self._clock())
-            if wait > 0 and self._stop.wait(wait):
-                return None
-            if self._stop.is_set():
-                return None
-            try:
-                return request()
-            except MastodonRatelimitError:
-                budget.hit_limit(self._clock(), getattr(api, "ratelimit_reset", None))
-                log.warning(
-                    "anchor.rate_limited", source=host, retry_in_s=round(budget.wait(self._clock()), 1)
-                )
-            finally:
-                budget.observe(
-                    getattr(api, "ratelimit_limit", None),
-                    getattr(api, "ratelimit_remaining", None),
-                    getattr(api, "ratelimit_reset", None),
-                )
+        return within_budget(
+            api, budget, request, stop=self._stop, clock=self._clock, event="anchor.rate_limited", source=host
+        )
 
     def _once(self, anchor: _Anchor, event: str, **fields: Any) -> None:
         """A warning said once per anchor until the anchor reads well again."""
