@@ -37,6 +37,13 @@ def answer(inst: Instance, author: SeededAccount, to: str, text: str) -> str:
     return inst.post(author, text, in_reply_to=parent)
 
 
+def one_reply(inst: Instance, founder: SeededAccount) -> tuple[AnchorConfig, str]:
+    """An anchor by `founder` with one reply by Carol: the anchor, and the reply's id."""
+    anchor_id = inst.post(founder, "Who are you?")
+    reply_id = answer(inst, inst.create_account("carol"), anchor_id, "Carol, counsellor")
+    return anchor_for(inst, anchor_id), reply_id
+
+
 def anchor_for(inst: Instance, status_id: str, replies: str = "direct") -> AnchorConfig:
     return AnchorConfig(url=f"{inst.url}/@founder/{status_id}", replies=replies, interval=0.05)
 
@@ -106,17 +113,13 @@ class TestReader:
     def test_each_reply_is_handed_on_once(self, inst: Instance, founder: SeededAccount) -> None:
         """Read three times, a reply is handed on once, as a `Delivered` with its anchor; an edit
         of it is handed on again."""
-        anchor_id = inst.post(founder, "Who are you?")
-        carol = inst.create_account("carol")
-        reply_id = answer(inst, carol, anchor_id, "Carol, counsellor")
-        anchor = anchor_for(inst, anchor_id)
+        anchor, reply_id = one_reply(inst, founder)
 
         def edit_after_three_reads(reader: AnchorReader, items: list[Item]) -> bool:
-            if reader.reads >= 3:
-                with inst.lock:
-                    st = inst.state.statuses[reply_id]
-                    if st.edited_at is None:
-                        inst.state.edit_status(st, "Carol, counsellor in Cork")
+            with inst.lock:
+                st = inst.state.statuses[reply_id]
+                if reader.reads >= 3 and st.edited_at is None:
+                    inst.state.edit_status(st, "Carol, counsellor in Cork")
             return len(items) >= 2
 
         items, _ = self.run_reader(inst, [anchor], edit_after_three_reads)
@@ -127,17 +130,13 @@ class TestReader:
 
     def test_a_delete_between_reads(self, inst: Instance, founder: SeededAccount) -> None:
         """A reply read once and then deleted is a `Deleted` from the anchor's server."""
-        anchor_id = inst.post(founder, "Who are you?")
-        carol = inst.create_account("carol")
-        reply_id = answer(inst, carol, anchor_id, "Carol, counsellor")
-        anchor = anchor_for(inst, anchor_id)
+        anchor, reply_id = one_reply(inst, founder)
 
         def delete_after_first_read(reader: AnchorReader, items: list[Item]) -> bool:
-            if reader.reads >= 1:
-                with inst.lock:
-                    st = inst.state.statuses.get(reply_id)
-                    if st is not None:
-                        inst.state.delete_status(st)
+            with inst.lock:
+                st = inst.state.statuses.get(reply_id)
+                if reader.reads >= 1 and st is not None:
+                    inst.state.delete_status(st)
             return any(isinstance(i, Deleted) for i in items)
 
         items, _ = self.run_reader(inst, [anchor], delete_after_first_read)
