@@ -330,7 +330,8 @@ class Pipeline:
 
     def _screen(self, post: Post, fingerprint: str, now: datetime) -> Verdict:
         history = self.store.people.history(post.author.acct, fingerprint, now, uri=post.uri)
-        anchor = self.store.anchors.anchor_of(post.uri)
+        # An anchor's reply is a reply: a post that is none is never asked about (most of them).
+        anchor = self.store.anchors.anchor_of(post.uri) if post.is_reply else None
         if anchor is not None:
             history = dataclasses.replace(history, anchor=anchor)
         return screen(post, self.rules, history, now)
