@@ -30,10 +30,11 @@ figures to it; a 429 waits for the reset. One read of each anchor per interval i
 `thread` all of them (`select_replies`). Each new reply, and each reply whose `edited_at` changed,
 becomes a `Delivered` (via "anchor", with its anchor) for the pipeline, which screens it as a
 hashtag post without the hashtag requirement; the pipeline's dedupe makes a reply seen again (after
-a restart) a duplicate. A reply read last time and missing now is asked for (`GET
+a restart) a duplicate. A reply read last time and missing now is asked for once (`GET
 /api/v1/statuses/:id`): a 404 is a `Deleted` from the anchor's server, retracted by the pipeline
-as any deleted post; any other answer is not a delete (a context cut at its limit, a parent
-deleted under a `thread` reply).
+as any deleted post; a status is not a delete (a context cut at its limit, a parent deleted under
+a `thread` reply) and the reply is followed no more (the recheck of recent boosts on the home
+instance still sees its later delete or edit); an error is asked again at the next read.
 """
 
 from __future__ import annotations
@@ -289,6 +290,10 @@ class AnchorReader:
                 continue  # not a delete; asked again next read
             if found is None:
                 return count  # stopping
+            # Still there, out of the context (a parent deleted under a thread reply, a context cut
+            # at its limit): no longer followed, so that it is not asked for at every read. Its
+            # boost stays; the recheck of recent boosts still notices its delete or edit.
+            del anchor.replies[reply_id]
         return count
 
     def _call(self, api: Mastodon, host: str, request: Callable[[], Any]) -> Any:

@@ -156,3 +156,27 @@ class TestReader:
         assert "with a token" in limited[0]["fix"]
         assert len(missing) == 1
         assert missing[0]["log_level"] == "warning"
+
+    def test_a_reply_cut_off_its_thread_is_asked_for_once(
+        self, inst: Instance, founder: SeededAccount
+    ) -> None:
+        """Under a `thread` anchor, deleting a reply takes its own replies out of the context: the
+        deleted one is a `Deleted`; the one still there is not, and is asked for once, not at every read."""
+        anchor_id = inst.post(founder, "Who are you?")
+        parent = answer(inst, inst.create_account("carol"), anchor_id, "Carol")
+        child = answer(inst, inst.create_account("dave"), parent, "Dave answering Carol")
+        anchor = anchor_for(inst, anchor_id, replies="thread")
+        reads_at_delete: list[int] = []
+
+        def delete_parent_then_read_more(reader: AnchorReader, items: list[Item]) -> bool:
+            with inst.lock:
+                st = inst.state.statuses.get(parent)
+                if reader.reads >= 1 and st is not None:
+                    inst.state.delete_status(st)
+                    reads_at_delete.append(reader.reads)
+            return bool(reads_at_delete) and reader.reads >= reads_at_delete[0] + 4
+
+        items, _ = self.run_reader(inst, [anchor], delete_parent_then_read_more)
+        assert [i for i in items if isinstance(i, Deleted)] == [Deleted(inst.domain, parent)]
+        asked = [r for r in inst.requests if r.method == "GET" and r.path == f"/api/v1/statuses/{child}"]
+        assert len(asked) == 1
