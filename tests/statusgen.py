@@ -209,3 +209,39 @@ def write_json_lines(path: Path, statuses: list[dict[str, Any]]) -> Path:
     """Write statuses one per line; return `path`."""
     path.write_text("".join(json.dumps(s) + "\n" for s in statuses), encoding="utf-8")
     return path
+
+
+def quoted_status(
+    *, user: str = "quoted", domain: str = "elsewhere.example", text: str = "My own words.", **account: Any
+) -> dict[str, Any]:
+    """A real status re-dressed as a post by `user@domain` saying `text` (to be quoted), with
+    `account` fields changed (e.g. `note="<p>#nobot</p>"`, `bot=True`)."""
+    item = hoot()
+    item["account"].update(
+        id="5000",
+        username=user,
+        acct=f"{user}@{domain}",
+        url=f"https://{domain}/@{user}",
+        uri=f"https://{domain}/users/{user}",
+        **account,
+    )
+    item.update(
+        id="117020593741180000",
+        uri=f"https://{domain}/users/{user}/statuses/1",
+        url=f"https://{domain}/@{user}/1",
+        content=f"<p>{text}</p>",
+        tags=[],
+        quote_approval={"automatic": ["public"], "manual": [], "current_user": "automatic"},
+    )
+    return item
+
+
+def quote_status(
+    quoted: dict[str, Any] | None = None, state: str = "accepted", **quote: Any
+) -> dict[str, Any]:
+    """The real `#hoot` status quoting `quoted` (Mastodon 4.5's `quote: {state, quoted_status}`;
+    `quoted_status` is null but for the states Mastodon shows it in), with `quote` keys changed."""
+    item = hoot()
+    shown = state in ("accepted", "blocked_account", "blocked_domain", "muted_account")
+    item["quote"] = {"state": state, "quoted_status": quoted if shown else None, **quote}
+    return item

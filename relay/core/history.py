@@ -20,6 +20,9 @@ class History:
     account_blocked: str | None = None  # the block reason, when blocked by a moderator
     domain_blocked: str | None = None
     trusted: bool = False
+    # The quoted author's, when the post is a quote (their consent and blocks count too); only
+    # `opted_out`, `opted_in`, `account_blocked`, `domain_blocked` and `trusted` are filled.
+    quoted: History | None = None
 
 
 def covering_domains(domain: str) -> list[str]:

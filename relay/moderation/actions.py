@@ -237,10 +237,16 @@ class Actions:
         if blocked is not None:
             out.lines.append(f"Not boosted: {post.author.acct} is blocked ({quiet(blocked)}).")
             return
+        refused = self._quote_refusal(post, ctx)
+        if refused:
+            out.lines.append(refused)
+            return
         edited_at = None if post.edited_at is None else post.edited_at.isoformat()
+        quote_state = None if post.quote is None else post.quote.state
         store.posts.record_arrival(
             post.uri,
-            decide(store.posts.stored(post.uri), edited_at),
+            decide(store.posts.stored(post.uri), edited_at, quote_state),
+            quote_state=quote_state,
             source=post.source,
             acct=post.author.acct,
             url=post.url,
@@ -260,6 +266,28 @@ class Actions:
         out.lines.append(
             f"Boosting {post.url or post.uri} by {quiet(post.author.acct)}.{self._paused_note()}"
         )
+
+    def _quote_refusal(self, post: Post, ctx: Context) -> str | None:
+        """Why a moderator's boost of a quote is refused: a quote not accepted by the quoted author,
+        or of someone who opted out or is blocked (their words would spread with it); else None."""
+        if post.quote is None:
+            return None
+        if post.quote.state != "accepted":
+            return (
+                f"Not boosted: it is a quote in state {post.quote.state}; only accepted quotes are boosted."
+            )
+        quoted = post.quote.quoted
+        if quoted is None:
+            return None
+        history = self.store.people.history(quoted.author.acct, "", ctx.now, uri=quoted.uri)
+        blocked = history.account_blocked or history.domain_blocked
+        if history.opted_out:
+            return (
+                f"Not boosted: it quotes {quiet(quoted.author.acct)}, who asked never to be boosted (optout)."
+            )
+        if blocked is not None:
+            return f"Not boosted: it quotes {quiet(quoted.author.acct)}, who is blocked ({quiet(blocked)})."
+        return None
 
     def _unboost(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unboost)

@@ -209,6 +209,13 @@ CREATE TABLE early_deletes (
 CREATE INDEX early_deletes_at ON early_deletes (deleted_at);
 """
 
+_V10_QUOTES = """
+-- The quote state of the stored version of a quote post (Mastodon 4.5: pending, accepted, revoked,
+-- deleted, ...; NULL for a post that is no quote). A quote revoked by the quoted author, or whose
+-- quoted post was deleted, comes with the same edited_at and a state further on: screened again.
+ALTER TABLE posts ADD COLUMN quote_state TEXT;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
@@ -219,6 +226,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V7_DONE_INDEXES_HOLD_DONE_ROWS,
     _V8_BOOST_INTENT_AT,
     _V9_EARLY_DELETES,
+    _V10_QUOTES,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 
