@@ -279,6 +279,7 @@ _QUOTE_STATE_MEANING = {
     "muted_account": "the relay's account mutes the quoted author",
 }
 EXCERPT_CHARS = 100  # how much of the quoted text the `quotes` reason keeps
+QUOTE_RULE = "quotes"  # the reason every shown quote gets: whose words, and their start
 
 
 def check_quote(post: Post, rules: Rules, history: History, now: datetime) -> Iterator[Reason]:
@@ -307,7 +308,7 @@ def check_quote(post: Post, rules: Rules, history: History, now: datetime) -> It
             )
     if quote.state == "accepted":
         detail = f"a quote of {who}: “{_excerpt(quoted.match_text, EXCERPT_CHARS)}”"
-        yield Reason("quotes", _ACTION[rules.quotes], detail)
+        yield Reason(QUOTE_RULE, _ACTION[rules.quotes], detail)
 
 
 def _excerpt(text: str, limit: int) -> str:
