@@ -137,8 +137,11 @@ class Post:
 
     @property
     def text_fingerprint(self) -> str:
-        """A stable hash of the normalised text, for the "same text again" rule."""
-        return _fingerprint(self.folded_text)
+        """A stable hash of the normalised text, for the "same text again" rule; a quote's counts
+        what it quotes too ("Worth reading" over two different posts is not the same post)."""
+        quote = self.quote
+        what = None if quote is None else quote.quoted.uri if quote.quoted is not None else quote.quoted_id
+        return _fingerprint(self.folded_text if what is None else f"{self.folded_text} {what}")
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any], *, source: str) -> Post:

@@ -334,6 +334,18 @@ class TestQuotedText:
         """Screening of ordinary posts is unchanged."""
         assert verdict(hoot()) == Verdict(ACCEPT, ())
 
+    def test_the_same_comment_on_two_quoted_posts_is_not_the_same_text(self) -> None:
+        """A quote's fingerprint counts what it quotes: "Worth reading" twice over two posts differs,
+        over the same post it is the same."""
+        first = post_of(quote_status(quoted_status(text="one")))
+        other = quoted_status(text="two")
+        other["uri"] += "0"
+        other["id"] = "2"
+        second = post_of(quote_status(other))
+        assert first.text_fingerprint != second.text_fingerprint
+        assert first.text_fingerprint == post_of(quote_status(quoted_status(text="one"))).text_fingerprint
+        assert post_of(hoot()).text_fingerprint != first.text_fingerprint
+
     def test_dataclass_replace_keeps_the_quote(self) -> None:
         """A Post changed with `dataclasses.replace` keeps its quote (edits and boosts do this)."""
         post = post_of(quote_status(quoted_status()))
