@@ -37,6 +37,20 @@ _SIGHTING = (
 )
 
 
+def _post_row(
+    uri: str,
+    acct: str,
+    url: str | None,
+    source: str,
+    at: str,
+    edited_at: str | None,
+    quote_state: str | None,
+    text_fingerprint: str,
+) -> tuple[str | None, ...]:
+    """The values of `_INSERT_POST`'s columns for a post first seen `at`, in their order."""
+    return (uri, acct, domain_of(acct), url, source, at, at, edited_at, quote_state, text_fingerprint)
+
+
 class Posts:
     """The `posts`, `sightings`, `early_deletes` and `cursors` tables."""
 
@@ -85,18 +99,7 @@ class Posts:
             if arrival is Arrival.SCREEN:
                 c.execute(
                     _INSERT_POST,
-                    (
-                        uri,
-                        acct,
-                        domain_of(acct),
-                        url,
-                        source,
-                        at,
-                        at,
-                        edited_at,
-                        quote_state,
-                        text_fingerprint,
-                    ),
+                    _post_row(uri, acct, url, source, at, edited_at, quote_state, text_fingerprint),
                 )
             elif arrival is Arrival.RESCREEN:
                 c.execute(
@@ -145,16 +148,7 @@ class Posts:
                 " quote_state, text_fingerprint, decision, reasons, screened_at, screened_count,"
                 " boost_intent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                 (
-                    uri,
-                    acct,
-                    domain_of(acct),
-                    url,
-                    source,
-                    at,
-                    at,
-                    edited_at,
-                    quote_state,
-                    text_fingerprint,
+                    *_post_row(uri, acct, url, source, at, edited_at, quote_state, text_fingerprint),
                     decision,
                     reasons_to_json(verdict),
                     at,
