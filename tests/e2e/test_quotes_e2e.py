@@ -176,14 +176,17 @@ class TestQuotes:
         assert "quotes.keywords.reject" in refused(world.verdict(quote["uri"], "quotes.keywords.reject"))
 
     def test_a_harmless_quote_is_held_approved_boosted_and_unboosted_when_revoked(self, world: World) -> None:
-        """Held with whose words and their start in the notice; approved, boosted; the quoted author
-        revokes the quote: unboosted."""
+        """Held with whose words and their start in the notice and in `why`; approved, boosted; the
+        quoted author revokes the quote: unboosted."""
         hana = world.author()
         original = world.original(hana, text="Supervision groups open in May.")
         quote = world.quote(original, text="Good news")
         short_id = world.held_id(quote["uri"])
         notice = world.wait_dm(world.mira, "home", f"Held for review: {short_id}")
         assert f"quotes: a quote of {hana.acct}: “Supervision groups open in May.”" in notice
+        world.home.post(world.mira, f"@relaybot@{world.home.domain} why {short_id}", visibility="direct")
+        why = world.wait_dm(world.mira, "home", f"{short_id}: hold")
+        assert f"- quotes (hold): a quote of {hana.acct}: “Supervision groups open in May.”" in why
         world.home.post(world.mira, f"@relaybot@{world.home.domain} approve {short_id}", visibility="direct")
         world.relay.wait_boosted(quote["uri"])
         remote = world.fed["remote"]
