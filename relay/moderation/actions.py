@@ -190,6 +190,13 @@ class Actions:
             if item.state == "rejected" and is_expired(item.held_at, ctx.now, self.settings.hold_expiry):
                 out.lines.append(f"{item.short_id} was held too long ago to boost now.")
                 continue
+            now_refused = self._refused_since_held(item.uri)
+            if now_refused is not None:
+                out.lines.append(
+                    f"{item.short_id} changed since it was held and is refused now"
+                    f" ({quiet(now_refused)}): not boosted."
+                )
+                continue
             refused = self._move(item, Event.APPROVE, ctx)
             if refused:
                 out.lines.append(refused)
@@ -197,6 +204,15 @@ class Actions:
             self.store.boosts.boost_intent(item.uri, None, ctx.now)
             out.approved.append(item.uri)
             out.lines.append(f"Approved {item.short_id}: boosting it.{self._paused_note()}")
+
+    def _refused_since_held(self, uri: str) -> str | None:
+        """The first rejecting reason of `uri`'s latest verdict (an edit screened after the hold,
+        such as a quote its author revoked since), or None when it was not screened as rejected."""
+        verdict = self.store.posts.verdict_for(uri)
+        if verdict is None or verdict.decision is not Decision.REJECT:
+            return None
+        reason = next(r for r in verdict.reasons if r.decision is Decision.REJECT)
+        return f"{reason.rule}: {reason.detail}"
 
     def _reject(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Reject)

@@ -196,6 +196,21 @@ class TestQuotes:
         wait_for(lambda: quote["uri"] not in world.relay.boosted_uris(), what="the unboost")
         assert "quotes.state" in refused(world.verdict(quote["uri"], "quotes.state"))
 
+    def test_a_held_quote_revoked_before_the_approval_is_not_boosted(self, world: World) -> None:
+        """The quoted author revokes while the quote waits: the moderator's approval is refused
+        (the post changed since it was held), and nothing is boosted."""
+        jo = world.author()
+        original = world.original(jo, text="Notes from our case conference.")
+        quote = world.quote(original, text="Interesting")
+        short_id = world.held_id(quote["uri"])
+        remote = world.fed["remote"]
+        remote.revoke_quote(jo, original, wait_for(lambda: remote.status_id(quote["uri"])))
+        world.verdict(quote["uri"], "quotes.state")
+        world.home.post(world.mira, f"@relaybot@{world.home.domain} approve {short_id}", visibility="direct")
+        answer = world.wait_dm(world.mira, "home", f"{short_id} changed since it was held")
+        assert "quotes.state: a quote in state revoked" in answer
+        assert quote["uri"] not in world.relay.boosted_uris()
+
     def test_a_boosted_quote_whose_quoted_post_is_deleted_is_unboosted(self, world: World) -> None:
         """The quoted author deletes the quoted post: the quote's state is `deleted`, unboosted."""
         ivy = world.author()
