@@ -158,11 +158,11 @@ def render(
 
 def approval(state: InstanceState, st: Status, viewer: Account | None) -> dict[str, Any]:
     """`quote_approval`: who may quote `st` and what that means for `viewer` (QuoteApproval)."""
+    if st.visibility in ("private", "direct"):  # as the recorded direct statuses say: nobody
+        return {"automatic": [], "manual": [], "current_user": "denied"}
     automatic = {"public": ["public"], "followers": ["followers"]}.get(st.quote_policy, [])
     if viewer is None:
         current = "denied" if not automatic else "unknown"
-    elif st.visibility in ("private", "direct") and viewer is not st.account:
-        current = "denied"
     else:
         current = "automatic" if may_quote(state, viewer, st) else "denied"
     return {"automatic": automatic, "manual": [], "current_user": current}
