@@ -115,6 +115,7 @@ LANGS = ("en", "en", "en", "de", "pt", "fr", None)
 def generate(count: int, *, seed: int = 20261125, tag: str = "TherapistsConnect") -> list[dict[str, Any]]:
     """`count` varied statuses built from a real one, the same for the same seed."""
     rng = random.Random(seed)
+    quotes = random.Random(seed + 1)  # its own stream: the statuses are the same with or without quotes
     base = hoot()
     start = datetime(2026, 8, 1, tzinfo=UTC)
     authors = [f"user{i}" for i in range(60)]
@@ -186,6 +187,8 @@ def generate(count: int, *, seed: int = 20261125, tag: str = "TherapistsConnect"
             if rng.random() < 0.15
             else [],
         )
+        if quotes.random() < 0.08:
+            item["quote"] = _generated_quote(quotes, number)
         if rng.random() < 0.12:
             item["in_reply_to_id"] = str(117020593741189000 + rng.randrange(100))
             item["in_reply_to_account_id"] = "1001"
@@ -205,7 +208,61 @@ def generate(count: int, *, seed: int = 20261125, tag: str = "TherapistsConnect"
     return out
 
 
+QUOTE_STATES = ("accepted",) * 6 + ("pending", "revoked", "deleted", "rejected")
+
+
+def _generated_quote(rng: random.Random, number: int) -> dict[str, Any]:
+    """A quote (Mastodon 4.5) for generated status `number`: mostly accepted, of a post by a
+    therapist, a #nobot author (never to be spread by a quote) or someone using a reject word."""
+    state = rng.choice(QUOTE_STATES)
+    kind = rng.choice(("plain", "plain", "nobot", "crypto"))
+    quoted = quoted_status(
+        user={"plain": "quoted", "nobot": "nora", "crypto": "quickcash"}[kind],
+        domain="psy.example",
+        text="Buy crypto now" if kind == "crypto" else "On supervision and burnout.",
+        note="<p>Please do not boost me #nobot</p>" if kind == "nobot" else "<p>Therapist.</p>",
+    )
+    quoted.update(id=str(117020593741100000 + number), uri=f"https://psy.example/users/q/statuses/{number}")
+    return {"state": state, "quoted_status": quoted if state == "accepted" else None}
+
+
 def write_json_lines(path: Path, statuses: list[dict[str, Any]]) -> Path:
     """Write statuses one per line; return `path`."""
     path.write_text("".join(json.dumps(s) + "\n" for s in statuses), encoding="utf-8")
     return path
+
+
+def quoted_status(
+    *, user: str = "quoted", domain: str = "elsewhere.example", text: str = "My own words.", **account: Any
+) -> dict[str, Any]:
+    """A real status re-dressed as a post by `user@domain` saying `text` (to be quoted), with
+    `account` fields changed (e.g. `note="<p>#nobot</p>"`, `bot=True`)."""
+    item = hoot()
+    item["account"].update(
+        id="5000",
+        username=user,
+        acct=f"{user}@{domain}",
+        url=f"https://{domain}/@{user}",
+        uri=f"https://{domain}/users/{user}",
+        **account,
+    )
+    item.update(
+        id="117020593741180000",
+        uri=f"https://{domain}/users/{user}/statuses/1",
+        url=f"https://{domain}/@{user}/1",
+        content=f"<p>{text}</p>",
+        tags=[],
+        quote_approval={"automatic": ["public"], "manual": [], "current_user": "automatic"},
+    )
+    return item
+
+
+def quote_status(
+    quoted: dict[str, Any] | None = None, state: str = "accepted", **quote: Any
+) -> dict[str, Any]:
+    """The real `#hoot` status quoting `quoted` (Mastodon 4.5's `quote: {state, quoted_status}`;
+    `quoted_status` is null but for the states Mastodon shows it in), with `quote` keys changed."""
+    item = hoot()
+    shown = state in ("accepted", "blocked_account", "blocked_domain", "muted_account")
+    item["quote"] = {"state": state, "quoted_status": quoted if shown else None, **quote}
+    return item

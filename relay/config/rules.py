@@ -92,6 +92,7 @@ def parse_rules(
         sensitive=top.get_str("sensitive", "accept", choices=ACTIONS),
         media_without_alt=top.get_str("media_without_alt", "accept", choices=("accept", "hold")),
         languages=frozenset(lang.split("-")[0] for lang in languages),
+        quotes=top.get_str("quotes", "hold", choices=ACTIONS),
         consent=_consent(top.table("consent")),
         blocks=_blocks(top.table("blocks"), base_dir),
         keywords=_keywords(top.table("keywords")),

@@ -21,6 +21,9 @@ class History:
     domain_blocked: str | None = None
     trusted: bool = False
     anchor: str | None = None  # the anchor post (`[[anchors]]` URL) this post is known to reply to
+    # The quoted author's, when the post is a quote (their consent and blocks count too); only
+    # `opted_out`, `opted_in`, `account_blocked`, `domain_blocked` and `trusted` are filled.
+    quoted: History | None = None
 
 
 def covering_domains(domain: str) -> list[str]:

@@ -10,6 +10,13 @@ The bot's mentions are read likewise in `relay.core.dm`, and the field readers, 
 
 `Author.acct` is always `user@domain`: Mastodon writes local accounts without a domain, so they get
 the domain of the instance the post was seen on (`source`), or else the host of the account's URL.
+
+A quote post (Mastodon 4.5+, API version 7) carries `quote: {state, quoted_status}`: the `Quote`,
+whose `quoted` is the quoted status read as a `Post` in turn. Nested one level down (the quoted
+status's own quote) Mastodon sends a ShallowQuote, `{state, quoted_status_id}`: a `Quote` with the
+id only. Servers before 4.4 send no `quote` (None); Pleroma, Akkoma and Fedibird put the quoted
+status itself in `quote`, with no state and no consent behind it: read as an accepted quote, so
+that every screening rule still applies to what it quotes.
 """
 
 from __future__ import annotations
@@ -39,7 +46,22 @@ from relay.core.mastodon_json import (
 )
 from relay.core.tags import fold_text, normalize_tag, parse_html
 
-__all__ = ["Media", "Post", "text_fingerprint"]
+__all__ = ["QUOTE_STATES", "Media", "Post", "Quote", "quote_progress", "text_fingerprint"]
+
+# Mastodon's quote states (the Quote entity): only "accepted" may be shown; "blocked_account",
+# "blocked_domain" and "muted_account" are the viewer's own filters on an accepted quote. Mastodon's
+# docs: "Unknown values should be treated as `unauthorized`".
+QUOTE_STATES = (
+    "pending",
+    "accepted",
+    "rejected",
+    "revoked",
+    "deleted",
+    "unauthorized",
+    "blocked_account",
+    "blocked_domain",
+    "muted_account",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +102,7 @@ class Post:
     links: int = 0
     media: tuple[Media, ...] = ()
     boosted_by: Author | None = None  # set when the post came as a boost (the original is screened)
+    quote: Quote | None = None  # what the post quotes (None: not a quote, or a server before 4.4)
     complete: bool = True
     # `folded_text`, once read: not an argument, not compared, and reset by `dataclasses.replace`.
     _folded_text: str | None = field(default=None, init=False, repr=False, compare=False)
@@ -114,8 +137,11 @@ class Post:
 
     @property
     def text_fingerprint(self) -> str:
-        """A stable hash of the normalised text, for the "same text again" rule."""
-        return _fingerprint(self.folded_text)
+        """A stable hash of the normalised text, for the "same text again" rule; a quote's counts
+        what it quotes too ("Worth reading" over two different posts is not the same post)."""
+        quote = self.quote
+        what = None if quote is None else quote.quoted.uri if quote.quoted is not None else quote.quoted_id
+        return _fingerprint(self.folded_text if what is None else f"{self.folded_text} {what}")
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any], *, source: str) -> Post:
@@ -170,6 +196,7 @@ class Post:
             mentions=len(mentions) if isinstance(mentions, list) else html.mentions,
             links=html.links,
             media=tuple(map(_media, get_optional(status, "media_attachments", list) or ())),
+            quote=_quote(status.get("quote"), source),
         )
 
     @classmethod
@@ -221,6 +248,58 @@ class Post:
             media=_rss_media(entry),
             complete=False,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What a status quotes: the quote's `state` (one of `QUOTE_STATES`) and the quoted status.
+
+    `quoted` is None when the server did not show the quoted status: a state other than accepted,
+    a ShallowQuote (only `quoted_id`), or a quoted status too malformed to read.
+    """
+
+    state: str
+    quoted: Post | None = None
+    quoted_id: str | None = None  # the quoted status's id on the source instance, when known
+
+    @property
+    def progress(self) -> int:
+        """How far the quote has moved: 0 pending, 1 accepted, 2 any state after (refused, revoked,
+        the quoted post deleted, or hidden from the viewer). Mastodon only moves a quote forward
+        (pending → accepted → revoked, pending → rejected), so a copy of the same version with a
+        lower `progress` is stale (`relay.core.dedupe`)."""
+        return quote_progress(self.state)
+
+
+def quote_progress(state: str | None) -> int:
+    """`Quote.progress` of a quote `state` (None, no quote: 0)."""
+    return 0 if state in (None, "pending") else 1 if state == "accepted" else 2
+
+
+def _quote(raw: object, source: str) -> Quote | None:
+    """The `Quote` of a status's `quote` field (see the module's docstring for its shapes)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise MalformedStatus("status field 'quote' must be an object or null")
+    if "state" not in raw and "account" in raw:  # Pleroma, Akkoma, Fedibird: the quoted status itself
+        raw = {"state": "accepted", "quoted_status": raw}
+    state = raw.get("state")
+    if not isinstance(state, str):
+        raise MalformedStatus("status field 'quote' must have a 'state' string")
+    if state not in QUOTE_STATES:
+        state = "unauthorized"
+    quoted_id = get_optional_id(raw, "quoted_status_id")
+    nested = raw.get("quoted_status")
+    quoted = None
+    if isinstance(nested, Mapping):
+        try:
+            quoted = Post.from_status(nested, source=source)
+        except MalformedStatus:
+            quoted = None  # screened as a quote of an unknown post: held for a moderator
+        else:
+            quoted_id = quoted.id
+    return Quote(state=state, quoted=quoted, quoted_id=quoted_id)
 
 
 def _rss_author(link: str) -> Author:

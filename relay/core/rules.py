@@ -91,6 +91,10 @@ class Rules:
     sensitive: str = "accept"
     media_without_alt: str = "accept"  # "accept" | "hold"
     languages: frozenset[str] = frozenset()  # allow list; empty: all; posts without language pass
+    # A quote that passed every rule (state accepted, the quoted author consents and is not blocked,
+    # the quoted text is clean) is held: boosting it aims the whole community at someone else's
+    # words, and the seed's worry is exactly that (therapists "under attack" by others' quotes).
+    quotes: str = "hold"
     consent: ConsentRules = field(default_factory=ConsentRules)
     blocks: BlockRules = field(default_factory=BlockRules)
     keywords: KeywordRules = field(default_factory=KeywordRules)

@@ -4,12 +4,19 @@
 spells it (`visibility`, `consent.refuse_tags`, `limits.max_links`, ...). The decision is the most
 severe reason's; a post with no reason is accepted in open mode and held in review mode.
 No I/O: the clock (`now`) and what the store knows (`History`) are passed in.
+
+A quote is screened with what it quotes (`check_quote`): a state other than accepted is refused;
+the quoted post goes through the consent, account, block and keyword rules with its author's own
+`History.quoted`, each reason named `quotes.<rule>`; and a quote that passes all of that is
+accepted, held or rejected as `rules.quotes` says, with a `quotes` reason that names the quoted
+author and the start of the quoted text (shown to moderators in hold notices and `why`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -269,6 +276,60 @@ def check_content(post: Post, rules: Rules, history: History, now: datetime) -> 
         )
 
 
+# What each quote state other than accepted means (Mastodon's Quote entity), for the reason's detail.
+_QUOTE_STATE_MEANING = {
+    "pending": "the quoted author has not approved it yet",
+    "rejected": "the quoted author refused it",
+    "revoked": "the quoted author withdrew their approval",
+    "deleted": "the quoted post was deleted",
+    "unauthorized": "the quoted post may not be shown",
+    "blocked_account": "the relay's account blocks the quoted author",
+    "blocked_domain": "the relay's account blocks the quoted author's domain",
+    "muted_account": "the relay's account mutes the quoted author",
+}
+EXCERPT_CHARS = 100  # how much of the quoted text the `quotes` reason keeps
+QUOTE_RULE = "quotes"  # the reason every shown quote gets: whose words, and their start
+
+
+def check_quote(post: Post, rules: Rules, history: History, now: datetime) -> Iterator[Reason]:
+    """A quote spreads the quoted post too: its state, its author's consent and blocks, its text."""
+    quote = post.quote
+    if quote is None:
+        return
+    quoted = quote.quoted
+    if quote.state != "accepted":
+        meaning = _QUOTE_STATE_MEANING.get(quote.state, "")
+        yield Reason("quotes.state", Decision.REJECT, f"a quote in state {quote.state}: {meaning}")
+    elif quoted is None:
+        known = f" (id {quote.quoted_id})" if quote.quoted_id else ""
+        detail = f"a quote of a post{known} the server did not show: its author and text are unknown"
+        yield Reason("quotes.unknown", Decision.HOLD, detail)
+    if quoted is None:
+        return
+    who = quoted.author.acct
+    if quoted.visibility in ("private", "direct"):
+        yield Reason("quotes.visibility", Decision.REJECT, f"quotes a {quoted.visibility} post of {who}")
+    quoted_history = history.quoted or History()
+    for check in (check_consent, check_account_kind, check_blocks, check_keywords):
+        for reason in check(quoted, rules, quoted_history, now):
+            yield Reason(
+                f"quotes.{reason.rule}", reason.decision, f"the quoted post by {who}: {reason.detail}"
+            )
+    if quote.state == "accepted":
+        detail = f"a quote of {who}: “{_excerpt(quoted.match_text, EXCERPT_CHARS)}”"
+        yield Reason(QUOTE_RULE, _ACTION[rules.quotes], detail)
+
+
+def _excerpt(text: str, limit: int) -> str:
+    """The start of `text` on one line, without control characters, cut at a word within `limit`."""
+    line = " ".join("".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text).split())
+    if len(line) <= limit:
+        return line
+    head = line[: limit - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space >= limit // 2 else head).rstrip(" ,;:.-") + "…"
+
+
 CHECKS: tuple[Check, ...] = (
     check_visibility,
     check_hashtags,
@@ -280,4 +341,5 @@ CHECKS: tuple[Check, ...] = (
     check_keywords,
     check_limits,
     check_content,
+    check_quote,
 )

@@ -108,6 +108,7 @@ class Scenario:
             ("A post held for review, approved by the moderator by DM", self.approved_by_dm),
             ("A post held for review, rejected by the moderator by DM", self.rejected_by_dm),
             ("An author opts out by DM", self.optout),
+            ("Someone quotes the author who opted out", self.quote_of_opted_out),
             ("A boosted post deleted by its author", self.deleted),
         ]
 
@@ -258,6 +259,13 @@ class Scenario:
         self.check("Bob's earlier boost undone", ok, "still reblogged by the bot")
         later = self.post("bob", f"Bob again: I run a men's group on Mondays. {TAG}")
         self.expect_rejected(later, "consent.opt_out")
+
+    def quote_of_opted_out(self) -> None:
+        # Bob said no: his words do not reach the feed through someone else's quote either.
+        quote = self.post(
+            "dana", f"Bob put it better than I could. {TAG}", quoted_status_id=self.intro_bob.id
+        )
+        self.expect_rejected(quote, "quotes.consent.opt_out")
 
     def deleted(self) -> None:
         slides = self.post("chidi", f"My slides from today's talk on grief work. {TAG}")

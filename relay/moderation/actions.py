@@ -190,6 +190,13 @@ class Actions:
             if item.state == "rejected" and is_expired(item.held_at, ctx.now, self.settings.hold_expiry):
                 out.lines.append(f"{item.short_id} was held too long ago to boost now.")
                 continue
+            now_refused = self._refused_since_held(item.uri)
+            if now_refused is not None:
+                out.lines.append(
+                    f"{item.short_id} changed since it was held and is refused now"
+                    f" ({quiet(now_refused)}): not boosted."
+                )
+                continue
             refused = self._move(item, Event.APPROVE, ctx)
             if refused:
                 out.lines.append(refused)
@@ -197,6 +204,15 @@ class Actions:
             self.store.boosts.boost_intent(item.uri, None, ctx.now)
             out.approved.append(item.uri)
             out.lines.append(f"Approved {item.short_id}: boosting it.{self._paused_note()}")
+
+    def _refused_since_held(self, uri: str) -> str | None:
+        """The first rejecting reason of `uri`'s latest verdict (an edit screened after the hold,
+        such as a quote its author revoked since), or None when it was not screened as rejected."""
+        verdict = self.store.posts.verdict_for(uri)
+        if verdict is None or verdict.decision is not Decision.REJECT:
+            return None
+        reason = next(r for r in verdict.reasons if r.decision is Decision.REJECT)
+        return f"{reason.rule}: {reason.detail}"
 
     def _reject(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Reject)
@@ -237,10 +253,16 @@ class Actions:
         if blocked is not None:
             out.lines.append(f"Not boosted: {post.author.acct} is blocked ({quiet(blocked)}).")
             return
+        refused = self._quote_refusal(post, ctx)
+        if refused:
+            out.lines.append(refused)
+            return
         edited_at = None if post.edited_at is None else post.edited_at.isoformat()
+        quote_state = None if post.quote is None else post.quote.state
         store.posts.record_arrival(
             post.uri,
-            decide(store.posts.stored(post.uri), edited_at),
+            decide(store.posts.stored(post.uri), edited_at, quote_state),
+            quote_state=quote_state,
             source=post.source,
             acct=post.author.acct,
             url=post.url,
@@ -260,6 +282,28 @@ class Actions:
         out.lines.append(
             f"Boosting {post.url or post.uri} by {quiet(post.author.acct)}.{self._paused_note()}"
         )
+
+    def _quote_refusal(self, post: Post, ctx: Context) -> str | None:
+        """Why a moderator's boost of a quote is refused: a quote not accepted by the quoted author,
+        or of someone who opted out or is blocked (their words would spread with it); else None."""
+        if post.quote is None:
+            return None
+        if post.quote.state != "accepted":
+            return (
+                f"Not boosted: it is a quote in state {post.quote.state}; only accepted quotes are boosted."
+            )
+        quoted = post.quote.quoted
+        if quoted is None:
+            return None
+        history = self.store.people.history(quoted.author.acct, "", ctx.now, uri=quoted.uri)
+        blocked = history.account_blocked or history.domain_blocked
+        if history.opted_out:
+            return (
+                f"Not boosted: it quotes {quiet(quoted.author.acct)}, who asked never to be boosted (optout)."
+            )
+        if blocked is not None:
+            return f"Not boosted: it quotes {quiet(quoted.author.acct)}, who is blocked ({quiet(blocked)})."
+        return None
 
     def _unboost(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unboost)

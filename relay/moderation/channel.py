@@ -43,6 +43,7 @@ from relay.core.items import Mention, MentionsSeen
 from relay.core.lifecycle import Event, JournalKind, JournalState, State
 from relay.core.mastodon_json import MalformedStatus
 from relay.core.post import Post
+from relay.core.screen import QUOTE_RULE
 from relay.core.verdict import Decision, Verdict
 from relay.moderation import grammar as c
 from relay.moderation.actions import Actions, Context, Outcome, Settings, expire
@@ -292,7 +293,12 @@ class Moderation:
         """A post was held (after commit): announce it with the next notice or digest."""
         if not self.moderators:
             return
-        reasons = tuple(r for r in verdict.reasons if r.decision is not Decision.ACCEPT) or verdict.reasons
+        # What held it, and that it is a quote (whose, and the start of the quoted text) even when
+        # quotes are accepted and review mode held it.
+        reasons = (
+            tuple(r for r in verdict.reasons if r.decision is not Decision.ACCEPT or r.rule == QUOTE_RULE)
+            or verdict.reasons
+        )
         self.batcher.add(HeldPost(short_id, post.author.acct, post.url or post.uri, post.text, reasons))
 
     def on_boosted(self, uri: str) -> None:

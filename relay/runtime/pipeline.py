@@ -19,9 +19,11 @@ it from elsewhere, retracted like any deleted post. An older version arriving af
 a duplicate (see `relay.core.dedupe`): it changes nothing.
 
 An edit (`status.update`, a newer version from a poll, or one that `relay.runtime.recheck` read back
-after a restart or reconnect) is screened again; a boosted post that
-no longer passes is unboosted (or, with `on_edit = "hold"`, held for a moderator). What an edit or
-a delete means where the post stands is decided in `relay.core.edits`; the pipeline carries it out.
+after a restart or reconnect) is screened again, and so is a quote whose state moved on (the quoted
+author revoked it, or deleted the quoted post: a `status.update` with the same `edited_at`); a
+boosted post that no longer passes is unboosted (or, with `on_edit = "hold"`, held for a
+moderator). What an edit or a delete means where the post stands is decided in `relay.core.edits`;
+the pipeline carries it out.
 Every decision is logged and written to the audit log.
 
 The pipeline calls nobody sideways: `handle_batch` returns what happened that others need to know
@@ -31,10 +33,10 @@ committed, and the wiring routes it.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -248,18 +250,20 @@ class Pipeline:
             self._move_cursor(post.source, item.hashtag, post.id)
         fingerprint = post.text_fingerprint  # a hash of the folded text: computed once here
         edited_at = _iso(post.edited_at)
+        quote_state = None if post.quote is None else post.quote.state
         sighting: dict[str, Any] = {
             "source": post.source,
             "acct": post.author.acct,
             "url": post.url,
             "edited_at": edited_at,
+            "quote_state": quote_state,
             "text_fingerprint": fingerprint,
             "local_id": post.id or None,
             "now": now,
         }
         # Dedupe: the store says what it has about the uri, `decide` says what this arrival is,
         # the store writes that (one read, then one write of the post, in the batch's transaction).
-        arrival = decide(store.posts.stored(post.uri), edited_at)
+        arrival = decide(store.posts.stored(post.uri), edited_at, quote_state)
         if item.anchor is not None and self._newly_anchored(post.uri, item.anchor, arrival):
             arrival = Arrival.RESCREEN  # refused before (no hashtag, a reply): an anchor's reply now
         if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
@@ -285,8 +289,8 @@ class Pipeline:
             self._events.append(HomeId(post.uri, post.id))
         if arrival is Arrival.RETRACTED:
             self._after_commit.append(lambda: self.seen.retract(post.uri))
-        elif arrival is not Arrival.DUPLICATE or post.edited_at is None:
-            self._after_commit.append(lambda: self.seen.remember(post.uri, post.edited_at))
+        elif arrival is not Arrival.DUPLICATE or (post.edited_at is None and quote_state is None):
+            self._after_commit.append(lambda: self.seen.remember(post.uri, post.edited_at, quote_state))
         if arrival in (Arrival.DUPLICATE, Arrival.RETRACTED):
             self._later(
                 log.debug,
@@ -333,7 +337,12 @@ class Pipeline:
         # An anchor's reply is a reply: a post that is none is never asked about (most of them).
         anchor = self.store.anchors.anchor_of(post.uri) if post.is_reply else None
         if anchor is not None:
-            history = dataclasses.replace(history, anchor=anchor)
+            history = replace(history, anchor=anchor)
+        quoted = None if post.quote is None else post.quote.quoted
+        if quoted is not None:  # the quoted author's consent and blocks count too
+            history = replace(
+                history, quoted=self.store.people.history(quoted.author.acct, "", now, uri=quoted.uri)
+            )
         return screen(post, self.rules, history, now)
 
     def _first_decision(self, post: Post, verdict: Verdict) -> None:

@@ -6,9 +6,10 @@ was never seen. So after the home instance's hashtag stream connects (at start a
 reconnect), once its catch-up is done, the home catch-up thread re-reads the posts that the relay
 boosted or still means to boost, whose boost intent was written in the last `WINDOW` (the per-author
 cap's 24 hours; at most `MAX_POSTS`, the newest first), and hands each one whose `edited_at` is
-newer than the version the store has to the pipeline as an ordinary `Delivered` (via "recheck"): the
-usual edit path re-screens it, unboosts or holds a boosted post that no longer passes, and cancels
-an open intent.
+newer than the version the store has, or whose quote moved on (revoked by the quoted author, or its
+quoted post deleted: Mastodon changes no `edited_at` for that), to the pipeline as an ordinary
+`Delivered` (via "recheck"): the usual edit path re-screens it, unboosts or holds a boosted post
+that no longer passes, and cancels an open intent.
 
 The posts are read `BATCH` at a time with `GET /api/v1/statuses?id[]=...` (Mastodon 4.3+; Mastodon
 answers 422 to more than 20 ids and leaves out each status it does not have or the bot may not see).
@@ -44,6 +45,7 @@ from mastodon import (
 
 from relay.core.ids import parse_time, version_key
 from relay.core.items import Deleted, Item
+from relay.core.post import quote_progress
 from relay.runtime.budget import SharedServerBudget
 from relay.sources import normalise
 from relay.sources.rest import as_json, http_status, within_budget
@@ -78,7 +80,7 @@ def edited(
         status = by_id.get(post.local_id)
         if status is None:
             missing.append(post)
-        elif _is_newer(status.get("edited_at"), post.edited_at):
+        elif _is_newer(status.get("edited_at"), post.edited_at) or _quote_moved(status, post):
             newer.append(status)
     return newer, missing
 
@@ -86,6 +88,17 @@ def edited(
 def _is_newer(answer: object, stored: str | None) -> bool:
     """Only a real edit time in the answer counts (never edited, or not a time: not newer)."""
     return parse_time(answer) is not None and version_key(answer) > version_key(stored)
+
+
+def _quote_moved(status: Mapping[str, Any], post: Recheck) -> bool:
+    """The answer's quote state is further on than the stored one (same `edited_at`)."""
+    quote = status.get("quote")
+    state = quote.get("state") if isinstance(quote, Mapping) else None
+    return (
+        isinstance(state, str)
+        and version_key(status.get("edited_at")) == version_key(post.edited_at)
+        and quote_progress(state) > quote_progress(post.quote_state)
+    )
 
 
 class Rechecker:

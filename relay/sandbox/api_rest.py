@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from relay.sandbox import render
+from relay.sandbox import quotes, render
 from relay.sandbox.model import POLICY_VALUES, VISIBILITIES, Status
+from relay.sandbox.quotes import QUOTE_POLICIES
 from relay.sandbox.routing import Request, Response, error, json_response, page, route
 from relay.sandbox.state import NOT_FOUND, SandboxError
 from relay.sandbox.text import normalize_tag
@@ -90,6 +91,11 @@ def post_status(request: Request) -> Response:
     state = request.state
     reply_id = request.param("in_reply_to_id")
     in_reply_to = state.get_status(reply_id, request.account) if reply_id else None
+    quoted_id = request.param("quoted_status_id")
+    quoted = state.get_status(quoted_id, request.account) if quoted_id else None
+    policy = request.param("quote_approval_policy") or None
+    if policy is not None and policy not in QUOTE_POLICIES:
+        raise SandboxError(422, "Validation failed: Quote approval policy is not included in the list")
     st = state.post_status(
         request.account,
         request.param("status") or "",
@@ -99,6 +105,8 @@ def post_status(request: Request) -> Response:
         sensitive=request.flag("sensitive"),
         language=request.param("language") or None,
         application=request.token.app.name if request.token else None,
+        quoted=quoted,
+        quote_policy=policy,
     )
     return json_response(render.status(state, st, request.account))
 
@@ -146,6 +154,20 @@ def edit_status(request: Request) -> Response:
         language=request.param("language"),
     )
     return json_response(render.status(request.state, st, request.account))
+
+
+@route(
+    "POST",
+    r"/api/v1/statuses/(?P<id>\d+)/quotes/(?P<quoting>\d+)/revoke",
+    auth="user",
+    scopes=WRITE_STATUSES,
+)
+def revoke_quote(request: Request) -> Response:
+    """The quoted author revokes a quote of their post (Mastodon 4.5); returns the quoting status."""
+    quoted = _own_status(request)
+    quoting = request.state.get_status(request.args["quoting"], request.account)
+    quotes.revoke(request.state, quoted, quoting)
+    return json_response(render.status(request.state, quoting, request.account))
 
 
 @route(

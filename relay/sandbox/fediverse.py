@@ -14,9 +14,11 @@ from types import TracebackType
 
 import structlog
 
+from relay.sandbox import quotes
 from relay.sandbox.faults import Faults, RecordedRequest
 from relay.sandbox.federation import Network
 from relay.sandbox.model import ALL_SCOPES, FEED_ACCESS, POLICY_VALUES, SeededAccount
+from relay.sandbox.quotes import QUOTE_POLICIES
 from relay.sandbox.ratelimit import RateLimiter, RateLimits
 from relay.sandbox.server import SandboxHTTPServer
 from relay.sandbox.state import InstanceState
@@ -185,6 +187,45 @@ class Instance:
         """Post a status as ``author`` (keyword options as the API); returns its id."""
         with self.lock:
             return self.state.post_status(self.state.accounts[author.id], text, **options).id  # type: ignore[arg-type]
+
+    def quote(self, author: SeededAccount, text: str, quoted_id: str, **options: object) -> str:
+        """Post a quote of status `quoted_id` (this instance's id) as ``author``; returns its id."""
+        with self.lock:
+            acc = self.state.accounts[author.id]
+            quoted = self.state.get_status(quoted_id, acc)
+            return self.state.post_status(acc, text, quoted=quoted, **options).id  # type: ignore[arg-type]
+
+    def revoke_quote(self, author: SeededAccount, quoted_id: str, quoting_id: str) -> None:
+        """``author`` revokes the quote `quoting_id` of their status `quoted_id` (ids on this instance)."""
+        with self.lock:
+            quoted = self.state.get_status(quoted_id, self.state.accounts[author.id])
+            quotes.revoke(self.state, quoted, self.state.get_status(quoting_id, None))
+
+    def delete(self, author: SeededAccount, status_id: str) -> None:
+        """``author`` deletes their status `status_id`, as the API would."""
+        with self.lock:
+            st = self.state.get_status(status_id, self.state.accounts[author.id])
+            if st.account.id != author.id:
+                raise KeyError(status_id)
+            self.state.delete_status(st)
+
+    def set_quote_policy(self, account: SeededAccount, policy: str) -> None:
+        """Who may quote ``account``'s new posts: "public", "followers" or "nobody"."""
+        if policy not in QUOTE_POLICIES:
+            raise ValueError(f"quote policy must be one of {QUOTE_POLICIES}")
+        with self.lock:
+            self.state.accounts[account.id].quote_policy = policy
+
+    def status_uri(self, status_id: str) -> str:
+        """The uri of this instance's status `status_id` (KeyError if it has none)."""
+        with self.lock:
+            return self.state.statuses[status_id].uri
+
+    def status_id(self, uri: str) -> str | None:
+        """This instance's id of the status `uri` (its own or a copy), or None."""
+        with self.lock:
+            st = self.state.status_by_uri(uri)
+            return None if st is None else st.id
 
     # ---- fault switches -------------------------------------------------------------------
 

@@ -80,6 +80,7 @@ class Account:
     created_at: datetime = field(default_factory=utcnow)
     language: str | None = None
     chosen_languages: tuple[str, ...] | None = None
+    quote_policy: str = "public"  # who may quote new posts: "public", "followers" or "nobody"
 
     @property
     def acct(self) -> str:
@@ -108,6 +109,17 @@ class Status:
     reblog: Status | None = None
     edited_at: datetime | None = None
     application: str | None = None
+    quote: Quote | None = None  # what this status quotes (Mastodon 4.5)
+    quote_policy: str = "public"  # who may quote this status (its `quote_approval_policy`)
+
+
+@dataclass(eq=False)
+class Quote:
+    """A status's quote of another: its state (Mastodon's Quote entity) and the quoted status
+    (None once the quoted status is gone)."""
+
+    state: str
+    quoted: Status | None
 
 
 @dataclass(eq=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from relay.sandbox import quotes
 from relay.sandbox.model import Account, App, Conversation, Notification, Status, iso
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ ACCOUNT_LIMITS = {
     "profile_field_name_limit": 255,
     "profile_field_value_limit": 255,
 }
-QUOTE_APPROVAL = {"automatic": ["public"], "manual": [], "current_user": "automatic"}
 
 
 def account(state: InstanceState, acc: Account) -> Json:
@@ -89,7 +89,7 @@ def credential_account(state: InstanceState, acc: Account) -> Json:
         "discoverable": acc.indexable,
         "indexable": acc.indexable,
         "attribution_domains": [],
-        "quote_policy": "public",
+        "quote_policy": acc.quote_policy,
     }
     data["role"] = {
         "id": "-99",
@@ -102,8 +102,11 @@ def credential_account(state: InstanceState, acc: Account) -> Json:
     return data
 
 
-def status(state: InstanceState, st: Status, viewer: Account | None, *, deleted: bool = False) -> Json:
-    """A status as ``viewer`` sees it (``reblogged`` is per viewer); ``deleted`` gives ``text``."""
+def status(
+    state: InstanceState, st: Status, viewer: Account | None, *, deleted: bool = False, shallow: bool = False
+) -> Json:
+    """A status as ``viewer`` sees it (``reblogged`` is per viewer); ``deleted`` gives ``text``;
+    ``shallow``: shown inside another's quote, so its own quote is a ShallowQuote."""
     target = st.reblog or st
     data: Json = {
         "id": st.id,
@@ -119,7 +122,11 @@ def status(state: InstanceState, st: Status, viewer: Account | None, *, deleted:
         "replies_count": state.replies_count(st),
         "reblogs_count": state.reblogs_count(st),
         "favourites_count": 0,
-        "quotes_count": 0,
+        "quotes_count": sum(
+            1
+            for s in state.statuses.values()
+            if s.quote and s.quote.quoted is st and s.quote.state == "accepted"
+        ),
         "edited_at": iso(st.edited_at) if st.edited_at else None,
         "favourited": False,
         "reblogged": viewer is not None and state.reblog_of(viewer, target) is not None,
@@ -147,10 +154,10 @@ def status(state: InstanceState, st: Status, viewer: Account | None, *, deleted:
             "tags": [{"name": t, "url": f"{state.url}/tags/{t.lower()}"} for t in st.tags],
             "emojis": [],
             "tagged_collections": [],
-            "quote": None,
+            "quote": quotes.render(state, st, viewer, shallow=shallow),
             "card": None,
             "poll": None,
-            "quote_approval": QUOTE_APPROVAL,
+            "quote_approval": quotes.approval(state, st, viewer),
         }
     )
     return data

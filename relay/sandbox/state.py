@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from relay.sandbox import quotes
 from relay.sandbox import text as textmod
 from relay.sandbox.model import (
     ALL_SCOPES,
@@ -279,6 +280,8 @@ class InstanceState:
         sensitive: bool = False,
         language: str | None = None,
         application: str | None = None,
+        quoted: Status | None = None,
+        quote_policy: str | None = None,
     ) -> Status:
         if not text.strip():
             raise SandboxError(422, "Validation failed: Text can't be blank")
@@ -300,10 +303,13 @@ class InstanceState:
             language=language or author.language or "en",
             in_reply_to=in_reply_to,
             application=application,
+            quote=None if quoted is None else quotes.attach(self, author, quoted),
+            quote_policy=quote_policy or author.quote_policy,
         )
         self._render(st)
         self._store_new(st)
         self.network.deliver_create(self, st)
+        quotes.after_post(self, st)
         log.info("sandbox.status_posted", instance=self.name, id=st.id, visibility=visibility)
         return st
 
@@ -329,6 +335,8 @@ class InstanceState:
             mentions=[self.ensure_copy(m) for m in origin.mentions],
             tags=list(origin.tags),
             edited_at=origin.edited_at,
+            quote=quotes.copy_quote(self, origin),
+            quote_policy=origin.quote_policy,
         )
         self._store_new(st)
         return st
@@ -386,6 +394,7 @@ class InstanceState:
         if self.hub is not None:
             self.hub.status_updated(st)
         self.network.deliver_update(self, st)
+        quotes.quoted_edited(self, st)
         return st
 
     def apply_remote_edit(self, origin: Status) -> None:
@@ -398,12 +407,14 @@ class InstanceState:
         st.mentions = [self.ensure_copy(m) for m in origin.mentions]
         if self.hub is not None:
             self.hub.status_updated(st)
+        quotes.quoted_edited(self, st)
 
     def delete_status(self, st: Status) -> None:
         """Remove a status, its reblogs and its notifications; tell streams and peers."""
         for other in [s for s in self.statuses.values() if s.reblog is st]:
             self._remove(other)
         self._remove(st)
+        quotes.quoted_deleted(self, st)
         if st.local:
             self.network.deliver_delete(self, st)
 

@@ -129,14 +129,14 @@ class Journal:
     def boosts_to_recheck(self, home: str, since: datetime, limit: int) -> list[Recheck]:
         """The posts boosted now or with an open boost intent, whose boost intent was written at
         or after `since`, newest first, at most `limit`: each with its status id on `home` (from
-        the intent, or `home`'s sighting) and the version the store has. A post without a known
-        home id, or retracted, is left out.
+        the intent, or `home`'s sighting) and the version (and quote state) the store has. A post
+        without a known home id, or retracted, is left out.
 
         Walks the journal from its newest row back to `since` (rows are written in time order),
         so the cost is the window's rows, not the whole journal's.
         """
         sql = (
-            "SELECT j.uri, j.created_at, coalesce(j.local_id, s.local_id), p.edited_at"
+            "SELECT j.uri, j.created_at, coalesce(j.local_id, s.local_id), p.edited_at, p.quote_state"
             " FROM journal j JOIN posts p ON p.uri = j.uri"
             " LEFT JOIN sightings s ON s.uri = j.uri AND s.source = ?"
             " WHERE j.kind = 'boost' AND p.retracted_at IS NULL AND (j.state = 'intent'"
@@ -147,11 +147,11 @@ class Journal:
         after = to_text(since)
         found: dict[str, Recheck] = {}
         with self._db.reading() as c:
-            for uri, created_at, local_id, edited_at in c.execute(sql, (home,)):
+            for uri, created_at, local_id, edited_at, quote_state in c.execute(sql, (home,)):
                 if created_at < after or len(found) >= limit:
                     break
                 if local_id and uri not in found:
-                    found[uri] = Recheck(uri, str(local_id), edited_at)
+                    found[uri] = Recheck(uri, str(local_id), edited_at, quote_state)
         return list(found.values())
 
     def boosts_by_author(self, acct: str) -> list[str]:

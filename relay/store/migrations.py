@@ -221,6 +221,13 @@ CREATE TABLE anchor_replies (
 CREATE INDEX anchor_replies_anchor ON anchor_replies (anchor);
 """
 
+_V11_QUOTES = """
+-- The quote state of the stored version of a quote post (Mastodon 4.5: pending, accepted, revoked,
+-- deleted, ...; NULL for a post that is no quote). A quote revoked by the quoted author, or whose
+-- quoted post was deleted, comes with the same edited_at and a state further on: screened again.
+ALTER TABLE posts ADD COLUMN quote_state TEXT;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
@@ -232,6 +239,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V8_BOOST_INTENT_AT,
     _V9_EARLY_DELETES,
     _V10_ANCHORS,
+    _V11_QUOTES,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

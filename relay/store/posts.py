@@ -28,13 +28,27 @@ from relay.store.records import (
 
 _INSERT_POST = (
     "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen, last_seen, edited_at,"
-    " text_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " quote_state, text_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SIGHTING = (
     "INSERT INTO sightings (uri, source, first_seen, last_seen, count, local_id) VALUES (?, ?, ?, ?, 1, ?)"
     " ON CONFLICT (uri, source) DO UPDATE SET last_seen = excluded.last_seen, count = count + 1,"
     " local_id = coalesce(excluded.local_id, local_id)"
 )
+
+
+def _post_row(
+    uri: str,
+    acct: str,
+    url: str | None,
+    source: str,
+    at: str,
+    edited_at: str | None,
+    quote_state: str | None,
+    text_fingerprint: str,
+) -> tuple[str | None, ...]:
+    """The values of `_INSERT_POST`'s columns for a post first seen `at`, in their order."""
+    return (uri, acct, domain_of(acct), url, source, at, at, edited_at, quote_state, text_fingerprint)
 
 
 class Posts:
@@ -48,11 +62,14 @@ class Posts:
     # -- seen posts and dedupe -----------------------------------------------------------------
 
     def stored(self, uri: str) -> Stored | None:
-        """What the store has about `uri` for dedupe (its newest version, whether it was retracted),
+        """What the store has about `uri` for dedupe (its newest version and that version's quote
+        state, whether it was retracted),
         or None if nothing: what `relay.core.dedupe.decide` needs."""
         with self._db.reading() as c:
-            row = c.execute("SELECT edited_at, retracted_at FROM posts WHERE uri = ?", (uri,)).fetchone()
-        return None if row is None else Stored(row[0], retracted=row[1] is not None)
+            row = c.execute(
+                "SELECT edited_at, retracted_at, quote_state FROM posts WHERE uri = ?", (uri,)
+            ).fetchone()
+        return None if row is None else Stored(row[0], retracted=row[1] is not None, quote_state=row[2])
 
     def record_arrival(
         self,
@@ -65,11 +82,13 @@ class Posts:
         edited_at: str | None,
         text_fingerprint: str,
         local_id: str | None = None,
+        quote_state: str | None = None,
         now: datetime | None = None,
     ) -> None:
         """Record that `source` delivered this version of `uri`, as the caller's dedupe decision
         `arrival` (from `stored(uri)` in the same transaction) says: SCREEN, a first sighting, adds
-        the post; RESCREEN, a newer edit, makes this version, fingerprint and url the stored ones;
+        the post; RESCREEN, a newer edit (or quote state), makes this version, quote state,
+        fingerprint and url the stored ones;
         DUPLICATE and RETRACTED change nothing but fill in a bare tombstone. Every sighting is
         counted per source, with the source's own `local_id` for the post when given (see
         `uri_for_local_id`).
@@ -80,13 +99,13 @@ class Posts:
             if arrival is Arrival.SCREEN:
                 c.execute(
                     _INSERT_POST,
-                    (uri, acct, domain_of(acct), url, source, at, at, edited_at, text_fingerprint),
+                    _post_row(uri, acct, url, source, at, edited_at, quote_state, text_fingerprint),
                 )
             elif arrival is Arrival.RESCREEN:
                 c.execute(
-                    "UPDATE posts SET edited_at = ?, text_fingerprint = ?, url = ?, last_seen = ?"
-                    " WHERE uri = ?",
-                    (edited_at, text_fingerprint, url, at, uri),
+                    "UPDATE posts SET edited_at = ?, quote_state = ?, text_fingerprint = ?, url = ?,"
+                    " last_seen = ? WHERE uri = ?",
+                    (edited_at, quote_state, text_fingerprint, url, at, uri),
                 )
             else:  # a duplicate, or a stale copy of a retracted post: fill in a bare tombstone
                 c.execute(
@@ -111,6 +130,7 @@ class Posts:
         audit_detail: str | None = None,
         boost: bool = False,
         boost_local_id: str | None = None,
+        quote_state: str | None = None,
         now: datetime | None = None,
     ) -> None:
         """Record a post seen for the first time (a SCREEN arrival) together with its first verdict:
@@ -125,18 +145,10 @@ class Posts:
         with self._db.writing() as c:
             c.execute(
                 "INSERT INTO posts (uri, acct, domain, url, first_source, first_seen, last_seen, edited_at,"
-                " text_fingerprint, decision, reasons, screened_at, screened_count, boost_intent_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                " quote_state, text_fingerprint, decision, reasons, screened_at, screened_count,"
+                " boost_intent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                 (
-                    uri,
-                    acct,
-                    domain_of(acct),
-                    url,
-                    source,
-                    at,
-                    at,
-                    edited_at,
-                    text_fingerprint,
+                    *_post_row(uri, acct, url, source, at, edited_at, quote_state, text_fingerprint),
                     decision,
                     reasons_to_json(verdict),
                     at,

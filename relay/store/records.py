@@ -67,6 +67,7 @@ class Recheck:
     uri: str
     local_id: str  # its status id on the home instance
     edited_at: str | None  # the version the store has (Mastodon's `edited_at`, ISO text)
+    quote_state: str | None = None  # that version's quote state (None: the post is no quote)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from paths import ROOT
-from statusgen import cassette_bodies, generate, hoot, write_json_lines
+from statusgen import cassette_bodies, generate, hoot, quote_status, quoted_status, write_json_lines
 
 from relay.cli.replay import read_statuses, replay, summarise
 from relay.config.rules import default_rules
@@ -85,6 +85,9 @@ class TestProcess:
             "limits.same_text",
             "limits.max_boosts_per_author_24h",
             "blocks.domains",
+            "quotes",
+            "quotes.state",
+            "quotes.consent.refuse_tags",
         ):
             assert f"\n  {rule} " in summary, rule
 
@@ -189,6 +192,22 @@ class TestInProcess:
         statuses = [at(minute) for minute in (0, 10, 20, 30, 40, 50, 60, 24 * 60 + 5)]
         rows = replay(write_json_lines(tmp_path / "s.jsonl", statuses), default_rules(["hoot"], mode="open"))
         assert [row.verdict.decision.value for row in rows] == ["accept"] * 5 + ["reject", "reject", "accept"]
+
+    def test_a_quote_of_an_author_who_refuses_is_refused_with_its_reason(self, tmp_path: Path) -> None:
+        """Replay screens a quote with what it quotes: a quote of a #nobot author is rejected
+        (replay knows an author's consent from the bio; opt-outs by DM live in the state file)."""
+        nobot = quote_status(quoted_status(note="<p>Please no #nobot</p>"))
+        kind = dict(quoted_status(text="kind words"), uri="https://elsewhere.example/users/quoted/statuses/2")
+        clean = dict(quote_status(kind), uri="http://localhost:3000/statuses/q2")
+        rows = replay(
+            write_json_lines(tmp_path / "q.jsonl", [nobot, clean]), default_rules(["hoot"], mode="open")
+        )
+        assert [row.verdict.decision.value for row in rows] == ["reject", "hold"]
+        reason = rows[0].verdict.reasons[0]
+        assert reason.rule == "quotes.consent.refuse_tags"
+        assert (
+            reason.detail == "the quoted post by quoted@elsewhere.example: the author's profile says #nobot"
+        )
 
     def test_duplicate_uri_is_screened_once(self, tmp_path: Path) -> None:
         """A post seen twice (same uri) is screened once, as dedupe would do."""

@@ -56,6 +56,7 @@ class TestDefaults:
         assert not rules.consent.respect_noindex
         assert rules.limits.min_account_age_days == 0
         assert rules.limits.min_statuses == 0
+        assert rules.quotes == "hold"
 
     def test_values_are_read(self) -> None:
         """Set values land in the Rules, normalised: accts and domains lower case, words folded."""
@@ -101,6 +102,7 @@ class TestErrors:
             ({"visibility": "public"}, "rules.visibility", "a list of strings"),
             ({"bots": True}, "rules.bots", "true"),
             ({"media_without_alt": "reject"}, "rules.media_without_alt", '"accept" or "hold"'),
+            ({"quotes": "allow"}, "rules.quotes", '"accept" or "hold" or "reject"'),
             ({"languages": ["English"]}, "rules.languages", "ISO 639"),
             ({"replies": "anchors"}, "rules.reply_anchors", "at least one"),
             ({"consent": {"mode": "maybe"}}, "rules.consent.mode", '"opt-out" or "opt-in"'),

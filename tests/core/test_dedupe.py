@@ -33,6 +33,23 @@ class TestDecide:
         assert decide(Stored(None), "2026-01-01T00:00:00.000Z") is Arrival.RESCREEN
         assert decide(Stored("2026-01-01T00:00:00.000Z"), "2026-01-01T00:00:01.000Z") is Arrival.RESCREEN
 
+    def test_a_quote_moving_on_is_rescreened(self) -> None:
+        """The same `edited_at` with the quote further on (revoked, its quoted post deleted, or a
+        pending quote accepted) is screened again; a stale copy of the quote before it is not."""
+        edit = "2026-01-01T00:00:00.000Z"
+        assert decide(Stored(None, quote_state="accepted"), None, "revoked") is Arrival.RESCREEN
+        assert decide(Stored(edit, quote_state="accepted"), edit, "deleted") is Arrival.RESCREEN
+        assert decide(Stored(None, quote_state="pending"), None, "accepted") is Arrival.RESCREEN
+        assert decide(Stored(None, quote_state="revoked"), None, "accepted") is Arrival.DUPLICATE
+        assert decide(Stored(None, quote_state="revoked"), None, "deleted") is Arrival.DUPLICATE
+        assert decide(Stored(edit, quote_state="accepted"), None, "revoked") is Arrival.DUPLICATE
+
+    def test_a_newer_edit_wins_over_the_quote_state(self) -> None:
+        """An edit is newer whatever its quote says; an older edit is stale whatever its quote says."""
+        old, new = "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z"
+        assert decide(Stored(old, quote_state="revoked"), new, "accepted") is Arrival.RESCREEN
+        assert decide(Stored(new, quote_state="accepted"), old, "revoked") is Arrival.DUPLICATE
+
     def test_stale_copy_is_a_duplicate(self) -> None:
         """An older version (or the unedited original) arriving late is a duplicate."""
         assert decide(Stored("2026-01-01T00:00:01.000Z"), "2026-01-01T00:00:00.000Z") is Arrival.DUPLICATE

@@ -377,6 +377,9 @@ class TestFoldedText:
         `match_text`, as `text_fingerprint` was first written."""
         for data in real_statuses() + generate(300):
             post = Post.from_status(data, source="localhost:3000")
+            if post.quote is not None and post.quote.quoted is not None:  # counts what it quotes
+                assert post.text_fingerprint != text_fingerprint(post.match_text)
+                continue
             words = re.findall(r"[@\w][\w.@-]*", fold_text(post.match_text))
             kept = " ".join(w for w in words if not w.startswith("@"))
             assert post.text_fingerprint == hashlib.sha256(kept.encode("utf-8")).hexdigest()[:32]

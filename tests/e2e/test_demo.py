@@ -73,7 +73,7 @@ class TestScenario:
     def test_the_summary_counts_every_outcome(self, demo: DemoRun) -> None:
         """Boosted, held (and what became of them), rejected by rule, retracted, never seen."""
         out = demo.out
-        assert summary_value(out, "screened") == "16"
+        assert summary_value(out, "screened") == "17"
         assert summary_value(out, "boosted") == "7"
         assert re.search(
             r"^  boosted\s+7\s+post → boost: median \d+\.\d\d s, max \d+\.\d\d s$", out, flags=re.M
@@ -81,7 +81,7 @@ class TestScenario:
         assert re.search(
             r"^  held for review\s+2\s+h1 boosted, h2 rejected \(advertising\)$", out, flags=re.M
         )
-        assert summary_value(out, "rejected") == "8"
+        assert summary_value(out, "rejected") == "9"
         rules = dict(re.findall(r"^    (\S+)\s+(\d+)$", out, flags=re.M))
         assert rules == {
             "keywords.reject": "4",
@@ -90,6 +90,8 @@ class TestScenario:
             "consent.refuse_tags": "1",
             "limits.same_text": "1",
             "replies": "1",
+            "quotes.consent.opt_out": "1",  # Dana's quote of Bob, who opted out
+            "quotes": "1",  # and that it is a quote (held by default, had nothing refused it)
         }
         assert summary_value(out, "retracted") == "2"
         assert summary_value(out, "never reached the relay") == "1"

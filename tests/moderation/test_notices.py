@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from statusgen import quote_status, quoted_status
 
+from relay.config.rules import default_rules
+from relay.core.history import History
+from relay.core.post import Post
+from relay.core.screen import screen
 from relay.core.verdict import Decision, Reason
 from relay.moderation.notices import (
     URL_CHARS,
@@ -23,6 +29,8 @@ from relay.moderation.notices import (
     status_length,
 )
 
+NOW = datetime(2026, 8, 2, 12, 0, tzinfo=UTC)
+RULES = default_rules(["hoot"])
 URL = "https://therapists.example/@alice/111222333444555666"
 WORDS = ("I", "am", "a", "counsellor", "in", "Leeds", "and", "I", "am", "new", "here,")
 WORDS += ("hello", "to", "everyone", "in", "the", "community")
@@ -120,6 +128,20 @@ class TestHoldNotice:
     def test_mentions_in_the_post_do_not_become_recipients(self) -> None:
         """A mention in the quoted text or author is defused so the DM reaches only moderators."""
         notice = hold_notice(held(text="thanks @bob@elsewhere.example!", author="@alice@therapists.example"))
+        assert not re.search(r"(?<![\w/])@\w", notice)
+
+    def test_a_held_quote_says_whose_words_and_their_start_defused(self) -> None:
+        """A quote's notice says it is a quote, of whom, and the start of the quoted text, with a
+        mention in it defused (the reason screening gives a quote is shown as it is stored)."""
+        quote = Post.from_status(
+            quote_status(quoted_status(text="ask @carol@elsewhere.example about it")), source="localhost:3000"
+        )
+        reasons = screen(quote, RULES, History(), NOW).reasons
+        notice = hold_notice(held(reasons=reasons))
+        assert (
+            "quotes: a quote of quoted@elsewhere.example: “ask @\u200bcarol@elsewhere.example about it”"
+            in notice
+        )
         assert not re.search(r"(?<![\w/])@\w", notice)
 
     def test_prefix_is_counted(self) -> None:

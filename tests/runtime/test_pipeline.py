@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from statusgen import HOME, hoot
+from statusgen import HOME, hoot, quote_status, quoted_status
 from storecrash import crash_after
 from structlog.testing import capture_logs
 
@@ -167,6 +167,38 @@ class TestEditsAndDeletes:
         p.handle(seen(edited, via="stream"))
         [intent] = store.boosts.unfinished_intents()
         assert (intent.kind, intent.uri) == ("unboost", data["uri"])
+
+    @pytest.mark.parametrize("state", ["revoked", "deleted"])
+    def test_a_boosted_quote_revoked_or_its_quoted_post_deleted_is_unboosted(
+        self, store: Store, state: str
+    ) -> None:
+        """The same post (same `edited_at`) with its quote moved on is screened again and unboosted;
+        a stale copy of the accepted quote after that changes nothing."""
+        p = pipeline(store)
+        p.rules = rules(quotes="accept")
+        accepted = quote_status(quoted_status())
+        self.boosted(store, p, accepted)
+        p.handle(seen(quote_status(quoted_status(), state)))
+        [intent] = store.boosts.unfinished_intents()
+        assert (intent.kind, intent.uri) == ("unboost", accepted["uri"])
+        verdict = store.posts.verdict_for(accepted["uri"])
+        assert verdict is not None
+        assert [r.rule for r in verdict.reasons] == ["quotes.state"]
+        assert store.posts.screened_count(accepted["uri"]) == 2
+        p.handle(seen(accepted))
+        assert store.posts.screened_count(accepted["uri"]) == 2
+
+    def test_the_quoted_authors_opt_out_refuses_the_quote(self, store: Store) -> None:
+        """The pipeline screens a quote with the quoted author's history from the store."""
+        store.people.set_consent("quoted@elsewhere.example", "opt-out", "quoted@elsewhere.example")
+        p = pipeline(store)
+        p.rules = rules(quotes="accept")
+        data = quote_status(quoted_status())
+        p.handle(seen(data))
+        verdict = store.posts.verdict_for(data["uri"])
+        assert verdict is not None
+        assert verdict.decision is Decision.REJECT
+        assert "quotes.consent.opt_out" in [r.rule for r in verdict.reasons]
 
     @pytest.mark.parametrize("reviewed", [False, True], ids=["accepted", "approved"])
     def test_edit_held_with_on_edit_hold_unboosts_and_holds(self, store: Store, reviewed: bool) -> None:

@@ -57,6 +57,24 @@ class TestEdited:
         assert [s["id"] for s in newer] == ["3"]
         assert missing == [posts[1]]
 
+    def test_a_quote_that_moved_on_is_handed_on(self) -> None:
+        """A boosted quote revoked, or whose quoted post was deleted, keeps its `edited_at`: its
+        quote state further on than the stored one is what makes it change."""
+        posts = [
+            Recheck("u1", "1", None, "accepted"),
+            Recheck("u2", "2", None, "accepted"),
+            Recheck("u3", "3", None, "revoked"),
+            Recheck("u4", "4", "2026-05-01T13:00:00+00:00", "accepted"),
+        ]
+        answer = [
+            dict(status("1", None), quote={"state": "revoked", "quoted_status": None}),
+            dict(status("2", None), quote={"state": "accepted", "quoted_status": None}),
+            dict(status("3", None), quote={"state": "revoked", "quoted_status": None}),
+            dict(status("4", "2026-05-01T13:00:00+00:00"), quote={"state": "deleted", "quoted_status": None}),
+        ]
+        newer, _ = edited(posts, answer)
+        assert [s["id"] for s in newer] == ["1", "4"]
+
     def test_a_time_that_does_not_parse_is_no_edit(self) -> None:
         """A malformed `edited_at` in the answer changes nothing."""
         newer, _ = edited([Recheck("u1", "1", None)], [status("1", "yesterday")])

@@ -61,6 +61,18 @@ class TestStatus:
         edited = dict(data, edited_at="2026-08-01T13:00:00.000Z")
         assert isinstance(normalise.status(edited, source=HOME, via="stream", seen=seen), Delivered)
 
+    def test_a_known_quote_that_moved_on_is_parsed(self) -> None:
+        """A quote revoked since the cache saw it (same `edited_at`) takes the full path; the same
+        state again, or a stale one, is a light sighting."""
+        data = dict(hoot(), quote={"state": "accepted", "quoted_status": None})
+        seen = SeenCache()
+        seen.remember(data["uri"], None, "accepted")
+        revoked = dict(data, quote={"state": "revoked", "quoted_status": None})
+        assert isinstance(normalise.status(revoked, source=HOME, via="stream", seen=seen), Delivered)
+        assert isinstance(normalise.status(data, source=HOME, via="stream", seen=seen), Sighting)
+        seen.remember(data["uri"], None, "revoked")
+        assert isinstance(normalise.status(data, source=HOME, via="stream", seen=seen), Sighting)
+
     @pytest.mark.parametrize(
         ("via", "event"),
         [
