@@ -88,6 +88,14 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectoryConfig:
+    enabled: bool = True  # `join` / `leave` / `intro` / `unlist` by DM; nobody is listed unasked
+    html_dir: Path | None = None  # `relay run` writes index.html and directory.csv here; None: off
+    collections: bool = True  # keep Mastodon Collections of the members (where the home has the API)
+    title: str = ""  # the page's and the Collections' name; "": "#<first hashtag> directory"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # the relay.toml this came from
     hashtags: tuple[str, ...]  # as written (display form), without '#'
@@ -100,6 +108,12 @@ class Config:
     booster: BoosterConfig = BoosterConfig()
     streams: StreamsConfig = StreamsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    directory: DirectoryConfig = DirectoryConfig()
+
+    @property
+    def directory_title(self) -> str:
+        """The directory's name: `[directory] title`, or "#<first hashtag> directory"."""
+        return self.directory.title or f"#{self.hashtags[0]} directory"
 
 
 def add_config_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -166,6 +180,7 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         allow_public=metrics_table.get_bool("allow_public", False),
     )
     metrics_table.finish()
+    directory = _directory(top.table("directory"), base)
     rules = parse_rules(
         doc.get("rules", {}), hashtags=hashtags, mode=mode, self_acct=None, base_dir=base, source=path.name
     )
@@ -183,7 +198,24 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         booster=booster,
         streams=streams,
         metrics=metrics,
+        directory=directory,
     )
+
+
+def _directory(table: Table, base: Path) -> DirectoryConfig:
+    default = DirectoryConfig()
+    html_dir = table.get_str("html_dir", "")
+    title = table.get_str("title", default.title)
+    if len(title) > 200:
+        raise table.error("title", "at most 200 characters", found=title, fix="shorten it")
+    result = DirectoryConfig(
+        enabled=table.get_bool("enabled", default.enabled),
+        html_dir=base / html_dir if html_dir else None,
+        collections=table.get_bool("collections", default.collections),
+        title=title,
+    )
+    table.finish()
+    return result
 
 
 def _moderation(table: Table, mode: str, moderators: tuple[str, ...]) -> ModerationConfig:
