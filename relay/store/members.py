@@ -37,7 +37,8 @@ class Members:
 
     def join(self, account: MemberAccount, actor: str, now: datetime | None = None) -> bool:
         """List `account` (its profile as the server gave it); return False if it was listed already
-        (its profile is refreshed either way). Audited as `directory.join` when it is new."""
+        (its profile is refreshed either way). Audited as `directory.join` when it is new. Joining
+        again after leaving asks the Collections anew (a refusal there is forgotten)."""
         acct, at = norm_acct(account.acct), self._db.at(now)
         with self._db.writing() as c:
             row = c.execute("SELECT left_at FROM members WHERE acct = ?", (acct,)).fetchone()
@@ -49,6 +50,7 @@ class Members:
                 " account_id), uri = excluded.uri, url = excluded.url, display_name ="
                 " excluded.display_name, note = excluded.note, updated_at = excluded.updated_at,"
                 " joined_at = CASE WHEN left_at IS NULL THEN joined_at ELSE excluded.joined_at END,"
+                " item_state = CASE WHEN left_at IS NULL OR item_id IS NOT NULL THEN item_state END,"
                 " left_reason = NULL, left_at = NULL",
                 {
                     "acct": acct,
