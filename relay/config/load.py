@@ -93,6 +93,7 @@ class DirectoryConfig:
     html_dir: Path | None = None  # `relay run` writes index.html and directory.csv here; None: off
     collections: bool = True  # keep Mastodon Collections of the members (where the home has the API)
     title: str = ""  # the page's and the Collections' name; "": "#<first hashtag> directory"
+    collections_refresh_seconds: float = 300.0  # how often the members' consent states are read
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +214,9 @@ def _directory(table: Table, base: Path) -> DirectoryConfig:
         html_dir=base / html_dir if html_dir else None,
         collections=table.get_bool("collections", default.collections),
         title=title,
+        collections_refresh_seconds=table.get_float(
+            "collections_refresh_seconds", default.collections_refresh_seconds, minimum=1.0
+        ),
     )
     table.finish()
     return result

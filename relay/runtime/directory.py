@@ -10,8 +10,9 @@ every `TICK` seconds:
    `directory.csv` (each written to a temporary file and renamed: a reader never sees half);
 3. Collections, where the home instance has the API (`relay.runtime.collections`): members who
    left are removed, new members added (a new Collection when the last is full), and every
-   `REFRESH` seconds each item's consent state is read again. Where the home instance has no
-   Collections API this is said once, at warning, with what to do.
+   `[directory] collections_refresh_seconds` each item's consent state is read again. Where the
+   home instance has no Collections API (or the token may not use it) this is said once, at
+   warning, with what to do.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from relay.store.store import Store
 log = structlog.get_logger()
 
 TICK = 1.0  # seconds between two looks at the directory
-REFRESH = 600.0  # seconds between two reads of the Collections' consent states
 INTROS_PER_TICK = 5  # first boosts read from the home instance per look (each one request)
 NOT_ADDED = "not-added"  # our mark for a member the home instance would not feature (422): retried
 
@@ -108,6 +108,7 @@ class Directory:
         self._now = now
         self._next = 0.0
         self._next_refresh = 0.0
+        self._refresh_every = config.directory.collections_refresh_seconds
         self._shown: str | None = None  # what the page shows, as a digest: rewritten when it changes
         self._synced: str | None = None  # the membership the Collections were last brought to
         self._failed_intros: set[str] = set()
@@ -176,7 +177,7 @@ class Directory:
             for member in gone:
                 self._unfeature(member)
             if refresh:
-                self._next_refresh = self._clock() + REFRESH
+                self._next_refresh = self._clock() + self._refresh_every
                 self._refresh()
             for member in self.store.members.listed():
                 if member.account_id and member.item_id is None and member.item_state in (None, NOT_ADDED):
@@ -187,8 +188,14 @@ class Directory:
             if exc.status in (404, 410):
                 self._no_collections(f"the home instance answered {exc}")
                 return
-            log.warning("directory.collections_failed", error=str(exc), retry_in=REFRESH)
-            self._next_refresh = self._clock() + REFRESH
+            if exc.status in (401, 403):
+                self._no_collections(
+                    f"the home instance answered {exc}: the bot's token needs the scopes"
+                    " read:collections and write:collections"
+                )
+                return
+            log.warning("directory.collections_failed", error=str(exc), retry_in=self._refresh_every)
+            self._next_refresh = self._clock() + self._refresh_every
         self._synced = _digest((m.acct, m.item_id, m.item_state) for m in self.store.members.listed())
 
     def _unfeature(self, member: Member) -> None:
