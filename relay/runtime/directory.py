@@ -241,9 +241,13 @@ class Directory:
         return created.id
 
     def _refresh(self) -> None:
-        """Read each Collection's items again: the members' consent states, and items gone."""
+        """Read each Collection's items again: the members' consent states, items gone, and items
+        the store does not know of (a stop between adding one and recording it): a listed member's
+        is adopted, anyone else's removed (the directory's Collections hold its members only)."""
         assert self.collections is not None
-        by_item = {m.item_id: m for m in self.store.members.listed() if m.item_id}
+        listed = self.store.members.listed()
+        by_item = {m.item_id: m for m in listed if m.item_id}
+        by_account = {m.account_id: m for m in listed if m.account_id and not m.item_id}
         for collection_id, _, _ in self.store.members.collections():
             try:
                 collection = self.collections.get(collection_id)
@@ -265,6 +269,16 @@ class Directory:
                         member.acct, collection_id if keep else None, item_id if keep else None, state
                     )
                     log.info("directory.item_state", acct=member.acct, state=state)
+            for item in collection.items:
+                if item.id in by_item:
+                    continue
+                owner = by_account.pop(item.account_id, None) if item.account_id else None
+                if owner is not None:
+                    self.store.members.set_item(owner.acct, collection_id, item.id, item.state)
+                    log.info("directory.item_adopted", acct=owner.acct, state=item.state)
+                else:
+                    self.collections.remove(collection_id, item.id)
+                    log.info("directory.item_removed", collection=collection_id, account_id=item.account_id)
 
 
 def _digest(rows: Iterable[tuple[object, ...]]) -> str:

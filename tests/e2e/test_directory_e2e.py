@@ -84,7 +84,7 @@ class Directory:
 def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
     with Fediverse(["home", "remote"], heartbeat=0.5) as fed:
         d = Directory(tmp_path_factory.mktemp("directory"), fed)
-        with d.relay.start():
+        with d.relay:
             d.relay.wait_log("stream.connected", stream=f"{fed['home'].domain} notifications")
             d.relay.wait_log("mentions.fetched")
             yield d

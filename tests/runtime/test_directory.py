@@ -213,3 +213,24 @@ class TestPublishing:
         site = config.directory.html_dir
         assert site is not None
         assert "I am Ann" in (site / PAGE_NAME).read_text()
+
+    def test_items_unknown_to_the_store_are_adopted_or_removed(
+        self, home: Instance, bot: SeededAccount, store: Store, config: Config, clock: Clock
+    ) -> None:
+        """After a stop between adding an item and recording it, the next read adopts a member's item
+        and removes anyone else's (the directory's Collections hold its members only)."""
+        ann = home.create_account("ann", indexable=True)
+        stranger = home.create_account("stranger", indexable=True)
+        d = directory(home, bot, store, config, clock)
+        join(store, home, home.create_account("first", indexable=True), bot)
+        tick(d, clock)
+        [(collection_id, _, _)] = store.members.collections()
+        client = CollectionsClient(home.url, bot.token)
+        client.add(collection_id, ann.id)  # as if the relay stopped before recording it
+        client.add(collection_id, stranger.id)
+        join(store, home, ann, bot)
+        tick(d, clock, seconds=61)
+        member = store.members.get(ann.acct)
+        assert member is not None
+        assert (member.collection_id, member.item_state) == (collection_id, "accepted")
+        assert sorted(i.account.username for i in home.collections()[0].items) == ["ann", "first"]
