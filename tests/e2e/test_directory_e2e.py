@@ -120,21 +120,15 @@ class TestDirectoryByDM:
             lambda: "an art therapist in Bristol" in directory.page(), what="the introduction on the page"
         )
 
-    def test_leave_removes(self, directory: Directory) -> None:
-        """`leave` takes the sender off the page, out of the CSV and out of the Collection."""
-        lea = directory.person("home", "lea")
-        directory.join(lea)
-        asked = lea.dm("leave")
-        lea.wait_reply(asked, "no longer in the directory")
-        directory.wait_gone(lea)
-
-    def test_optout_removes(self, directory: Directory) -> None:
-        """An `optout` takes the author out of the directory too."""
-        otto = directory.person("remote", "otto")
-        directory.join(otto)
-        asked = otto.dm("optout")
-        otto.wait_reply(asked, "no longer in the directory")
-        directory.wait_gone(otto)
+    @pytest.mark.parametrize(("instance", "command"), [("home", "leave"), ("remote", "optout")])
+    def test_leave_and_optout_remove(self, directory: Directory, instance: str, command: str) -> None:
+        """`leave`, and an author's `optout`, take the sender off the page, out of the CSV and out of
+        the Collection."""
+        person = directory.person(instance, f"{command}r")
+        directory.join(person)
+        asked = person.dm(command)
+        person.wait_reply(asked, "no longer in the directory")
+        directory.wait_gone(person)
 
     def test_moderator_block_and_unlist_remove(self, directory: Directory) -> None:
         """A moderator's `block` of a member and `unlist` of another take both out."""

@@ -90,6 +90,13 @@ def join(store: Store, home: Instance, who: SeededAccount, viewer: SeededAccount
     )
 
 
+def published(config: Config, name: str) -> str:
+    """The text of a file the directory wrote into `[directory] html_dir`."""
+    site = config.directory.html_dir
+    assert site is not None
+    return (site / name).read_text(encoding="utf-8")
+
+
 def tick(d: Directory, clock: Clock, seconds: float = 1.5) -> None:
     clock.now += seconds
     d.tick()
@@ -114,11 +121,9 @@ class TestPublishing:
         join(store, home, ann, bot)
         join(store, home, bob, bot)
         tick(d, clock)
-        site = config.directory.html_dir
-        assert site is not None
-        csv_lines = (site / CSV_NAME).read_text().splitlines()
+        csv_lines = published(config, CSV_NAME).splitlines()
         assert csv_lines[1:] == [f"{ann.acct},true,false,", f"{bob.acct},true,false,"]
-        page = (site / PAGE_NAME).read_text()
+        page = published(config, PAGE_NAME)
         assert "@" + ann.acct in page
         assert "<p>Counsellor</p>" in page
         [collection] = home.collections()
@@ -137,8 +142,8 @@ class TestPublishing:
         store.members.leave(ann.acct, "leave", actor=ann.acct)
         tick(d, clock)
         assert [i.account.uri for i in home.collections()[0].items] == [bob.uri]
-        assert ann.acct not in (site / CSV_NAME).read_text()
-        assert "@" + ann.acct not in (site / PAGE_NAME).read_text()
+        assert ann.acct not in published(config, CSV_NAME)
+        assert "@" + ann.acct not in published(config, PAGE_NAME)
 
     def test_a_full_collection_starts_another(
         self, home: Instance, bot: SeededAccount, store: Store, config: Config, clock: Clock
@@ -162,9 +167,7 @@ class TestPublishing:
         join(store, home, shy, bot)
         tick(d, clock)
         assert [len(c.items) for c in home.collections()] == [0]
-        site = config.directory.html_dir
-        assert site is not None
-        assert shy.acct in (site / CSV_NAME).read_text()
+        assert shy.acct in published(config, CSV_NAME)
 
     def test_no_collections_api_is_said_once(
         self, home: Instance, bot: SeededAccount, store: Store, config: Config, clock: Clock
@@ -180,9 +183,7 @@ class TestPublishing:
         assert len(warnings) == 1
         assert "collections = false" in warnings[0]["fix"]
         assert home.collections() == []
-        site = config.directory.html_dir
-        assert site is not None
-        assert ann.acct in (site / CSV_NAME).read_text()
+        assert ann.acct in published(config, CSV_NAME)
 
     def test_first_boost_becomes_the_introduction(
         self, home: Instance, bot: SeededAccount, store: Store, config: Config, clock: Clock
@@ -210,9 +211,7 @@ class TestPublishing:
         assert member is not None
         assert member.intro_uri == status["uri"]
         assert member.intro_chosen is False
-        site = config.directory.html_dir
-        assert site is not None
-        assert "I am Ann" in (site / PAGE_NAME).read_text()
+        assert "I am Ann" in published(config, PAGE_NAME)
 
     def test_items_unknown_to_the_store_are_adopted_or_removed(
         self, home: Instance, bot: SeededAccount, store: Store, config: Config, clock: Clock
