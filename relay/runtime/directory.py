@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 from mastodon import Mastodon, MastodonError
 
+from relay.config.credentials import read_token
 from relay.config.load import Config
 from relay.core.directory import CSV_NAME, PAGE_NAME, Entry, follow_csv, render_page
 from relay.runtime.collections import (
@@ -118,6 +119,14 @@ class Directory:
                 self._no_collections("the home instance has no Collections API (Mastodon 4.6 and later)")
         else:
             self.collections = None
+
+    @classmethod
+    def with_home_token(
+        cls, api: Mastodon, store: Store, config: Config, instance: Mapping[str, Any]
+    ) -> Directory:
+        """The directory of `relay run`: Collections through the home instance with its token."""
+        client = CollectionsClient(config.home.url, read_token(config.home) or "")
+        return cls(api, store, config, instance=instance, collections=client)
 
     def _no_collections(self, why: str) -> None:
         log.warning(

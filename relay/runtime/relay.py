@@ -46,7 +46,6 @@ from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
-from relay.runtime.collections import CollectionsClient
 from relay.runtime.directory import Directory
 from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
 from relay.runtime.handoff import Cursors
@@ -359,13 +358,7 @@ class Relay:
                 metrics=self.metrics,
             )
             moderation.start()
-            self._directory = Directory(
-                home_api,
-                store,
-                cfg,
-                instance=home_instance,
-                collections=CollectionsClient(cfg.home.url, read_token(cfg.home) or ""),
-            )
+            self._directory = Directory.with_home_token(home_api, store, cfg, home_instance)
             for source_cfg in (cfg.home, *cfg.sources):
                 for hashtag in cfg.hashtags:
                     cursor = store.posts.get_cursor(source_cfg.host, hashtag)
