@@ -51,7 +51,10 @@ class Membership:
         if not self._store.members.join(ctx.sender, acct, ctx.now):
             member = self._store.members.get(acct)
             since = f" since {member.joined_at:%Y-%m-%d}" if member is not None else ""
-            out.lines.append(f"You are already in the directory{since}. Send `leave` to be taken out.")
+            out.lines.append(
+                f"You are already in the directory{since}; I refreshed your name and bio there."
+                " Send `leave` to be taken out."
+            )
             return
         out.lines.append(
             f"Welcome: you are in the {tags} directory. Your introduction there is your first post I"

@@ -77,7 +77,8 @@ class TestJoinLeave:
         assert "Welcome" in lines[0]
         assert "`leave`" in lines[0]
         assert run(store, c.Join(), sender=profile()) == [
-            "You are already in the directory since 2026-08-01. Send `leave` to be taken out."
+            "You are already in the directory since 2026-08-01; I refreshed your name and bio there."
+            " Send `leave` to be taken out."
         ]
 
     def test_join_without_a_profile_lists_nobody(self, store: Store) -> None:

@@ -233,3 +233,21 @@ class TestPublishing:
         assert member is not None
         assert (member.collection_id, member.item_state) == (collection_id, "accepted")
         assert sorted(i.account.username for i in home.collections()[0].items) == ["ann", "first"]
+
+    def test_a_deleted_introduction_gives_way_to_the_bio(
+        self, home: Instance, bot: SeededAccount, store: Store, config: Config, clock: Clock
+    ) -> None:
+        """An introduction post retracted (deleted, unboosted) leaves the page; the bio stands in."""
+        ann = home.create_account("ann", note="<p>Counsellor in Leeds</p>", indexable=True)
+        join(store, home, ann, bot)
+        uri = f"{home.url}/users/ann/statuses/1"
+        arrive(store, uri, source=home.domain, acct=ann.acct, url=uri, edited_at=None, text_fingerprint="f")
+        store.members.set_intro(ann.acct, uri, uri, "<p>My intro</p>", chosen=True, actor=ann.acct)
+        d = directory(home, bot, store, config, clock)
+        tick(d, clock)
+        assert "My intro" in published(config, PAGE_NAME)
+        store.posts.mark_retracted(uri, "deleted")
+        tick(d, clock)
+        page = published(config, PAGE_NAME)
+        assert "My intro" not in page
+        assert "Counsellor in Leeds" in page
