@@ -76,14 +76,14 @@ class CollectionsClient:
         }
         if tag:
             body["tag_name"] = tag
-        return _collection(self._call("POST", "/api/v1/collections", body)["collection"])
+        return _collection(self._call("POST", "/api/v1/collections", body).get("collection"))
 
     def get(self, collection_id: str) -> Collection:
-        return _collection(self._call("GET", f"/api/v1/collections/{collection_id}")["collection"])
+        return _collection(self._call("GET", f"/api/v1/collections/{collection_id}").get("collection"))
 
     def add(self, collection_id: str, account_id: str) -> Item:
         data = self._call("POST", f"/api/v1/collections/{collection_id}/items", {"account_id": account_id})
-        return _item(data["collection_item"])
+        return _item(data.get("collection_item"))
 
     def remove(self, collection_id: str, item_id: str) -> None:
         self._call("DELETE", f"/api/v1/collections/{collection_id}/items/{item_id}")
@@ -101,20 +101,30 @@ class CollectionsClient:
             raise CollectionsError(response.status_code, message)
         if not response.content:
             return {}
-        data = response.json()
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
         if not isinstance(data, dict):
             raise CollectionsError(response.status_code, "the answer is not a JSON object")
         return data
 
 
-def _item(data: Mapping[str, Any]) -> Item:
-    account_id = data.get("account_id")
-    return Item(str(data["id"]), None if account_id is None else str(account_id), str(data["state"]))
+def _item(data: Any) -> Item:
+    try:
+        account_id = data.get("account_id")
+        return Item(str(data["id"]), None if account_id is None else str(account_id), str(data["state"]))
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise CollectionsError(200, f"a malformed collection item ({exc!r})") from None
 
 
-def _collection(data: Mapping[str, Any]) -> Collection:
-    return Collection(
-        id=str(data["id"]),
-        url=data.get("url") if isinstance(data.get("url"), str) else None,
-        items=tuple(_item(item) for item in data.get("items") or ()),
-    )
+def _collection(data: Any) -> Collection:
+    try:
+        url, items = data.get("url"), data.get("items") or ()
+        return Collection(
+            id=str(data["id"]),
+            url=url if isinstance(url, str) else None,
+            items=tuple(_item(item) for item in items),
+        )
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise CollectionsError(200, f"a malformed collection ({exc!r})") from None

@@ -45,6 +45,7 @@ log = structlog.get_logger()
 
 TICK = 1.0  # seconds between two looks at the directory
 INTROS_PER_TICK = 5  # first boosts read from the home instance per look (each one request)
+WRITE_RETRY = 60.0  # seconds before a page that could not be written is tried again
 NOT_ADDED = "not-added"  # our mark for a member the home instance would not feature (422): retried
 
 
@@ -113,6 +114,8 @@ class Directory:
         self._shown: str | None = None  # what the page shows, as a digest: rewritten when it changes
         self._synced: str | None = None  # the membership the Collections were last brought to
         self._failed_intros: set[str] = set()
+        self._next_write = 0.0
+        self._write_error: str | None = None
         self.collections = collections
         if collections is not None and config.directory.enabled and config.directory.collections:
             if not has_collections(instance):
@@ -146,12 +149,29 @@ class Directory:
         shown = _digest(
             (m.acct, m.display_name, m.note, m.url, m.intro_html, m.intro_url, m.joined_at) for m in members
         )
-        if self.config.html_dir is not None and shown != self._shown:
-            write_files(self.config.html_dir, self.title, self.store, self._now())
-            log.info("directory.written", folder=str(self.config.html_dir), members=len(members))
-            self._shown = shown
+        if self.config.html_dir is not None and shown != self._shown and self._clock() >= self._next_write:
+            self._write(self.config.html_dir, shown, len(members))
         if self.collections is not None:
             self._sync_collections(members)
+
+    def _write(self, folder: Path, shown: str, count: int) -> None:
+        try:
+            write_files(folder, self.title, self.store, self._now())
+        except OSError as exc:
+            error = f"{type(exc).__name__}: {exc.strerror or exc}"
+            if error != self._write_error:  # said once per kind of failure, tried again each minute
+                log.warning(
+                    "directory.write_failed",
+                    folder=str(folder),
+                    error=error,
+                    fix="make [directory] html_dir a folder the relay's user may write"
+                    " (under systemd: ReadWritePaths= in a drop-in)",
+                )
+                self._write_error = error
+            self._next_write = self._clock() + WRITE_RETRY
+            return
+        log.info("directory.written", folder=str(folder), members=count)
+        self._shown, self._write_error = shown, None
 
     # -- introductions ----------------------------------------------------------------------------
 

@@ -251,3 +251,25 @@ class TestPublishing:
         page = published(config, PAGE_NAME)
         assert "My intro" not in page
         assert "Counsellor in Leeds" in page
+
+    def test_a_folder_that_cannot_be_written_is_said_once(
+        self, home: Instance, bot: SeededAccount, store: Store, config: Config, clock: Clock
+    ) -> None:
+        """html_dir unusable (here a file stands there): one warning with the fix, no traceback per
+        tick; tried again a minute later, and written once the folder can be made."""
+        site = config.directory.html_dir
+        assert site is not None
+        site.write_text("in the way", encoding="utf-8")
+        join(store, home, home.create_account("ann", indexable=True), bot)
+        d = directory(home, bot, store, config, clock)
+        with capture_logs() as logs:
+            tick(d, clock)
+            tick(d, clock)
+            site.unlink()
+            tick(d, clock)  # within the minute: not tried yet
+            assert not site.exists()
+            tick(d, clock, seconds=61)
+        failed = [e for e in logs if e["event"] == "directory.write_failed"]
+        assert len(failed) == 1
+        assert "ReadWritePaths" in failed[0]["fix"]
+        assert "ann@" in published(config, CSV_NAME)
