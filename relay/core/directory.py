@@ -78,7 +78,8 @@ _STYLE = """
   --link: #9cc4ff; --line: #3a3a3a; --card: #1d1d1d; } }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 46rem; padding: 1rem; font: 1.05rem/1.55 system-ui, sans-serif;
-  color: var(--fg); background: var(--bg); }
+  color: var(--fg); background: var(--bg); overflow-wrap: anywhere; }
+h1 { font-size: 1.6rem; line-height: 1.25; }
 a { color: var(--link); }
 a:focus-visible, input:focus-visible { outline: 3px solid var(--link); outline-offset: 2px; }
 header p, .handle, .joined, footer { color: var(--muted); }
@@ -87,7 +88,7 @@ input { width: 100%; font: inherit; padding: .6rem; margin: .3rem 0; color: var(
   background: var(--bg); border: 2px solid var(--muted); border-radius: .4rem; }
 ol { list-style: none; padding: 0; }
 li.member { border: 1px solid var(--line); background: var(--card); border-radius: .5rem;
-  padding: .8rem 1rem; margin: .8rem 0; overflow-wrap: anywhere; }
+  padding: .8rem 1rem; margin: .8rem 0; }
 li.member h3 { margin: 0; font-size: 1.15rem; }
 .handle, .joined { margin: .1rem 0; font-size: .95rem; }
 .intro p { margin: .4rem 0; }

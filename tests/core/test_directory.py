@@ -9,6 +9,19 @@ from datetime import UTC, datetime
 
 from relay.core.directory import CSV_HEADER, Entry, follow_csv, render_page, sanitise
 
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of `#rrggbb`."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 JOINED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 EVIL_BIO = (
     '<p>Hi<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
@@ -124,6 +137,17 @@ class TestPage:
         assert '<label for="filter">' in page
         assert '<html lang="en">' in page
         assert 'name="viewport"' in page
+
+    def test_contrast(self) -> None:
+        """Text, muted text and links meet WCAG AA (4.5:1) on the page and on an entry, light and dark."""
+        page = render_page("T", [entry()], generated=JOINED)
+        schemes = [block for block in re.findall(r"\{([^{}]*--fg:[^{}]*)\}", page)]
+        assert len(schemes) == 2
+        for scheme in schemes:
+            colours = dict(re.findall(r"--(\w+): (#[0-9a-f]{6})", scheme))
+            for text in ("fg", "muted", "link"):
+                for background in ("bg", "card"):
+                    assert contrast(colours[text], colours[background]) >= 4.5, (text, background, scheme)
 
     def test_empty_directory(self) -> None:
         """Nobody yet: the page says so."""

@@ -99,7 +99,8 @@ def visible_handles(tab: Page) -> list[str]:
 
 class TestDirectoryPage:
     def test_entries_render(self, page: tuple[Page, list[str]]) -> None:
-        """Every member shows with name, handle and text; the title is the directory's."""
+        """Every member shows with name, handle and text; the title is the directory's; nothing is
+        wider than a phone's screen."""
         tab, _ = page
         assert tab.title() == "#TherapistsConnect directory"
         assert visible_handles(tab) == ["@ann@one.example", "@bob@two.example", "@eve@three.example"]
@@ -108,6 +109,8 @@ class TestDirectoryPage:
         assert (
             tab.get_by_role("link", name="Follow everyone at once").get_attribute("href") == "directory.csv"
         )
+        # Readable on a phone: nothing wider than the 390-pixel screen.
+        assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     def test_filter_works_from_the_keyboard(self, page: tuple[Page, list[str]]) -> None:
         """Tab reaches the labelled filter; typing narrows the list; clearing it shows everyone."""
