@@ -11,6 +11,7 @@ everywhere in relay: "do not restart"); 1 otherwise. No token is ever printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNotFound
 from relay import __version__
 from relay.cli.checklist import (
     AccountFacts,
+    AnchorFacts,
     Facts,
     InstanceFacts,
     ModeratorFacts,
@@ -37,9 +39,10 @@ from relay.cli.checklist import (
     render_text,
 )
 from relay.config.credentials import read_token
-from relay.config.load import Config, InstanceConfig, add_config_option, load_config
+from relay.config.load import AnchorConfig, Config, InstanceConfig, add_config_option, load_config
 from relay.errors import ConfigError, CredentialsError, RelayError
 from relay.moderation.lookup import find_account
+from relay.sources.anchors import AnchorUnreadable, read_context, resolve_anchor
 from relay.sources.stream import streaming_base
 from relay.store.store import Store
 
@@ -230,6 +233,28 @@ def gather_source(
     return SourceFacts(instance, token_facts)
 
 
+def gather_anchor(http: _Http, anchor: AnchorConfig, token: str | None) -> AnchorFacts:
+    """Read the anchor as `relay run` does: find it on its own server, then read its context once."""
+    facts = AnchorFacts(anchor.url, anchor.replies, anchor.interval, token is not None)
+    api = http.api(anchor.base_url, token)
+    try:
+        status_id, original = resolve_anchor(api, anchor, token=token is not None)
+        read = read_context(api, anchor, status_id, token=token is not None)
+    except AnchorUnreadable as exc:
+        return dataclasses.replace(facts, error=str(exc), fix=exc.fix)
+    except (MastodonError, requests.RequestException) as exc:
+        fix = f"check that {anchor.host} is up, then run relay check again"
+        return dataclasses.replace(facts, error=http.describe(exc), fix=fix)
+    return dataclasses.replace(
+        facts,
+        status_id=status_id,
+        replies=len(read.replies),
+        descendants=read.descendants,
+        limited=read.limited,
+        original=original,
+    )
+
+
 def gather_state(path: Path) -> StateFacts:
     if not path.exists():
         folder = path.parent
@@ -263,7 +288,12 @@ def gather(
             )
             token_facts = TokenFacts(present=True, error=error, rejected=rejected)
     sources = tuple(gather_source(http, s, config.hashtags[0], environ) for s in config.sources)
-    return Facts(config, home, token_facts, account, sources, gather_state(config.state))
+    tokens = {config.home.host: token if not token_facts.error else None}
+    for source_config, source_facts in zip(config.sources, sources, strict=True):
+        if source_facts.token.present and not source_facts.token.error:
+            tokens[source_config.host] = _token(source_config, environ)[0]
+    anchors = tuple(gather_anchor(http, a, tokens.get(a.host)) for a in config.anchors)
+    return Facts(config, home, token_facts, account, sources, gather_state(config.state), anchors)
 
 
 # ---- command --------------------------------------------------------------------------------------

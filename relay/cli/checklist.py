@@ -121,6 +121,23 @@ class SourceFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorFacts:
+    """One anchor post as its own server showed it (`relay.sources.anchors`), or why it did not."""
+
+    url: str
+    scope: str  # "direct" | "thread"
+    interval: float
+    token: bool  # read with a token for that server
+    status_id: str | None = None
+    replies: int = 0  # its replies as `scope` counts them
+    descendants: int = 0
+    limited: bool = False  # a tokenless read that got Mastodon's whole tokenless allowance
+    original: str | None = None  # the link names a copy: the original's link
+    error: str | None = None
+    fix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StateFacts:
     path: str
     exists: bool
@@ -136,6 +153,7 @@ class Facts:
     account: AccountFacts | None  # None when the home token does not work
     sources: tuple[SourceFacts, ...]
     state: StateFacts
+    anchors: tuple[AnchorFacts, ...] = ()
 
 
 # ---- decide: facts → items (pure) --------------------------------------------------------------
@@ -326,6 +344,23 @@ def source_item(source: SourceFacts) -> Item:
     return item
 
 
+def anchor_item(anchor: AnchorFacts) -> Item:
+    """Whether an anchor can be read, how many replies it has, and how the relay reads them."""
+    key, title = f"anchor:{anchor.url}", "anchor post"
+    if anchor.error:
+        return Item(key, title, Status.FAIL, f"{anchor.url}: {anchor.error}", anchor.fix)
+    how = f"{'with a token' if anchor.token else 'without a token'}, every {anchor.interval:g} s"
+    what = "direct replies" if anchor.scope == "direct" else "replies in its thread"
+    detail = f"{anchor.url}: {anchor.replies} {what} (of {anchor.descendants} in its context); read {how}"
+    if anchor.limited:
+        fix = f"add a [[sources]] entry with a token for {anchor.url.split('/')[2]}"
+        return Item(key, title, Status.WARN, detail + "; a reader without a token sees at most 60", fix)
+    if anchor.original:
+        fix = f'use url = "{anchor.original}": replies reach the original post\'s server'
+        return Item(key, title, Status.WARN, detail + f"; this link shows a copy of {anchor.original}", fix)
+    return Item(key, title, Status.OK, detail)
+
+
 def state_item(state: StateFacts) -> Item:
     if state.error:
         return Item("state", "state database", Status.FAIL, state.error, state.fix, exit_code=2)
@@ -357,6 +392,7 @@ def decide(facts: Facts) -> list[Item]:
         items.append(source_item(source))
         if source.token.present and not source.token.error:
             items.append(streaming_item(source.instance.host, source.instance))
+    items += [anchor_item(a) for a in facts.anchors]
     items.append(state_item(facts.state))
     return items
 

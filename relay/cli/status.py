@@ -16,6 +16,7 @@ from typing import Any
 from relay.config.load import Config, add_config_option, load_config
 from relay.runtime.service import REPORT_EVERY as STALE_AFTER
 from relay.runtime.service import STREAMS_SETTING
+from relay.store.anchors import AnchorCounts
 from relay.store.store import Store
 
 PAUSED = "PAUSED (a moderator sent `pause`; `resume` continues)"
@@ -51,6 +52,18 @@ class IntentLine:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorLine:
+    """One anchor post: how its replies are read, how many the relay has seen and boosted now."""
+
+    url: str
+    replies_scope: str  # "direct" | "thread"
+    interval: float
+    configured: bool
+    replies: int
+    boosted: int
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     config: str
     state: str
@@ -64,6 +77,7 @@ class Summary:
     open_intents: tuple[IntentLine, ...]
     streams: tuple[StreamLine, ...] = ()
     streams_reported_age: float | None = None  # seconds since the relay last reported; None: never
+    anchors: tuple[AnchorLine, ...] = ()
 
 
 def summarise(config: Config, store: Store, now: datetime) -> Summary:
@@ -91,7 +105,13 @@ def summarise(config: Config, store: Store, now: datetime) -> Summary:
         for r in report.get("streams", [])
     )
     reported = report.get("at")
+    counts = store.anchors.counts()
+    anchors = tuple(
+        AnchorLine(a.url, a.replies, a.interval, True, *_counted(counts.pop(a.url, None)))
+        for a in config.anchors
+    ) + tuple(AnchorLine(url, "", 0.0, False, c.replies, c.boosted) for url, c in sorted(counts.items()))
     return Summary(
+        anchors=anchors,
         streams=streams,
         streams_reported_age=None if reported is None else max(now.timestamp() - float(reported), 0.0),
         config=str(config.path),
@@ -105,6 +125,10 @@ def summarise(config: Config, store: Store, now: datetime) -> Summary:
         sources=sources,
         open_intents=intents,
     )
+
+
+def _counted(counts: AnchorCounts | None) -> tuple[int, int]:
+    return (0, 0) if counts is None else (counts.replies, counts.boosted)
 
 
 def render(summary: Summary) -> str:
@@ -142,6 +166,15 @@ def render(summary: Summary) -> str:
             )
             error = f"  ({t.error})" if t.error and not t.connected else ""
             lines.append(f"  {t.name:<{width}}  {state:<12}  {last}{error}")
+    if summary.anchors:
+        lines.append("anchor posts (replies seen, boosted now)")
+        for a in summary.anchors:
+            how = (
+                f"{a.replies_scope} replies, read every {a.interval:g} s"
+                if a.configured
+                else "no longer configured"
+            )
+            lines.append(f"  {a.url}  {a.replies:>5} seen  {a.boosted:>5} boosted  ({how})")
     if summary.open_intents:
         lines.append(f"boost journal: {len(summary.open_intents)} open (reconciled at the next start)")
         lines += [f"  {i.kind:<7} {format_age(i.age):>6} ago  {i.uri}" for i in summary.open_intents]

@@ -20,6 +20,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from relay.config.rules import full_handle, parse_rules
 from relay.config.tomltable import Table
+from relay.core.anchors import REPLY_SCOPES, status_id_candidate
 from relay.core.rules import MODES, Rules
 from relay.errors import ConfigError
 
@@ -82,6 +83,25 @@ class StreamsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorConfig:
+    """A post whose public replies are boosted with or without the hashtag (`[[anchors]]`)."""
+
+    url: str  # the post's URL on its own server, as written (the key of its replies in the store)
+    replies: str = "direct"  # "direct": replies to the anchor itself; "thread": the whole thread
+    interval: float = 60.0  # seconds between two reads of its context (default: streams.poll_interval)
+
+    @property
+    def host(self) -> str:
+        """host[:port] of the anchor's own server, where its replies are read."""
+        return urlsplit(self.url).netloc.lower()
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host[:port] of the anchor's own server."""
+        return base_url(urlsplit(self.url))
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsConfig:
     address: str | None = None  # "127.0.0.1:9464" serves Prometheus metrics there; None: off
     allow_public: bool = False  # a non-loopback address needs this, deliberately
@@ -109,6 +129,7 @@ class Config:
     booster: BoosterConfig = BoosterConfig()
     streams: StreamsConfig = StreamsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    anchors: tuple[AnchorConfig, ...] = ()
     directory: DirectoryConfig = DirectoryConfig()
 
     @property
@@ -175,6 +196,8 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
     log_table.finish()
     booster = _booster(top.table("booster"))
     streams = _streams(top.table("streams"))
+    anchors = tuple(_anchor(t, streams.poll_interval) for t in top.tables("anchors"))
+    _reject_duplicate_anchors(anchors, path.name)
     metrics_table = top.table("metrics")
     metrics = MetricsConfig(
         address=metrics_table.get_str("address") or None,
@@ -199,6 +222,7 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         booster=booster,
         streams=streams,
         metrics=metrics,
+        anchors=anchors,
         directory=directory,
     )
 
@@ -264,6 +288,44 @@ def _streams(table: Table) -> StreamsConfig:
     )
     table.finish()
     return result
+
+
+def _anchor(table: Table, poll_interval: float) -> AnchorConfig:
+    example = 'url = "https://therapists.example/@founder/109876543210"'
+    value = table.get_str("url", required=True, example=example)
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise table.error("url", "a post's https:// URL", fix=f"write {example}: the post's link")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise table.error(
+            "url",
+            "https:// (plain http:// is accepted for loopback addresses only)",
+            fix=f'write url = "https{value[4:]}"',
+        )
+    if parts.query or parts.fragment or status_id_candidate(value) is None:
+        raise table.error(
+            "url",
+            "a post's URL ending in its id, such as https://therapists.example/@founder/109876543210",
+            fix='copy the post\'s link (its date or "Copy link to post"), not a profile or a page',
+        )
+    result = AnchorConfig(
+        url=value.rstrip("/"),
+        replies=table.get_str("replies", "direct", choices=REPLY_SCOPES),
+        interval=table.get_float("interval", poll_interval, minimum=0.1),
+    )
+    table.finish()
+    return result
+
+
+def _reject_duplicate_anchors(anchors: tuple[AnchorConfig, ...], source: str) -> None:
+    seen: dict[str, int] = {}
+    for i, anchor in enumerate(anchors):
+        if anchor.url in seen:
+            raise ConfigError(
+                f"{source}: anchors[{i}].url = {anchor.url!r} is already anchors[{seen[anchor.url]}]",
+                fix="remove the duplicate [[anchors]] entry",
+            )
+        seen[anchor.url] = i
 
 
 def _instance(table: Table, base: Path, *, default_env: str | None) -> InstanceConfig:

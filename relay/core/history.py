@@ -20,6 +20,7 @@ class History:
     account_blocked: str | None = None  # the block reason, when blocked by a moderator
     domain_blocked: str | None = None
     trusted: bool = False
+    anchor: str | None = None  # the anchor post (`[[anchors]]` URL) this post is known to reply to
 
 
 def covering_domains(domain: str) -> list[str]:

@@ -19,8 +19,9 @@ class Delivered:
     """A status that a source delivered: by stream, catch-up, poll or RSS."""
 
     post: Post
-    via: str  # "stream" | "catch-up" | "poll" | "rss" | "recheck"
+    via: str  # "stream" | "catch-up" | "poll" | "rss" | "recheck" | "anchor" | "mention"
     hashtag: str | None = None  # the watched hashtag whose feed brought it (moves that cursor)
+    anchor: str | None = None  # the anchor post (its `[[anchors]]` URL) it replies to, if it came as one
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class Mention:
 
     dm: DirectMessage
     via: str  # "stream" | "catch-up"
+    anchor_reply: Delivered | None = None  # a public reply to the bot's own anchor post, for the pipeline
 
 
 @dataclass(frozen=True, slots=True)

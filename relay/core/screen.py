@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from relay.core.anchors import ANCHOR_RULE, anchor_detail
 from relay.core.history import History, covering_domains
 from relay.core.post import Post
 from relay.core.rules import Rules
@@ -37,7 +38,7 @@ def screen(post: Post, rules: Rules, history: History, now: datetime) -> Verdict
         reasons = [_bypass(r) if r.decision is Decision.HOLD else r for r in reasons]
         if not any(r.decision is Decision.REJECT for r in reasons):
             reasons.append(Reason("trusted", Decision.ACCEPT, f"{post.author.acct} is trusted"))
-    elif rules.mode == "review" and not reasons:
+    elif rules.mode == "review" and all(r.decision is Decision.ACCEPT for r in reasons):
         reasons.append(Reason("mode", Decision.HOLD, "review mode: a moderator approves every post"))
     decision = max((r.decision for r in reasons), key=_SEVERITY.__getitem__, default=Decision.ACCEPT)
     return Verdict(decision=decision, reasons=tuple(reasons))
@@ -58,17 +59,24 @@ def _action(rule: str, action: str, detail: str) -> Iterator[Reason]:
 
 
 def check_visibility(post: Post, rules: Rules, history: History, now: datetime) -> Iterator[Reason]:
-    """Only public posts by default; unlisted when configured; private and direct never."""
+    """Only public posts by default; unlisted when configured; private and direct never; a reply
+    to an anchor only when public (its author did not put it in any public feed otherwise)."""
     if post.visibility in ("private", "direct"):
         yield Reason("visibility", Decision.REJECT, f"{post.visibility} posts are never boosted")
+    elif history.anchor is not None and post.visibility != "public":
+        detail = f"{post.visibility} replies to an anchor are not boosted (only public ones)"
+        yield Reason("visibility", Decision.REJECT, detail)
     elif post.visibility not in rules.visibility:
         detail = f"{post.visibility} posts are not boosted (rules.visibility)"
         yield Reason("visibility", Decision.REJECT, detail)
 
 
 def check_hashtags(post: Post, rules: Rules, history: History, now: datetime) -> Iterator[Reason]:
-    """A watched hashtag must really be on the post, not only mentioned in a link or a bio."""
-    if post.tags.isdisjoint(rules.hashtags):
+    """A watched hashtag must really be on the post, not only mentioned in a link or a bio; a
+    reply to an anchor post needs none (the reason says which anchor)."""
+    if history.anchor is not None:
+        yield Reason(ANCHOR_RULE, Decision.ACCEPT, anchor_detail(history.anchor))
+    elif post.tags.isdisjoint(rules.hashtags):
         watched = ", ".join(f"#{t}" for t in sorted(rules.hashtags))
         found = ", ".join(f"#{t}" for t in sorted(post.tags)) or "none"
         detail = f"no watched hashtag ({watched}) on the post; it has {found}"
@@ -85,8 +93,9 @@ def check_self_and_boosts(post: Post, rules: Rules, history: History, now: datet
 
 
 def check_replies(post: Post, rules: Rules, history: History, now: datetime) -> Iterator[Reason]:
-    """Replies are skipped by default, allowed, or allowed only below configured anchor posts."""
-    if not post.is_reply or rules.replies == "allow":
+    """Replies are skipped by default, allowed, or allowed only below configured anchor posts; a
+    reply to an `[[anchors]]` post is what those anchors are for."""
+    if not post.is_reply or rules.replies == "allow" or history.anchor is not None:
         return
     if rules.replies == "anchors" and _is_anchor(post, rules.reply_anchors):
         return

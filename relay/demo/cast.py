@@ -75,6 +75,7 @@ class Cast:
     fed: Fediverse
     people: dict[str, Person]
     accounts: dict[str, SeededAccount]
+    anchor: str | None = None  # the URL of the anchor post (relay.toml's [[anchors]]), if posted
     _clients: dict[str, Mastodon] = field(default_factory=dict)
 
     def instance(self, username: str) -> Instance:
@@ -110,9 +111,14 @@ class Cast:
         return None
 
 
+ANCHOR_BY = "dana"  # posts the anchor: the post that started it all, whose replies are all boosted
+ANCHOR_TEXT = "Who are you, where are you, what do you do? Reply here: the relay shares every reply."
+
+
 def seed(fed: Fediverse, people: tuple[Person, ...] = PEOPLE) -> Cast:
     """Create every account. `fran` follows the bot, as the relay's readers do; so do the moderator,
-    Bob and Dana, so that the bot's DMs to them are not filtered away as unsolicited."""
+    Bob and Dana, so that the bot's DMs to them are not filtered away as unsolicited. Dana posts the
+    anchor post (without the hashtag) before the relay starts."""
     accounts = {
         p.username: fed[p.instance].create_account(
             p.username, display_name=p.display_name, note=p.note, bot=p.bot, indexable=p.discoverable
@@ -122,6 +128,8 @@ def seed(fed: Fediverse, people: tuple[Person, ...] = PEOPLE) -> Cast:
     cast = Cast(fed, {p.username: p for p in people}, accounts)
     for username in ("fran", "maya", "bob", "dana"):
         fed[cast.people[username].instance].follow(accounts[username], cast.acct("relaybot"))
+    if ANCHOR_BY in accounts:
+        cast.anchor = str(cast.client(ANCHOR_BY).status_post(ANCHOR_TEXT)["url"])
     return cast
 
 
@@ -173,6 +181,17 @@ def config_text(cast: Cast, *, sabotage: str | None = None) -> str:
         'html_dir = "site"',
         "collections_refresh_seconds = 1",
         "",
+        *(
+            [
+                "[[anchors]]  # every public reply to Dana's first post is boosted, hashtag or not",
+                f'url = "{cast.anchor}"',
+                'replies = "direct"',
+                f"interval = {POLL_INTERVAL}",
+                "",
+            ]
+            if cast.anchor
+            else []
+        ),
         "[rules.keywords]",
         f"reject = {_toml_list(REJECT_WORDS)}",
         f"hold = {_toml_list(HOLD_WORDS)}",

@@ -101,6 +101,7 @@ class Scenario:
             ("Introductions from three instances", self.introductions),
             ("One post seen on several instances: screened once, boosted once", self.seen_twice),
             ("A reply", self.reply),
+            ("A reply without the hashtag to the anchor post, from another instance", self.anchor_reply),
             ("A private post, then a public one", self.private_post),
             ("A spam burst", self.spam_burst),
             ("An author with #nobot in the bio", self.nobot),
@@ -156,6 +157,22 @@ class Scenario:
             "dana", f"Welcome, Alice! So glad you're here. {TAG}", in_reply_to_id=found[0]["id"]
         )
         self.expect_rejected(reply, "replies")
+
+    def anchor_reply(self) -> None:
+        anchor = self.cast.anchor
+        if anchor is None:
+            self.check("an anchor post to reply to", False, "none was posted")
+            return
+        chidi = self.cast.client("chidi")
+        found = chidi.search_v2(anchor, resolve=True, result_type="statuses")["statuses"]
+        self.out(f"  the anchor: @{self.cast.acct('dana')}'s post {anchor}, read on remote")
+        answer = self.post(
+            "chidi", "Chidi here: grief and trauma work in Lagos.", in_reply_to_id=found[0]["id"]
+        )
+        self.expect_boosted(answer)
+        facts = self.relay.facts(answer.uri)
+        via = facts.via if facts is not None else None
+        self.check("read from the anchor's replies", via == "anchor", f"came via {via}")
 
     def private_post(self) -> None:
         private = self.post(

@@ -44,6 +44,7 @@ class MentionFetcher:
         emit: Callable[[Mention | MentionsSeen], None],
         stop: threading.Event,
         home: str,
+        anchors: normalise.OwnAnchors | None = None,
     ) -> None:
         self._make_api = make_api
         self._cursor = cursor  # the newest mention notification handled (see `handled`)
@@ -51,6 +52,7 @@ class MentionFetcher:
         self._emit = emit
         self._stop = stop
         self._home = home
+        self._anchors = anchors  # the bot's own anchor posts: replies to them go to the pipeline too
         self._wake = threading.Event()
 
     def handled(self, notification_id: str) -> None:
@@ -106,7 +108,7 @@ class MentionFetcher:
     def _emit_all(self, notifications: list[dict[str, Any]]) -> int:
         count = 0
         for note in sorted(notifications, key=lambda n: id_key(str(n["id"]))):
-            item = normalise.mention(note, home=self._home, via="catch-up")
+            item = normalise.mention(note, home=self._home, via="catch-up", anchors=self._anchors)
             if item is not None:
                 self._emit(item)
                 count += 1

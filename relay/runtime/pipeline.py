@@ -31,6 +31,7 @@ committed, and the wiring routes it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ from typing import Any
 import structlog
 
 from relay.core import edits
+from relay.core.anchors import ANCHOR_RULE
 from relay.core.dedupe import Arrival, decide
 from relay.core.edits import DeleteAction, EditAction, Standing
 from relay.core.ids import is_numeric_id
@@ -79,8 +81,13 @@ class _ItemFailed(Exception):
 
 
 def _reasons(verdict: Verdict) -> list[str]:
-    """What the log line and the audit row say of a verdict: each reason that did not accept."""
-    return [f"{r.rule}: {r.detail}" for r in verdict.reasons if r.decision is not Decision.ACCEPT]
+    """What the log line and the audit row say of a verdict: each reason that did not accept, and
+    the anchor a reply passed by ("anchor: reply to anchor <url>")."""
+    return [
+        f"{r.rule}: {r.detail}"
+        for r in verdict.reasons
+        if r.decision is not Decision.ACCEPT or r.rule == ANCHOR_RULE
+    ]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -253,6 +260,8 @@ class Pipeline:
         # Dedupe: the store says what it has about the uri, `decide` says what this arrival is,
         # the store writes that (one read, then one write of the post, in the batch's transaction).
         arrival = decide(store.posts.stored(post.uri), edited_at)
+        if item.anchor is not None and self._newly_anchored(post.uri, item.anchor, arrival):
+            arrival = Arrival.RESCREEN  # refused before (no hashtag, a reply): an anchor's reply now
         if (post.source, post.id) in self._early and self._take_early_delete(post.source, post.id):
             store.posts.record_arrival(
                 post.uri, arrival, **sighting
@@ -301,6 +310,7 @@ class Pipeline:
             source=post.source,
             via=item.via,
             edit=arrival is Arrival.RESCREEN,
+            anchor=item.anchor,
             decision=verdict.decision.value,
             reasons=reasons,
         )
@@ -309,10 +319,22 @@ class Pipeline:
         else:
             self._edited(post, verdict)
 
+    def _newly_anchored(self, uri: str, anchor: str, arrival: Arrival) -> bool:
+        """Link `uri` to `anchor`; True when that makes a stored, refused version worth screening
+        again (it came first from a hashtag feed, where a reply without the hashtag is refused)."""
+        linked = self.store.anchors.link(uri, anchor, self._now)
+        if not linked or arrival is not Arrival.DUPLICATE:
+            return False
+        verdict = self.store.posts.verdict_for(uri)
+        return verdict is not None and verdict.decision is Decision.REJECT
+
     def _screen(self, post: Post, fingerprint: str, now: datetime) -> Verdict:
-        return screen(
-            post, self.rules, self.store.people.history(post.author.acct, fingerprint, now, uri=post.uri), now
-        )
+        history = self.store.people.history(post.author.acct, fingerprint, now, uri=post.uri)
+        # An anchor's reply is a reply: a post that is none is never asked about (most of them).
+        anchor = self.store.anchors.anchor_of(post.uri) if post.is_reply else None
+        if anchor is not None:
+            history = dataclasses.replace(history, anchor=anchor)
+        return screen(post, self.rules, history, now)
 
     def _first_decision(self, post: Post, verdict: Verdict) -> None:
         # An accepted new post's boost intent was written with it, by `Store.add_screened`.

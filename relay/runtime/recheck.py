@@ -40,14 +40,13 @@ from mastodon import (
     MastodonAPIError,
     MastodonError,
     MastodonNotFoundError,
-    MastodonRatelimitError,
 )
 
 from relay.core.ids import parse_time, version_key
 from relay.core.items import Deleted, Item
 from relay.runtime.budget import SharedServerBudget
 from relay.sources import normalise
-from relay.sources.rest import as_json, http_status
+from relay.sources.rest import as_json, http_status, within_budget
 from relay.store.records import Recheck
 from relay.store.store import Store
 
@@ -186,20 +185,6 @@ class Rechecker:
 
     def _call(self, api: Mastodon, request: Callable[[], Any]) -> Any:
         """`request()` once the shared budget allows it; waits out a 429. None when stopping."""
-        while True:
-            wait = self._budget.wait(self._clock())
-            if wait > 0 and self._stop.wait(wait):
-                return None
-            if self._stop.is_set():
-                return None
-            try:
-                return request()
-            except MastodonRatelimitError:
-                self._budget.hit_limit(self._clock(), getattr(api, "ratelimit_reset", None))
-                log.warning("recheck.rate_limited", retry_in_s=round(self._budget.wait(self._clock()), 1))
-            finally:
-                self._budget.observe(
-                    getattr(api, "ratelimit_limit", None),
-                    getattr(api, "ratelimit_remaining", None),
-                    getattr(api, "ratelimit_reset", None),
-                )
+        return within_budget(
+            api, self._budget, request, stop=self._stop, clock=self._clock, event="recheck.rate_limited"
+        )

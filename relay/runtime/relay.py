@@ -5,7 +5,8 @@
       home instance the recheck of recent boosts;  │
       polls)                                       │
     RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
-    the bot's notification stream + mention catch-up┘           + moderation (DMs, holds, expiry)
+    the bot's notification stream + mention catch-up┤           + moderation (DMs, holds, expiry)
+    the anchor reader (each anchor's context)      ┘
 
 Every source's data becomes queue items in `relay.sources.normalise`. The pipeline and the
 booster call nobody sideways: they return what happened (`relay.runtime.events`) and `_route`
@@ -37,7 +38,9 @@ from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
 from relay import REQUEST_TIMEOUT, USER_AGENT
 from relay.config.credentials import read_token
-from relay.config.load import Config, InstanceConfig, add_config_option, load_config
+from relay.config.load import AnchorConfig, Config, InstanceConfig, add_config_option, load_config
+from relay.core.anchors import status_id_candidate
+from relay.core.budget import ServerBudget
 from relay.core.items import Fatal, Item, Mention, MentionsSeen
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
@@ -55,6 +58,7 @@ from relay.runtime.recheck import Rechecker
 from relay.runtime.service import Health, install_signal_handlers, stream_samples
 from relay.sources import normalise
 from relay.sources.access import access
+from relay.sources.anchors import AnchorReader
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
 from relay.sources.sse import StreamEvent
@@ -269,18 +273,25 @@ class Relay:
         home = self.config.home
         token = read_token(home)
         domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
+        own = {
+            status_id: a.url
+            for a in self.config.anchors
+            if a.host == home.host and (status_id := status_id_candidate(a.url)) is not None
+        }
+        anchors = normalise.OwnAnchors(host=home.host, by_id=own) if own else None
         fetcher = MentionFetcher(
             make_api=lambda: make_api(home.url, token),
             cursor=moderation.mentions_cursor,  # the stored one (moderation.start() read it)
             emit=self._emit,
             stop=self.stop,
             home=domain,
+            anchors=anchors,
         )
         self.mention_fetcher = fetcher
         self._spawn("mentions", fetcher.run)
 
         def on_event(event: StreamEvent) -> None:
-            item = normalise.notification_event(event.name, event.data, home=domain)
+            item = normalise.notification_event(event.name, event.data, home=domain, anchors=anchors)
             if item is not None:
                 self._emit(item)
 
@@ -297,6 +308,37 @@ class Relay:
         )
         self.mention_readers.append(reader)
         self._spawn(reader.name, reader.run)
+
+    def _start_anchors(self) -> None:
+        """One thread reads every anchor's context on the anchor's own server (see
+        `relay.sources.anchors`): with the token the relay has for that server, else without one."""
+        cfg = self.config
+        if not cfg.anchors:
+            return
+        tokens = {s.host: s.token for s in self.sources}
+        budgets: dict[str, ServerBudget] = {}
+
+        def api_for(anchor: AnchorConfig) -> tuple[Mastodon, bool]:
+            token = tokens.get(anchor.host)
+            return make_api(anchor.base_url, token), token is not None
+
+        def budget(host: str) -> ServerBudget:
+            if host == cfg.home.host and self._home_budget is not None:
+                return self._home_budget  # the booster's: reads with the home token spend it too
+            return budgets.setdefault(host, ServerBudget())
+
+        reader = AnchorReader(
+            anchors=cfg.anchors, make_api=api_for, budgets=budget, emit=self._emit, stop=self.stop
+        )
+        for anchor in cfg.anchors:
+            log.info(
+                "anchor.watching",
+                anchor=anchor.url,
+                replies=anchor.replies,
+                interval_s=anchor.interval,
+                token=tokens.get(anchor.host) is not None,
+            )
+        self._spawn("anchors", reader.run)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:
@@ -367,6 +409,7 @@ class Relay:
             self._home_budget = booster.budget
             self._start_sources(home_api, home_instance, pipeline)
             self._start_mentions(home_instance, moderation)
+            self._start_anchors()
             watchdog = Watchdog(self.readers(), stop=self.stop, stale_after=cfg.streams.read_timeout)
             self._spawn("watchdog", watchdog.run)
             if cfg.metrics.address:
@@ -434,6 +477,8 @@ class Relay:
         run: list[Item] = []
         for item in items:
             if isinstance(item, Mention | MentionsSeen):
+                if isinstance(item, Mention) and item.anchor_reply is not None:
+                    run.append(item.anchor_reply)  # a reply to the bot's own anchor: a post too
                 if run:
                     self._take_posts(pipeline, booster, moderation, run)
                     run = []

@@ -158,28 +158,42 @@ def delete_status(request: Request) -> Response:
     return json_response(body)
 
 
+# Mastodon's `Api::V1::Statuses::ContextsController`: a reader without a token gets at most 40
+# ancestors and 60 descendants, 20 levels deep; with a token, up to 4,096.
+CONTEXT_LIMIT = 4_096
+ANCESTORS_LIMIT = 40
+DESCENDANTS_LIMIT = 60
+DESCENDANTS_DEPTH_LIMIT = 20
+
+
 @route("GET", r"/api/v1/statuses/(?P<id>\d+)/context", scopes=READ_STATUSES)
 def context(request: Request) -> Response:
     state, viewer = request.state, request.viewer
     st = state.get_status(request.args["id"], viewer)
+    tokenless = request.token is None
     ancestors: list[Status] = []
     parent = st.in_reply_to
     while parent is not None and parent.id in state.statuses:
         ancestors.insert(0, parent)
         parent = parent.in_reply_to
     descendants: list[Status] = []
-    frontier = [st]
+    frontier = [(st, 0)]
     while frontier:
-        current = frontier.pop(0)
+        current, depth = frontier.pop(0)
+        if tokenless and depth >= DESCENDANTS_DEPTH_LIMIT:
+            continue
         children = sorted(
             (s for s in state.statuses.values() if s.in_reply_to is current), key=lambda s: int(s.id)
         )
         descendants.extend(children)
-        frontier.extend(children)
+        frontier.extend((child, depth + 1) for child in children)
+    shown_ancestors = [s for s in ancestors if state.visible(s, viewer)]
+    shown = [s for s in descendants if state.visible(s, viewer)]
+    limits = (ANCESTORS_LIMIT, DESCENDANTS_LIMIT) if tokenless else (CONTEXT_LIMIT, CONTEXT_LIMIT)
     return json_response(
         {
-            "ancestors": [render.status(state, s, viewer) for s in ancestors if state.visible(s, viewer)],
-            "descendants": [render.status(state, s, viewer) for s in descendants if state.visible(s, viewer)],
+            "ancestors": [render.status(state, s, viewer) for s in shown_ancestors[-limits[0] :]],
+            "descendants": [render.status(state, s, viewer) for s in shown[: limits[1]]],
         }
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from mastodon import Mastodon, MastodonAPIError, MastodonRatelimitError
 
+from relay.core.budget import ServerBudget
 from relay.core.ids import id_key, parse_time
 
 log = structlog.get_logger()
@@ -38,6 +39,37 @@ def as_json(entity: Any) -> dict[str, Any]:
 
     result: dict[str, Any] = json.loads(json.dumps(entity, default=default))
     return result
+
+
+def within_budget(
+    api: Mastodon,
+    budget: ServerBudget,
+    request: Callable[[], Any],
+    *,
+    stop: threading.Event,
+    clock: Callable[[], float],
+    event: str,
+    **context: Any,
+) -> Any:
+    """`request()` once `budget` allows it, its answer's `X-RateLimit-*` figures reported to it; a
+    429 waits for the reset (logged as `event`, with `context`) and asks again. None when stopping."""
+    while True:
+        wait = budget.wait(clock())
+        if wait > 0 and stop.wait(wait):
+            return None
+        if stop.is_set():
+            return None
+        try:
+            return request()
+        except MastodonRatelimitError:
+            budget.hit_limit(clock(), getattr(api, "ratelimit_reset", None))
+            log.warning(event, retry_in_s=round(budget.wait(clock()), 1), **context)
+        finally:
+            budget.observe(
+                getattr(api, "ratelimit_limit", None),
+                getattr(api, "ratelimit_remaining", None),
+                getattr(api, "ratelimit_reset", None),
+            )
 
 
 def http_status(exc: MastodonAPIError) -> int | None:

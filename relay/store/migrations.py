@@ -209,7 +209,19 @@ CREATE TABLE early_deletes (
 CREATE INDEX early_deletes_at ON early_deletes (deleted_at);
 """
 
-_V10_DIRECTORY = """
+_V10_ANCHORS = """
+-- Replies to anchor posts (relay.toml's [[anchors]]): which post replies to which anchor, so that
+-- every later screening of the post (an edit from any source, a recheck) knows it needs no hashtag.
+-- Written by the pipeline when an anchor's context (or the bot's mentions) brings the reply.
+CREATE TABLE anchor_replies (
+    uri       TEXT PRIMARY KEY,             -- the reply's ActivityPub id (as posts.uri)
+    anchor    TEXT NOT NULL,                -- the anchor's URL as relay.toml names it
+    linked_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX anchor_replies_anchor ON anchor_replies (anchor);
+"""
+
+_V11_DIRECTORY = """
 -- The community directory: people who asked to be listed (`join` by DM), never anyone else. A
 -- row stays when its member leaves or is removed (left_at set), so that the audit log's targets
 -- keep their meaning and a Collection item still to be removed is remembered.
@@ -252,7 +264,8 @@ MIGRATIONS: tuple[str, ...] = (
     _V7_DONE_INDEXES_HOLD_DONE_ROWS,
     _V8_BOOST_INTENT_AT,
     _V9_EARLY_DELETES,
-    _V10_DIRECTORY,
+    _V10_ANCHORS,
+    _V11_DIRECTORY,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

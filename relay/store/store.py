@@ -12,6 +12,7 @@ connection and its transaction (`atomic()`, `savepoint()`):
     store.audit_log  relay.store.audit     the audit log
     store.settings   relay.store.settings  small settings (pause), handled mentions
     store.statistics relay.store.stats     events per source, `relay status` figures
+    store.anchors    relay.store.anchors   which post replies to which anchor post
 
 Callers name the part: `store.queue.hold(...)`, `store.boosts.boost_done(...)`, so that what a
 line of the pipeline or the booster touches is plain where it is written.
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from relay.store.anchors import AnchorReplies
 from relay.store.audit import AuditLog
 from relay.store.db import Db
 from relay.store.journal import Journal
@@ -53,3 +55,4 @@ class Store(Db):
         self.members = Members(self, self.audit_log)
         self.settings = Settings(self, self.audit_log)
         self.statistics = Statistics(self)
+        self.anchors = AnchorReplies(self)

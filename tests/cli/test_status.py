@@ -140,3 +140,26 @@ class TestFormatAge:
     def test_short_ages(self, seconds: float, text: str) -> None:
         """Ages read at a glance: seconds, minutes, hours and minutes, days and hours."""
         assert format_age(seconds) == text
+
+
+class TestAnchors:
+    def test_anchors_with_replies_seen_and_boosted(self, config: Path, day: Path) -> None:
+        """Each configured anchor is listed with its replies seen and boosted now; an anchor whose
+        replies are stored but which left relay.toml is listed as no longer configured."""
+        anchor = f"http://{SOURCE}/@founder/100"
+        old = f"http://{SOURCE}/@founder/50"
+        with config.open("a", encoding="utf-8") as f:
+            f.write(f'[[anchors]]\nurl = "{anchor}"\nreplies = "thread"\n')
+        with Store.open(day) as s:
+            s.anchors.link(f"https://{HOME}/statuses/0", anchor)  # boosted (see `day`)
+            s.anchors.link(f"https://{HOME}/statuses/5", anchor)  # rejected
+            s.anchors.link(f"https://{HOME}/statuses/1", old)
+        data = json.loads(status(config, "--json").stdout)
+        listed = [
+            (a["url"], a["replies_scope"], a["configured"], a["replies"], a["boosted"])
+            for a in data["anchors"]
+        ]
+        assert listed == [(anchor, "thread", True, 2, 1), (old, "", False, 1, 1)]
+        out = status(config).stdout
+        assert f"  {anchor}      2 seen      1 boosted  (thread replies, read every 60 s)" in out
+        assert "(no longer configured)" in out.split("anchor posts")[1]

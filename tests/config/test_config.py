@@ -283,3 +283,75 @@ def test_cli_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "moderation.mode" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class TestAnchors:
+    ANCHOR = '\n[[anchors]]\nurl = "https://therapists.example/@founder/109876543210"\n'
+
+    def test_anchor_defaults(self, tmp_path: Path) -> None:
+        """An anchor needs only its URL: direct replies, read every [streams] poll_interval."""
+        config = load_config(write(tmp_path, MINIMAL + self.ANCHOR + "[streams]\npoll_interval = 30\n"))
+        (anchor,) = config.anchors
+        assert anchor.url == "https://therapists.example/@founder/109876543210"
+        assert (anchor.replies, anchor.interval) == ("direct", 30.0)
+        assert (anchor.host, anchor.base_url) == ("therapists.example", "https://therapists.example")
+
+    def test_anchor_options(self, tmp_path: Path) -> None:
+        """`replies = "thread"` and an own interval are taken."""
+        text = MINIMAL + self.ANCHOR + 'replies = "thread"\ninterval = 300\n'
+        (anchor,) = load_config(write(tmp_path, text)).anchors
+        assert (anchor.replies, anchor.interval) == ("thread", 300.0)
+
+    def test_no_anchors_by_default(self, tmp_path: Path) -> None:
+        """Without [[anchors]] there are none (the shipped relay.toml only shows one, commented)."""
+        assert load_config(write(tmp_path, MINIMAL)).anchors == ()
+        assert load_config(ROOT / "relay.toml").anchors == ()
+
+    @pytest.mark.parametrize(
+        ("url", "expected", "fix"),
+        [
+            ("therapists.example/@founder/1", "a post's https:// URL", "the post's link"),
+            ("https://therapists.example/@founder", "ending in its id", "Copy link to post"),
+            ("https://therapists.example/", "ending in its id", "not a profile"),
+            ("https://therapists.example/@founder/1?x=1", "ending in its id", "Copy link to post"),
+            (
+                "http://therapists.example/@founder/1",
+                "https://",
+                'url = "https://therapists.example/@founder/1"',
+            ),
+        ],
+    )
+    def test_bad_anchor_url(self, tmp_path: Path, url: str, expected: str, fix: str) -> None:
+        """A URL that is not a post's link is refused, naming anchors[i].url and how to fix it."""
+        err = error_for(tmp_path, MINIMAL + f'[[anchors]]\nurl = "{url}"\n')
+        assert err.message.startswith("relay.toml: anchors[0].url = ")
+        assert expected in err.message
+        assert fix in (err.fix or "")
+
+    def test_bad_replies_and_unknown_key(self, tmp_path: Path) -> None:
+        """`replies` takes direct or thread; a typo is named with a suggestion."""
+        err = error_for(tmp_path, MINIMAL + self.ANCHOR + 'replies = "all"\n')
+        assert 'anchors[0].replies = \'all\': expected "direct" or "thread"' in err.message
+        err = error_for(tmp_path, MINIMAL + self.ANCHOR + 'reply = "thread"\n')
+        assert "unknown key anchors[0].reply" in err.message
+        assert "anchors[0].replies" in (err.fix or "")
+
+    def test_missing_url_and_duplicate(self, tmp_path: Path) -> None:
+        """An anchor without a URL, or the same anchor twice, is refused."""
+        err = error_for(tmp_path, MINIMAL + '[[anchors]]\nreplies = "direct"\n')
+        assert "anchors[0].url is missing" in err.message
+        err = error_for(tmp_path, MINIMAL + self.ANCHOR + self.ANCHOR)
+        assert "anchors[1].url" in err.message
+        assert "duplicate" in (err.fix or "")
+
+    def test_bad_anchor_exits_2(self, tmp_path: Path) -> None:
+        """`relay run` with a bad anchor stops with exit code 2 and the key on stderr."""
+        path = write(tmp_path, MINIMAL + '[[anchors]]\nurl = "https://therapists.example/about"\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "relay", "run", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2
+        assert "anchors[0].url" in done.stderr

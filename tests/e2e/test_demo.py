@@ -73,10 +73,10 @@ class TestScenario:
     def test_the_summary_counts_every_outcome(self, demo: DemoRun) -> None:
         """Boosted, held (and what became of them), rejected by rule, retracted, never seen."""
         out = demo.out
-        assert summary_value(out, "screened") == "15"
-        assert summary_value(out, "boosted") == "6"
+        assert summary_value(out, "screened") == "16"
+        assert summary_value(out, "boosted") == "7"
         assert re.search(
-            r"^  boosted\s+6\s+post → boost: median \d+\.\d\d s, max \d+\.\d\d s$", out, flags=re.M
+            r"^  boosted\s+7\s+post → boost: median \d+\.\d\d s, max \d+\.\d\d s$", out, flags=re.M
         )
         assert re.search(
             r"^  held for review\s+2\s+h1 boosted, h2 rejected \(advertising\)$", out, flags=re.M

@@ -137,3 +137,34 @@ class TestMention:
         with capture_logs() as logs:
             assert normalise.mention(note, home=HOME, via=via) is None
         assert [e["event"] for e in logs] == [event]
+
+
+class TestAnchorMention:
+    ANCHORS = normalise.OwnAnchors(host=HOME, by_id={"100": f"http://{HOME}/@relaybot/100"})
+
+    def note(self, visibility: str, in_reply_to_id: str | None) -> dict[str, Any]:
+        note = copy.deepcopy(notifications()[0])
+        note["status"].update(visibility=visibility, in_reply_to_id=in_reply_to_id)
+        return note
+
+    def test_a_public_reply_to_the_bots_anchor_is_also_a_post(self) -> None:
+        """A public reply to the bot's own anchor comes as a mention that also carries the reply as
+        a post for the pipeline, with its anchor, seen on the home instance."""
+        item = normalise.notification_event(
+            "notification", self.note("public", "100"), home=HOME, anchors=self.ANCHORS
+        )
+        assert isinstance(item, Mention)
+        assert item.anchor_reply is not None
+        assert (item.anchor_reply.via, item.anchor_reply.anchor) == ("mention", self.ANCHORS.by_id["100"])
+        assert item.anchor_reply.post.source == HOME
+
+    @pytest.mark.parametrize(
+        ("visibility", "parent"), [("direct", "100"), ("public", "99"), ("public", None)]
+    )
+    def test_a_dm_or_a_reply_elsewhere_is_only_a_mention(self, visibility: str, parent: str | None) -> None:
+        """A DM (even one answering the anchor) and a mention that answers another post are not posts."""
+        item = normalise.mention(
+            self.note(visibility, parent), home=HOME, via="catch-up", anchors=self.ANCHORS
+        )
+        assert isinstance(item, Mention)
+        assert item.anchor_reply is None
