@@ -49,6 +49,7 @@ from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
+from relay.runtime.directory import Directory
 from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
 from relay.runtime.handoff import Cursors
 from relay.runtime.metrics import Metrics, MetricsServer, StreamSample
@@ -118,6 +119,7 @@ class Relay:
         self._metrics_server: MetricsServer | None = None
         self._home_budget: SharedServerBudget | None = None  # the booster's, shared with the recheck
         self.cursors = Cursors()  # (source, hashtag) → newest status id taken; read by the fetchers
+        self._directory: Directory | None = None  # the directory's page, CSV and Collections
 
     def readers(self) -> list[StreamReader]:
         return [r for s in self.sources for r in s.readers] + self.mention_readers
@@ -398,6 +400,7 @@ class Relay:
                 metrics=self.metrics,
             )
             moderation.start()
+            self._directory = Directory.with_home_token(home_api, store, cfg, home_instance)
             for source_cfg in (cfg.home, *cfg.sources):
                 for hashtag in cfg.hashtags:
                     cursor = store.posts.get_cursor(source_cfg.host, hashtag)
@@ -464,6 +467,8 @@ class Relay:
             self._route(turn.boosted, booster, moderation)
             wait = turn.wait
             self._guarded("moderation", moderation.tick)
+            if self._directory is not None:
+                self._guarded("directory", self._directory.tick)
 
     def _handle(
         self, pipeline: Pipeline, booster: Booster, moderation: Moderation, items: list[Work]

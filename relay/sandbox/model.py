@@ -81,6 +81,15 @@ class Account:
     language: str | None = None
     chosen_languages: tuple[str, ...] | None = None
     quote_policy: str = "public"  # who may quote new posts: "public", "followers" or "nobody"
+    # Consent to be featured in Collections: "automatic", "manual" or "denied"; None is Mastodon's
+    # rule (Mastodon 4.6 ties it to `discoverable`: automatic when discoverable, else denied).
+    feature_approval: str | None = None
+
+    @property
+    def feature_policy(self) -> str:
+        if self.feature_approval is not None:
+            return self.feature_approval
+        return "automatic" if self.indexable else "denied"
 
     @property
     def acct(self) -> str:
@@ -120,6 +129,33 @@ class Quote:
 
     state: str
     quoted: Status | None
+
+
+@dataclass(eq=False)
+class CollectionItem:
+    """One account featured in a Collection, with its consent state (Mastodon 4.6)."""
+
+    id: str
+    account: Account
+    state: str  # pending | accepted | rejected | revoked
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(eq=False)
+class Collection:
+    """A Mastodon 4.6 Collection: accounts a user recommends following."""
+
+    id: str
+    owner: Account
+    name: str
+    description: str = ""
+    language: str | None = None
+    tag: str | None = None
+    sensitive: bool = False
+    discoverable: bool = True
+    items: list[CollectionItem] = field(default_factory=list)
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(eq=False)

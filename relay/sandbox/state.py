@@ -24,6 +24,7 @@ from relay.sandbox.model import (
     Account,
     App,
     AuthCode,
+    Collection,
     Conversation,
     Notification,
     NotificationPolicy,
@@ -84,6 +85,7 @@ class InstanceState:
     tokens: dict[str, Token] = field(default_factory=dict)
     codes: dict[str, AuthCode] = field(default_factory=dict)
     reblogs_made: list[ReblogRecord] = field(default_factory=list)  # every reblog created, ever
+    collections: dict[str, Collection] = field(default_factory=dict)  # Mastodon 4.6 Collections
     _counter: int = 0
 
     # ---- identity -------------------------------------------------------------------------
@@ -157,7 +159,16 @@ class InstanceState:
                 created_at=origin.created_at,
             )
             self.accounts[existing.id] = existing
-        for attr in ("display_name", "note", "bot", "group", "locked", "indexable", "fields"):
+        for attr in (
+            "display_name",
+            "note",
+            "bot",
+            "group",
+            "locked",
+            "indexable",
+            "fields",
+            "feature_approval",
+        ):
             setattr(existing, attr, getattr(origin, attr))
         return existing
 
