@@ -11,6 +11,7 @@ connection and its transaction (`atomic()`, `savepoint()`):
     store.audit_log  relay.store.audit     the audit log
     store.settings   relay.store.settings  small settings (pause), handled mentions
     store.statistics relay.store.stats     events per source, `relay status` figures
+    store.digests    relay.store.digests   the weekly digests (intent, parts posted) and their figures
 
 Callers name the part: `store.queue.hold(...)`, `store.boosts.boost_done(...)`, so that what a
 line of the pipeline or the booster touches is plain where it is written.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from relay.store.audit import AuditLog
 from relay.store.db import Db
+from relay.store.digests import Digests
 from relay.store.journal import Journal
 from relay.store.people import People
 from relay.store.posts import Posts
@@ -50,3 +52,4 @@ class Store(Db):
         self.people = People(self, self.audit_log)
         self.settings = Settings(self, self.audit_log)
         self.statistics = Statistics(self)
+        self.digests = Digests(self)
