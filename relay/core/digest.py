@@ -101,6 +101,34 @@ class Period:
         return self.start.astimezone(zone).date(), last
 
 
+@dataclass(frozen=True, slots=True)
+class DigestFacts:
+    """What one digest says: its period, the authors (`user@domain`) of the posts boosted in it, one
+    entry per post, and the new members of the directory (`user@domain`), the only people named."""
+
+    period: Period
+    boosted_authors: tuple[str, ...] = ()
+    new_members: tuple[str, ...] = ()
+
+    @property
+    def nothing_to_say(self) -> bool:
+        """No post boosted and nobody new: no digest is posted for the period."""
+        return not self.boosted_authors and not self.new_members
+
+    @property
+    def people(self) -> int:
+        return len(set(self.boosted_authors))
+
+    def servers(self) -> list[tuple[str, int]]:
+        """The servers the boosted posts came from, with how many posts each, most first (then by
+        name)."""
+        counts: dict[str, int] = {}
+        for acct in self.boosted_authors:
+            domain = acct.rpartition("@")[2]
+            counts[domain] = counts.get(domain, 0) + 1
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def due_period(
     schedule: Schedule, now: datetime, last_end: datetime | None, *, grace: timedelta = GRACE
 ) -> Period | None:

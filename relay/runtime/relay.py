@@ -46,6 +46,7 @@ from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
+from relay.runtime.digest import DigestPoster, max_characters
 from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
 from relay.runtime.handoff import Cursors
 from relay.runtime.metrics import Metrics, MetricsServer, StreamSample
@@ -355,6 +356,15 @@ class Relay:
                 on_edit=cfg.booster.on_edit,
                 metrics=self.metrics,
             )
+            digest = DigestPoster(
+                home_api,
+                store,
+                cfg.digest,
+                hashtags=cfg.hashtags,
+                me_id=str(self._me.get("id")),
+                max_chars=max_characters(home_instance),
+                monotonic=time.monotonic,
+            )
             moderation.start()
             for source_cfg in (cfg.home, *cfg.sources):
                 for hashtag in cfg.hashtags:
@@ -382,7 +392,7 @@ class Relay:
                 dry_run=cfg.booster.dry_run,
             )
             try:
-                self._loop(pipeline, booster, store, moderation)
+                self._loop(pipeline, booster, store, moderation, digest)
             finally:
                 if self._signals:
                     log.info("relay.stopping", signal=self._signals[0])
@@ -396,7 +406,9 @@ class Relay:
                 log.info("relay.stopped", pending=self.queue.qsize())
         return 0
 
-    def _loop(self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation) -> None:
+    def _loop(
+        self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation, digest: DigestPoster
+    ) -> None:
         wait: float | None = 0.0
         health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
         while not self.stop.is_set():
@@ -421,6 +433,7 @@ class Relay:
             self._route(turn.boosted, booster, moderation)
             wait = turn.wait
             self._guarded("moderation", moderation.tick)
+            self._guarded("digest", digest.tick)
 
     def _handle(
         self, pipeline: Pipeline, booster: Booster, moderation: Moderation, items: list[Work]
