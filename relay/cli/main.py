@@ -83,6 +83,12 @@ SUBCOMMANDS = (
         "Register the relay with an instance, authorise it in a browser and write the token file (0600).",
     ),
     Subcommand(
+        "digest",
+        "relay.cli.digest",
+        "preview the weekly digest",
+        "Print the next weekly digest ([digest] in relay.toml) as the bot would post it, without posting.",
+    ),
+    Subcommand(
         "status",
         "relay.cli.status",
         "summarise a relay's health",
