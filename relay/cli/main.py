@@ -83,6 +83,13 @@ SUBCOMMANDS = (
         "Register the relay with an instance, authorise it in a browser and write the token file (0600).",
     ),
     Subcommand(
+        "init",
+        "relay.cli.init",
+        "set up a new relay: log in, write relay.toml, check it",
+        "Ask for (or take as flags) the home instance, hashtags, moderators and consent mode; log in as "
+        "the bot; write a commented NAME.toml; run relay check; print the systemd commands that start it.",
+    ),
+    Subcommand(
         "digest",
         "relay.cli.digest",
         "preview the weekly digest",
