@@ -152,7 +152,7 @@ class TestDerive:
         assert 'timezone = "Europe/London"' in text
         assert "\n[[sources]]" not in text
         assert text.count("\n#") > example.count("\n#")  # every comment kept, and more
-        with pytest.raises(ValueError, match="has no moderation.moderators"):
+        with pytest.raises(ValueError, match=r"has no moderation\.moderators"):
             derive(example.replace("moderators = [", "mods = ["), answers)
 
     def test_paths_by_name(self) -> None:
