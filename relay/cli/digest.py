@@ -16,7 +16,7 @@ from relay import REQUEST_TIMEOUT, USER_AGENT
 from relay.config.load import Config, add_config_option, load_config
 from relay.core.digest import DigestFacts, Period, upcoming_period
 from relay.moderation.notices import MASTODON_MAX_CHARS, status_length
-from relay.runtime.digest import MemberSource, NoMembers, digest_clock, facts, max_characters
+from relay.runtime.digest import digest_clock, facts, max_characters
 from relay.runtime.digest_text import digest_parts
 from relay.store.store import Store
 
@@ -35,12 +35,11 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     digest = config.digest
     now = digest_clock()()
-    members: MemberSource = NoMembers()
     if config.state.is_file():
         with Store.open(config.state, readonly=True) as store:
             latest = store.digests.latest()
             period = upcoming_period(digest.schedule, now, latest.period_end if latest else None)
-            said = facts(store, period, members)
+            said = facts(store, period)
     else:
         period = upcoming_period(digest.schedule, now, None)
         said = DigestFacts(period)

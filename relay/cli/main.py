@@ -77,6 +77,13 @@ SUBCOMMANDS = (
         "Print every decision and moderator action, filtered by time, actor or post.",
     ),
     Subcommand(
+        "directory",
+        "relay.cli.directory",
+        "the community directory: list, CSV, web page",
+        "List the people who joined the directory by DM; --csv prints the follow-import CSV for "
+        "Mastodon, --html DIR writes the static page and the CSV.",
+    ),
+    Subcommand(
         "login",
         "relay.cli.login",
         "get a token for an instance",

@@ -110,6 +110,15 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectoryConfig:
+    enabled: bool = True  # `join` / `leave` / `intro` / `unlist` by DM; nobody is listed unasked
+    html_dir: Path | None = None  # `relay run` writes index.html and directory.csv here; None: off
+    collections: bool = True  # keep Mastodon Collections of the members (where the home has the API)
+    title: str = ""  # the page's and the Collections' name; "": "#<first hashtag> directory"
+    collections_refresh_seconds: float = 300.0  # how often the members' consent states are read
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # the relay.toml this came from
     hashtags: tuple[str, ...]  # as written (display form), without '#'
@@ -122,6 +131,13 @@ class Config:
     booster: BoosterConfig = BoosterConfig()
     streams: StreamsConfig = StreamsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    directory: DirectoryConfig = DirectoryConfig()
+
+    @property
+    def directory_title(self) -> str:
+        """The directory's name: `[directory] title`, or "#<first hashtag> directory"."""
+        return self.directory.title or f"#{self.hashtags[0]} directory"
+
     digest: DigestConfig = DigestConfig()
 
 
@@ -189,6 +205,7 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         allow_public=metrics_table.get_bool("allow_public", False),
     )
     metrics_table.finish()
+    directory = _directory(top.table("directory"), base)
     digest = _digest(top.table("digest"))
     rules = parse_rules(
         doc.get("rules", {}), hashtags=hashtags, mode=mode, self_acct=None, base_dir=base, source=path.name
@@ -207,8 +224,28 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         booster=booster,
         streams=streams,
         metrics=metrics,
+        directory=directory,
         digest=digest,
     )
+
+
+def _directory(table: Table, base: Path) -> DirectoryConfig:
+    default = DirectoryConfig()
+    html_dir = table.get_str("html_dir", "")
+    title = table.get_str("title", default.title)
+    if len(title) > 200:
+        raise table.error("title", "at most 200 characters", found=title, fix="shorten it")
+    result = DirectoryConfig(
+        enabled=table.get_bool("enabled", default.enabled),
+        html_dir=base / html_dir if html_dir else None,
+        collections=table.get_bool("collections", default.collections),
+        title=title,
+        collections_refresh_seconds=table.get_float(
+            "collections_refresh_seconds", default.collections_refresh_seconds, minimum=1.0
+        ),
+    )
+    table.finish()
+    return result
 
 
 def _digest(table: Table) -> DigestConfig:

@@ -36,6 +36,7 @@ class Person:
     display_name: str
     note: str = ""
     bot: bool = False
+    discoverable: bool = False  # may be featured in Mastodon Collections (the directory's)
 
 
 PEOPLE: tuple[Person, ...] = (
@@ -51,7 +52,7 @@ PEOPLE: tuple[Person, ...] = (
     Person("maya", "home", "moderator", "Maya Okafor", "Clinical psychologist, moderates the relay."),
     Person("fran", "home", "follower of the bot", "Fran Berg", "Follows the relay to read the feed."),
     Person("bob", "remote", "therapist", "Bob Lindqvist", "Psychotherapist in Leeds."),
-    Person("dana", "remote", "therapist", "Dana Whitfield", "Art therapist."),
+    Person("dana", "remote", "therapist", "Dana Whitfield", "Art therapist.", discoverable=True),
     Person("evan", "remote", "coach selling a course", "Evan Sharp", "Life coach. Courses and more."),
     Person("quickcash", "remote", "spammer", "Quick Cash", "Get rich with crypto!"),
     Person("reader", "remote", "the relay's reader on remote", "Relay reader"),
@@ -110,16 +111,16 @@ class Cast:
 
 
 def seed(fed: Fediverse, people: tuple[Person, ...] = PEOPLE) -> Cast:
-    """Create every account. `fran` follows the bot, as the relay's readers do; so do the moderator
-    and Bob, so that the bot's DMs to them are not filtered away as unsolicited."""
+    """Create every account. `fran` follows the bot, as the relay's readers do; so do the moderator,
+    Bob and Dana, so that the bot's DMs to them are not filtered away as unsolicited."""
     accounts = {
         p.username: fed[p.instance].create_account(
-            p.username, display_name=p.display_name, note=p.note, bot=p.bot
+            p.username, display_name=p.display_name, note=p.note, bot=p.bot, indexable=p.discoverable
         )
         for p in people
     }
     cast = Cast(fed, {p.username: p for p in people}, accounts)
-    for username in ("fran", "maya", "bob"):
+    for username in ("fran", "maya", "bob", "dana"):
         fed[cast.people[username].instance].follow(accounts[username], cast.acct("relaybot"))
     return cast
 
@@ -167,6 +168,10 @@ def config_text(cast: Cast, *, sabotage: str | None = None) -> str:
         '# "accept": the bot takes DMs from anyone (authors send `optout`), not only from moderators.',
         'dm_policy = "accept"',
         "digest_interval = 0  # one DM per held post, at once",
+        "",
+        "[directory]  # people who DM the bot `join`: a page, a follow-import CSV, a Collection",
+        'html_dir = "site"',
+        "collections_refresh_seconds = 1",
         "",
         "[rules.keywords]",
         f"reject = {_toml_list(REJECT_WORDS)}",

@@ -44,6 +44,7 @@ class Reality:
         self._cast = cast
         self._state = state
         self._store: Store | None = None
+        self.site = state.parent / "site"  # the demo's [directory] html_dir
 
     def reblogs(self) -> list[str]:
         """The uris of the statuses the bot has reblogged on the home instance, one per reblog."""
@@ -106,6 +107,7 @@ class Scenario:
             ("A bot account", self.bot_account),
             ("A post held for review, approved by the moderator by DM", self.approved_by_dm),
             ("A post held for review, rejected by the moderator by DM", self.rejected_by_dm),
+            ("A therapist joins the community directory by DM", self.joins_directory),
             ("An author opts out by DM", self.optout),
             ("A boosted post deleted by its author", self.deleted),
         ]
@@ -230,6 +232,34 @@ class Scenario:
         ok = ok and discount.uri not in self.reality.reblogs()
         self.out(f"  {short_id} rejected by @maya (advertising): never boosted")
         self.check(f"{short_id} rejected, not boosted", ok, f"queue state {self._queue_state(discount.uri)}")
+
+    def joins_directory(self) -> None:
+        asked = self.dm("dana", "join")
+        if self.bot_dm("dana", "Welcome", in_reply_to=asked) is None:
+            return
+        acct, site = self.cast.acct("dana"), self.reality.site
+        dana_uri = self.cast.accounts["dana"].uri
+
+        def featured() -> str | None:
+            home = self.cast.fed["home"]
+            items = [i for c in home.collections() for i in c.items if i.account.uri == dana_uri]
+            return items[0].state if items else None
+
+        def listed() -> bool:
+            page, csv = site / "index.html", site / "directory.csv"
+            return (
+                page.exists()
+                and f"@{acct}" in page.read_text(encoding="utf-8")
+                and f"{acct},true,false," in csv.read_text(encoding="utf-8")
+                and featured() is not None
+            )
+
+        ok = self._wait(listed)
+        self.out(
+            f"  @{acct} {ARROW} listed on {site / 'index.html'}, in directory.csv (Mastodon's follow"
+            f" import) and in the bot's Mastodon Collection (her consent: {featured() or 'none'})"
+        )
+        self.check("listed on the page, in the CSV and in the Collection", ok, "not everywhere")
 
     def optout(self) -> None:
         asked = self.dm("bob", "optout")

@@ -26,8 +26,9 @@ from relay.core.verdict import Decision
 from relay.errors import IllegalTransition
 from relay.moderation import grammar as c
 from relay.moderation.handles import Account, PostUrl, Ref, ShortId
+from relay.moderation.membership import Membership
 from relay.moderation.notices import quiet, reason_note
-from relay.store.records import QueueItem
+from relay.store.records import MemberAccount, QueueItem
 from relay.store.store import Store
 
 log = structlog.get_logger()
@@ -43,6 +44,7 @@ class Settings:
     hashtags: tuple[str, ...]
     consent_mode: str = "opt-out"
     hold_expiry: timedelta = timedelta(days=7)
+    directory: bool = True  # whether the relay keeps a directory (`join`, `leave`, `intro`, `unlist`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ class Context:
     now: datetime
     reply_to: QueueItem | None = None  # the held post announced by the DM this one answers
     resolved: Mapping[str, Post | None] = field(default_factory=dict)  # URL → post on home
+    sender: MemberAccount | None = None  # the sender's profile, looked up for a `join`
+    reply_post: Post | None = None  # the post the DM replies to, fetched for an `intro`
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Actions:
             c.Status: self._status,
             c.OptOut: self._optout,
             c.OptIn: self._optin,
+            **Membership(store, settings).handlers(),
         }
 
     def run(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
@@ -299,7 +304,11 @@ class Actions:
         undone, withdrawn = self._withdraw(
             boosted, lambda acct: _covers(name, acct), f"blocked: {reason}", ctx
         )
-        out.lines.append(f"Blocked {name}{reason_note(cmd.reason)}.{_retraction_note(undone, withdrawn)}")
+        unlisted = store.members.leave(name, "block", ctx.actor, ctx.now)
+        out.lines.append(
+            f"Blocked {name}{reason_note(cmd.reason)}.{_retraction_note(undone, withdrawn)}"
+            + _unlisted_note(unlisted)
+        )
 
     def _unblock(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
         assert isinstance(cmd, c.Unblock)
@@ -331,6 +340,8 @@ class Actions:
                 f" I'm undoing my {undone} earlier boost{'s' if undone > 1 else ''} of your posts"
                 " (Mastodon allows 30 undos per 30 minutes, so it can take a while)."
             )
+        if self.store.members.leave(acct, "optout", acct, ctx.now):
+            note += " You are no longer in the directory (`join` lists you again)."
         out.lines.append(f"Done: I won't boost your posts any more.{note} Send `optin` to change your mind.")
 
     def _optin(self, cmd: c.Command, ctx: Context, out: Outcome) -> None:
@@ -431,6 +442,14 @@ def _covers(target: str, acct: str) -> bool:
         return acct == target
     domain = domain_of(acct) or ""
     return domain == target or domain.endswith("." + target)
+
+
+def _unlisted_note(unlisted: Sequence[str]) -> str:
+    if not unlisted:
+        return ""
+    if len(unlisted) == 1:
+        return f" Took {unlisted[0]} out of the directory."
+    return f" Took {len(unlisted)} members out of the directory."
 
 
 def _retraction_note(undone: int, withdrawn: int) -> str:

@@ -67,6 +67,7 @@ from relay.moderation.notices import (
     replies,
 )
 from relay.sources.rest import as_json
+from relay.store.records import MemberAccount
 from relay.store.store import Store
 
 log = structlog.get_logger()
@@ -114,6 +115,7 @@ class Moderation:
             hashtags=config.hashtags,
             consent_mode=config.rules.consent.mode,
             hold_expiry=expiry,
+            directory=config.directory.enabled,
         )
         self.actions = Actions(store, settings, streams=streams)
         self.expiry = expiry
@@ -228,7 +230,14 @@ class Moderation:
             refused=list(verdict.refused_words),
             dropped=verdict.dropped,
         )
-        resolved = self._resolve_urls(named_urls(verdict.commands)) if verdict.moderator else {}
+        # Only what triage let through names URLs: a moderator's commands, or anyone's `intro URL`.
+        resolved = self._resolve_urls(named_urls(verdict.commands))
+        sender = self._sender(dm) if any(isinstance(x, c.Join) for x in verdict.commands) else None
+        reply_post = None
+        if dm.in_reply_to_id is not None and any(
+            isinstance(x, c.Intro) and x.url is None for x in verdict.commands
+        ):
+            reply_post = self._status(dm.in_reply_to_id)
         reply_to, digest = None, False
         if dm.in_reply_to_id is not None:
             reply_to = store.queue.queue_by_announcement(dm.in_reply_to_id)
@@ -239,7 +248,7 @@ class Moderation:
             store.settings.mark_mention_handled(dm.status_id, now)
             if item.via == "catch-up":
                 self._advance(dm.notification_id)
-            ctx = Context(dm.acct, verdict.moderator, now, reply_to, resolved)
+            ctx = Context(dm.acct, verdict.moderator, now, reply_to, resolved, sender, reply_post)
             for step in steps(verdict.commands, digest=digest):
                 if isinstance(step, str):
                     out.lines.append(step)
@@ -285,6 +294,33 @@ class Moderation:
                 log.warning("dm.resolve_failed", url=url, error=type(exc).__name__)
                 resolved[url] = None
         return resolved
+
+    def _sender(self, dm: DirectMessage) -> MemberAccount | None:
+        """The sender's profile on the home instance, for a `join` (None: not found, or not the
+        account that sent the DM)."""
+        try:
+            account = find_account(self.api, dm.acct, self.home_domain)
+        except MastodonError as exc:
+            log.warning("dm.sender_lookup_failed", acct=dm.acct, error=type(exc).__name__)
+            return None
+        if account is None or str(account.get("uri") or "") != dm.account_uri:
+            return None
+        return MemberAccount(
+            acct=dm.acct,
+            uri=dm.account_uri,
+            url=str(account.get("url") or "") or None,
+            display_name=str(account.get("display_name") or ""),
+            note=str(account.get("note") or ""),
+            account_id=str(account["id"]),
+        )
+
+    def _status(self, status_id: str) -> Post | None:
+        """The home instance's status `status_id` (the post a DM replies to), or None."""
+        try:
+            return Post.from_status(as_json(self.api.status(status_id)), source=self.home_host)
+        except (MastodonError, MalformedStatus) as exc:
+            log.warning("dm.status_failed", status_id=status_id, error=type(exc).__name__)
+            return None
 
     # -- holds, boosts, expiry --------------------------------------------------------------------
 

@@ -164,6 +164,30 @@ class OptIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Join:
+    """The sender asks to be listed in the community's directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """The sender asks to be taken out of the directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class Intro:
+    """The sender's post (`url`, or None: the post this DM replies to) becomes their introduction."""
+
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unlist:
+    """A moderator takes an account out of the directory."""
+
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
 class UsageError:
     """A known command with bad arguments: what is wrong and the command's usage."""
 
@@ -196,6 +220,10 @@ Command: TypeAlias = (
     | Status
     | OptOut
     | OptIn
+    | Join
+    | Leave
+    | Intro
+    | Unlist
 )
 Parsed: TypeAlias = Command | UsageError | Unknown
 ArgParser: TypeAlias = Callable[[list[str]], Command]
@@ -336,6 +364,29 @@ declare(
     OptOut, "optout", "never boost my posts; undo past boosts", aliases=("opt-out", "opt out"), anyone=True
 )
 declare(OptIn, "optin", "allow boosting my posts", aliases=("opt-in", "opt in"), anyone=True)
+declare(Join, "join", "list me in the community directory", anyone=True)
+declare(Leave, "leave", "take me out of the directory", anyone=True)
+
+
+@command(
+    Intro,
+    "intro [URL]",
+    "make my post my introduction in the directory (no URL: the post you reply to)",
+    anyone=True,
+)
+def _intro(args: list[str]) -> Command:
+    if not args:
+        return Intro()
+    ref = parse_ref(_only(args, "one of your posts: its URL, or reply to it"))
+    if not isinstance(ref, PostUrl):
+        raise CommandError("takes one of your posts: its URL, or reply to it")
+    return Intro(ref.url)
+
+
+@command(Unlist, "unlist user@domain", "take them out of the directory")
+def _unlist(args: list[str]) -> Command:
+    return Unlist(parse_handle(_only(args, "one account: user@domain")))
+
 
 COMMANDS: tuple[Spec, ...] = tuple(_TABLE)
 """Every command, in help order."""

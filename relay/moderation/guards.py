@@ -21,7 +21,8 @@ The guards, in order:
    refusal, rate-limited per sender by `Refusals`.
 5. `is_direct`: moderator commands run only from `direct` statuses; in a public, unlisted or
    followers-only mention they are not run and the moderator is asked to resend by DM. Anyone's
-   `optout` / `optin` run from any mention; other public chatter is ignored.
+   `optout` / `optin` run from any mention; the directory's `join`, `leave` and `intro` run only
+   from a DM (elsewhere the sender is asked for one); other public chatter is ignored.
 
 Text quoted from another post never reaches the parser: `DirectMessage.text` leaves out
 quote-inline spans, blockquotes and `>` lines.
@@ -38,6 +39,9 @@ from relay.moderation.grammar import (
     Boost,
     Command,
     Help,
+    Intro,
+    Join,
+    Leave,
     OptIn,
     OptOut,
     Parsed,
@@ -108,7 +112,7 @@ class Triage:
     answers: tuple[str, ...] = ()
     help: bool = False  # an unknown line in a DM: answer with the help text
     refuse: bool = False  # a non-moderator sent a moderator command
-    ask_for_dm: bool = False  # a moderator sent a moderator command outside a DM
+    ask_for_dm: bool = False  # a DM-only command came outside a DM
     dropped: str | None = None  # why the whole message was dropped (for the log)
     refused_words: tuple[str, ...] = field(default=())
 
@@ -139,7 +143,9 @@ def triage(dm: DirectMessage, who: Who, *, bot_handles: Iterable[str] = ()) -> T
         if not direct:
             if isinstance(parsed, OptOut | OptIn):
                 commands.append(parsed)
-            elif moderator and not isinstance(parsed, Unknown | Help) and requires_moderator(parsed):
+            elif isinstance(parsed, Join | Leave | Intro) or (
+                moderator and not isinstance(parsed, Unknown | Help) and requires_moderator(parsed)
+            ):
                 ask = True
             continue
         if isinstance(parsed, Unknown):
@@ -192,6 +198,8 @@ def refs(cmd: Command) -> tuple[Ref, ...]:
     if isinstance(cmd, Unboost):
         return (cmd.ref,)
     if isinstance(cmd, Boost):
+        return (PostUrl(cmd.url),)
+    if isinstance(cmd, Intro) and cmd.url is not None:
         return (PostUrl(cmd.url),)
     return ()
 

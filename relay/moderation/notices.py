@@ -25,10 +25,11 @@ from typing import Protocol
 
 REFUSAL = (
     "Sorry, only this relay's moderators can use that command, so nothing was done. "
-    "Anyone can send `optout` (never boost my posts) or `optin`; `help` lists them."
+    "Anyone can send `optout` (never boost my posts), `optin`, `join` or `leave` (the directory);"
+    " `help` lists them."
 )
 ASK_FOR_DM = (
-    "I take moderator commands only by direct message, so nothing was done. "
+    "I take that command only by direct message, so nothing was done. "
     "Please send it again as a private mention (visibility: direct)."
 )
 EDITED = "I don't act on edited messages, so nothing was done. Please send the command again in a new DM."

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from mastodon import (
@@ -62,26 +62,14 @@ RECONCILE_MARGIN = timedelta(hours=1)  # statuses this much older than the inten
 RECONCILE_PAGES = 10  # pages of 40 of the bot's own statuses (boosts left out) read at most
 
 
-class MemberSource(Protocol):
-    """Who joined the community's directory in a period (`user@domain`, in order of joining)."""
-
-    def joined_between(self, start: datetime, end: datetime) -> Sequence[str]: ...
-
-
-class NoMembers:
-    """A directory nobody has joined (the relay before the directory exists)."""
-
-    def joined_between(self, start: datetime, end: datetime) -> Sequence[str]:
-        return ()
-
-
-def facts(store: Store, period: Period, members: MemberSource) -> DigestFacts:
-    """What the digest of `period` says, from the store."""
+def facts(store: Store, period: Period) -> DigestFacts:
+    """What the digest of `period` says, from the store: the posts boosted in it and still boosted,
+    and the members of the directory who joined in it and are still listed."""
     boosted = store.digests.boosted_between(period.start, period.end)
     return DigestFacts(
         period,
         boosted_authors=tuple(post.acct for post in boosted),
-        new_members=tuple(members.joined_between(period.start, period.end)),
+        new_members=tuple(member.acct for member in store.members.joined_since(period.start, period.end)),
     )
 
 
@@ -135,7 +123,6 @@ class DigestPoster:
         hashtags: Sequence[str],
         me_id: str,
         max_chars: int = MASTODON_MAX_CHARS,
-        members: MemberSource | None = None,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float],
     ) -> None:
@@ -145,7 +132,6 @@ class DigestPoster:
         self._hashtags = tuple(hashtags)
         self._me_id = me_id
         self._max_chars = max_chars
-        self._members = members or NoMembers()
         self._clock = clock or digest_clock()
         self._monotonic = monotonic
         self._backoff = Backoff(initial=60.0, maximum=3600.0)
@@ -170,7 +156,7 @@ class DigestPoster:
         if period is None:
             return
         parts = digest_parts(
-            facts(self._store, period, self._members),
+            facts(self._store, period),
             self._hashtags,
             self._config.zone,
             max_chars=self._max_chars,

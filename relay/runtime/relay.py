@@ -46,7 +46,9 @@ from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
+from relay.runtime.collections import CollectionsClient
 from relay.runtime.digest import DigestPoster, max_characters
+from relay.runtime.directory import Directory
 from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
 from relay.runtime.handoff import Cursors
 from relay.runtime.metrics import Metrics, MetricsServer, StreamSample
@@ -115,6 +117,7 @@ class Relay:
         self._metrics_server: MetricsServer | None = None
         self._home_budget: SharedServerBudget | None = None  # the booster's, shared with the recheck
         self.cursors = Cursors()  # (source, hashtag) → newest status id taken; read by the fetchers
+        self._directory: Directory | None = None  # the directory's page, CSV and Collections
 
     def readers(self) -> list[StreamReader]:
         return [r for s in self.sources for r in s.readers] + self.mention_readers
@@ -366,6 +369,13 @@ class Relay:
                 monotonic=time.monotonic,
             )
             moderation.start()
+            self._directory = Directory(
+                home_api,
+                store,
+                cfg,
+                instance=home_instance,
+                collections=CollectionsClient(cfg.home.url, read_token(cfg.home) or ""),
+            )
             for source_cfg in (cfg.home, *cfg.sources):
                 for hashtag in cfg.hashtags:
                     cursor = store.posts.get_cursor(source_cfg.host, hashtag)
@@ -433,6 +443,8 @@ class Relay:
             self._route(turn.boosted, booster, moderation)
             wait = turn.wait
             self._guarded("moderation", moderation.tick)
+            if self._directory is not None:
+                self._guarded("directory", self._directory.tick)
             self._guarded("digest", digest.tick)
 
     def _handle(

@@ -14,9 +14,10 @@ from types import TracebackType
 
 import structlog
 
+from relay.sandbox.api_collections import answer_feature_requests
 from relay.sandbox.faults import Faults, Gate, RecordedRequest
 from relay.sandbox.federation import Network
-from relay.sandbox.model import ALL_SCOPES, FEED_ACCESS, POLICY_VALUES, SeededAccount
+from relay.sandbox.model import ALL_SCOPES, FEED_ACCESS, POLICY_VALUES, Collection, SeededAccount
 from relay.sandbox.ratelimit import RateLimiter, RateLimits
 from relay.sandbox.server import SandboxHTTPServer
 from relay.sandbox.state import InstanceState
@@ -123,6 +124,23 @@ class Instance:
             return SeededAccount(
                 acc.id, acc.username, f"{acc.username}@{self.domain}", acc.uri, acc.url, token.value
             )
+
+    def set_feature_approval(self, account: SeededAccount, policy: str | None) -> None:
+        """Whether `account` may be featured in Collections: "automatic", "manual", "denied", or
+        None for Mastodon's rule (automatic when discoverable)."""
+        with self.lock:
+            self.state.accounts[account.id].feature_approval = policy
+
+    def answer_feature_requests(self, account: SeededAccount, *, accept: bool = True) -> int:
+        """`account` answers every pending request to feature it in a Collection (the member's
+        "accept" in their app); how many it answered."""
+        with self.lock:
+            return answer_feature_requests(self.state, self.state.accounts[account.id], accept=accept)
+
+    def collections(self) -> list[Collection]:
+        """Every Collection on this instance (for tests to look at)."""
+        with self.lock:
+            return list(self.state.collections.values())
 
     def create_token(self, account: SeededAccount, scopes: Iterable[str] = ALL_SCOPES) -> str:
         with self.lock:

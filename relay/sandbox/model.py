@@ -80,6 +80,15 @@ class Account:
     created_at: datetime = field(default_factory=utcnow)
     language: str | None = None
     chosen_languages: tuple[str, ...] | None = None
+    # Consent to be featured in Collections: "automatic", "manual" or "denied"; None is Mastodon's
+    # rule (Mastodon 4.6 ties it to `discoverable`: automatic when discoverable, else denied).
+    feature_approval: str | None = None
+
+    @property
+    def feature_policy(self) -> str:
+        if self.feature_approval is not None:
+            return self.feature_approval
+        return "automatic" if self.indexable else "denied"
 
     @property
     def acct(self) -> str:
@@ -108,6 +117,33 @@ class Status:
     reblog: Status | None = None
     edited_at: datetime | None = None
     application: str | None = None
+
+
+@dataclass(eq=False)
+class CollectionItem:
+    """One account featured in a Collection, with its consent state (Mastodon 4.6)."""
+
+    id: str
+    account: Account
+    state: str  # pending | accepted | rejected | revoked
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(eq=False)
+class Collection:
+    """A Mastodon 4.6 Collection: accounts a user recommends following."""
+
+    id: str
+    owner: Account
+    name: str
+    description: str = ""
+    language: str | None = None
+    tag: str | None = None
+    sensitive: bool = False
+    discoverable: bool = True
+    items: list[CollectionItem] = field(default_factory=list)
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(eq=False)

@@ -69,10 +69,20 @@ def account(state: InstanceState, acc: Account) -> Json:
         "show_media_replies": True,
         "show_featured": True,
         "noindex": not acc.indexable,
-        "feature_approval": {"automatic": [], "manual": [], "current_user": "denied"},
+        "feature_approval": feature_approval(acc),
         "emojis": [],
         "roles": [],
         "fields": [{"name": k, "value": v, "verified_at": None} for k, v in acc.fields],
+    }
+
+
+def feature_approval(acc: Account) -> Json:
+    """An account's consent to be featured in Collections, as Mastodon 4.6 renders it."""
+    policy = acc.feature_policy
+    return {
+        "automatic": ["public"] if policy == "automatic" else [],
+        "manual": ["public"] if policy == "manual" else [],
+        "current_user": policy,
     }
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import structlog
 
-from relay.sandbox import api_rest, api_site  # noqa: F401  (modules register their routes)
+from relay.sandbox import api_collections, api_rest, api_site  # noqa: F401  (modules register their routes)
 from relay.sandbox.faults import Faults, RecordedRequest
 from relay.sandbox.model import Token, scope_allows
 from relay.sandbox.ratelimit import RateLimiter

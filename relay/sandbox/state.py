@@ -23,6 +23,7 @@ from relay.sandbox.model import (
     Account,
     App,
     AuthCode,
+    Collection,
     Conversation,
     Notification,
     NotificationPolicy,
@@ -83,6 +84,7 @@ class InstanceState:
     tokens: dict[str, Token] = field(default_factory=dict)
     codes: dict[str, AuthCode] = field(default_factory=dict)
     reblogs_made: list[ReblogRecord] = field(default_factory=list)  # every reblog created, ever
+    collections: dict[str, Collection] = field(default_factory=dict)  # Mastodon 4.6 Collections
     # Idempotency-Key of POST /api/v1/statuses: (account id, key) -> (status id, when it expires),
     # kept an hour as Mastodon keeps it (PostStatusService, in Redis).
     idempotency: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
@@ -159,7 +161,16 @@ class InstanceState:
                 created_at=origin.created_at,
             )
             self.accounts[existing.id] = existing
-        for attr in ("display_name", "note", "bot", "group", "locked", "indexable", "fields"):
+        for attr in (
+            "display_name",
+            "note",
+            "bot",
+            "group",
+            "locked",
+            "indexable",
+            "fields",
+            "feature_approval",
+        ):
             setattr(existing, attr, getattr(origin, attr))
         return existing
 

@@ -1,7 +1,7 @@
 """The SQLite state file: posts, cursors, the review queue, the boost journal, people, audit, settings.
 
 `relay.store.store.Store` is the one entry point: a connection (`relay.store.db`) and one part per
-concept (`posts`, `queue`, `journal`, `people`, `audit`, `settings`, `stats`), each owning its
+concept (`posts`, `queue`, `journal`, `people`, `members`, `audit`, `settings`, `stats`), each owning its
 tables and SQL; the schema is in `relay.store.migrations` and the records returned in
 `relay.store.records`. A part uses another only through its public methods.
 
@@ -19,9 +19,11 @@ Audit rule: a write that records a decision (the relay's or a person's) writes i
 in the same transaction, with the actor it is given (`relay` by default): a verdict
 (`screen.<decision>`: `add_screened`, `record_verdict`), a queue move (`queue.<state>`: `hold`,
 `move_queue`), a retraction (`post.retracted`), consent (`consent.<mode>`), a block or unblock,
-trust or untrust, pause or resume. Bookkeeping is not audited: sightings, cursors, early
+trust or untrust, pause or resume, a directory join, removal or chosen introduction
+(`directory.<join|leave|unlist|optout|block|intro>`). Bookkeeping is not audited: sightings, cursors, early
 deletes, the boost journal (the booster's to-do list, following from an audited decision),
-counters, settings other than pause, handled mentions. `audit()` is only for a decision that no
+counters, settings other than pause, handled mentions, the directory's Collection items and the
+introduction the relay picks. `audit()` is only for a decision that no
 write records (a refused DM; a moderator's `boost` command, whose only write is the journal's
 intent); no caller audits a write the store made.
 """

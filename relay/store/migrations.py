@@ -209,7 +209,40 @@ CREATE TABLE early_deletes (
 CREATE INDEX early_deletes_at ON early_deletes (deleted_at);
 """
 
-_V10_DIGESTS = """
+_V10_DIRECTORY = """
+-- The community directory: people who asked to be listed (`join` by DM), never anyone else. A
+-- row stays when its member leaves or is removed (left_at set), so that the audit log's targets
+-- keep their meaning and a Collection item still to be removed is remembered.
+CREATE TABLE members (
+    acct          TEXT PRIMARY KEY,             -- user@domain, lower case
+    account_id    TEXT,                         -- the account's id on the home instance
+    uri           TEXT NOT NULL,                -- the account's ActivityPub id (stable identity)
+    url           TEXT,                         -- the profile page
+    display_name  TEXT NOT NULL,
+    note          TEXT NOT NULL,                -- the bio as the server sent it (HTML, unsanitised)
+    joined_at     TEXT NOT NULL,                -- the latest join (a member who left and came back)
+    intro_uri     TEXT,                         -- the introduction: a post's uri ...
+    intro_url     TEXT,
+    intro_html    TEXT,                         -- ... and its content (HTML, unsanitised)
+    intro_chosen  INTEGER NOT NULL DEFAULT 0,   -- 1: chosen with `intro`; 0: the first boost
+    left_at       TEXT,                         -- NULL while listed
+    left_reason   TEXT CHECK (left_reason IN ('leave', 'unlist', 'optout', 'block')),
+    collection_id TEXT,                         -- the Mastodon Collection holding the member ...
+    item_id       TEXT,                         -- ... its item there ...
+    item_state    TEXT,                         -- ... and that item's consent state
+    updated_at    TEXT NOT NULL
+) STRICT;
+CREATE INDEX members_listed ON members (joined_at) WHERE left_at IS NULL;
+
+-- The bot's Collections that publish the directory (one holds at most 25 accounts).
+CREATE TABLE directory_collections (
+    id         TEXT PRIMARY KEY,
+    url        TEXT,
+    created_at TEXT NOT NULL
+) STRICT;
+"""
+
+_V11_DIGESTS = """
 -- The weekly digests (relay.store.digests): one row per period, keyed by the scheduled instant it
 -- ends at. Written as an intent (with the texts to post, fixed then) BEFORE the first post, each
 -- part's status id recorded AFTER its post, done when every part is posted; a period with nothing
@@ -237,7 +270,8 @@ MIGRATIONS: tuple[str, ...] = (
     _V7_DONE_INDEXES_HOLD_DONE_ROWS,
     _V8_BOOST_INTENT_AT,
     _V9_EARLY_DELETES,
-    _V10_DIGESTS,
+    _V10_DIRECTORY,
+    _V11_DIGESTS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

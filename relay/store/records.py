@@ -90,6 +90,50 @@ class Trust:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberAccount:
+    """What the directory keeps of an account when it joins: its profile as its server gave it."""
+
+    acct: str  # user@domain
+    uri: str  # the ActivityPub id
+    url: str | None  # the profile page
+    display_name: str
+    note: str  # the bio, HTML as the server sent it (sanitised where it is shown)
+    account_id: str | None = None  # its id on the home instance (for Mastodon Collections)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One person in the directory (listed while `left_at` is `None`)."""
+
+    acct: str
+    account_id: str | None
+    uri: str
+    url: str | None
+    display_name: str
+    note: str  # the bio (HTML, unsanitised)
+    joined_at: datetime  # the latest join
+    intro_uri: str | None  # the introduction post, if any
+    intro_url: str | None
+    intro_html: str | None  # its content (HTML, unsanitised)
+    intro_chosen: bool  # chosen by the member with `intro` (else the relay's pick: the first boost)
+    left_at: datetime | None
+    left_reason: str | None  # leave | unlist | optout | block
+    collection_id: str | None  # the Mastodon Collection item publishing the member, if any
+    item_id: str | None
+    item_state: str | None  # pending | accepted | rejected | revoked
+
+
+@dataclass(frozen=True, slots=True)
+class FirstBoost:
+    """A member's first post the relay boosted: their introduction until they choose another."""
+
+    acct: str
+    uri: str
+    url: str | None
+    local_id: str  # its status id on the home instance
+
+
+@dataclass(frozen=True, slots=True)
 class SourceStats:
     """When a source last delivered anything, and how many events it delivered today (UTC)."""
 

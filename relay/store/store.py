@@ -8,6 +8,7 @@ connection and its transaction (`atomic()`, `savepoint()`):
     store.queue      relay.store.queue     the review queue (moves by `relay.core.lifecycle`)
     store.boosts     relay.store.journal   the boost journal (moves by `relay.core.lifecycle`)
     store.people     relay.store.people    consent, blocks, trust, the author history
+    store.members    relay.store.members   the directory: who joined, introductions, Collections
     store.audit_log  relay.store.audit     the audit log
     store.settings   relay.store.settings  small settings (pause), handled mentions
     store.statistics relay.store.stats     events per source, `relay status` figures
@@ -28,6 +29,7 @@ from relay.store.audit import AuditLog
 from relay.store.db import Db
 from relay.store.digests import Digests
 from relay.store.journal import Journal
+from relay.store.members import Members
 from relay.store.people import People
 from relay.store.posts import Posts
 from relay.store.queue import ReviewQueue
@@ -50,6 +52,7 @@ class Store(Db):
         self.posts = Posts(self, self.audit_log, self.boosts)
         self.queue = ReviewQueue(self, self.audit_log)
         self.people = People(self, self.audit_log)
+        self.members = Members(self, self.audit_log)
         self.settings = Settings(self, self.audit_log)
         self.statistics = Statistics(self)
         self.digests = Digests(self)

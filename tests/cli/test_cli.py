@@ -21,6 +21,7 @@ EXPECTED = {
     "audit",
     "login",
     "status",
+    "directory",
     "digest",
     "init",
 }

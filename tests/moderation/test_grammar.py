@@ -17,6 +17,9 @@ from relay.moderation.grammar import (
     Boost,
     Command,
     Help,
+    Intro,
+    Join,
+    Leave,
     OptIn,
     OptOut,
     Parsed,
@@ -29,6 +32,7 @@ from relay.moderation.grammar import (
     Unblock,
     Unboost,
     Unknown,
+    Unlist,
     Untrust,
     UsageError,
     Why,
@@ -70,11 +74,14 @@ class TestTable:
     def test_every_command_is_declared_once(self) -> None:
         """Each typed command has exactly one entry in the table."""
         kinds = [spec.kind for spec in COMMANDS]
-        assert len(kinds) == len(set(kinds)) == 16
+        assert len(kinds) == len(set(kinds)) == 20
 
     def test_who_may_use_what(self) -> None:
-        """Authors may send help, optout and optin; everything else is for moderators."""
-        assert frozenset({"help", "optout", "optin"}) == ALLOWED_FOR_ANYONE
+        """Authors may send help, optout, optin and the directory's join, leave and intro; everything
+        else (unlist too) is for moderators."""
+        assert frozenset({"help", "optout", "optin", "join", "leave", "intro"}) == ALLOWED_FOR_ANYONE
+        assert requires_moderator(Unlist("a@x.example"))
+        assert not requires_moderator(Join())
         assert not requires_moderator(OptOut())
         assert not requires_moderator(OptIn())
         assert not requires_moderator(Help())
@@ -460,3 +467,24 @@ class TestProperties:
         gap = data.draw(st.sampled_from([" ", "  ", "\t", " \u00a0"]))
         text = f"\n  {mention}{word}{gap}{rest}  \n"
         assert parse(text, bot_handles=BOT) == [cmd]
+
+
+class TestDirectory:
+    def test_directory_commands(self) -> None:
+        """`join`, `leave`, `intro [URL]` and `unlist user@domain` parse to their values."""
+        assert one("join") == Join()
+        assert one("Leave.") == Leave()
+        assert one("intro") == Intro()
+        assert one("intro https://a.example/@ann/1") == Intro("https://a.example/@ann/1")
+        assert one("unlist @Bob@X.example") == Unlist("bob@x.example")
+
+    def test_directory_usage_errors(self) -> None:
+        """`intro` takes a post link only; `unlist` needs a full handle; `join` takes nothing."""
+        usage_error("intro h42", "intro")
+        usage_error("unlist bob", "unlist")
+        usage_error("join me please", "join")
+
+    def test_render_round_trip(self) -> None:
+        """The directory's commands render to text that parses back to the same value."""
+        for cmd in (Join(), Leave(), Intro(), Intro("https://a.example/@ann/1"), Unlist("b@x.example")):
+            assert one(render(cmd)) == cmd
