@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from relayproc import relay_env
-from storehelp import arrive
+from storehelp import boosted
 
 from relay.runtime.digest import CLOCK_ENV
 from relay.sandbox import Fediverse, Instance
@@ -37,19 +37,7 @@ def setup(tmp_path: Path, home_url: str, authors: list[str]) -> Path:
     tuesday = NOW - timedelta(days=1)
     with Store.open(tmp_path / "relay.sqlite3") as store:
         for i, acct in enumerate(authors):
-            uri = f"https://{acct.partition('@')[2]}/s/{i}"
-            arrive(
-                store,
-                uri,
-                source="home",
-                acct=acct,
-                url=uri,
-                edited_at=None,
-                text_fingerprint=uri,
-                now=tuesday,
-            )
-            store.boosts.boost_intent(uri, None, now=tuesday)
-            store.boosts.boost_done(uri, str(i), now=tuesday)
+            boosted(store, f"https://{acct.partition('@')[2]}/s/{i}", acct, tuesday)
     (tmp_path / "clock.txt").write_text(NOW.isoformat(), encoding="utf-8")
     return config
 

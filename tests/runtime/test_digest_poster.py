@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import storehelp
 from mastodon import Mastodon
-from storehelp import arrive
 
 from relay.config.load import DigestConfig
 from relay.core.digest import Period
@@ -38,10 +38,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def boosted(store: Store, acct: str, n: int, at: datetime = TUESDAY) -> None:
-    uri = f"https://{acct.partition('@')[2]}/s/{n}"
-    arrive(store, uri, source="home", acct=acct, url=uri, edited_at=None, text_fingerprint=uri, now=at)
-    store.boosts.boost_intent(uri, None, now=at)
-    store.boosts.boost_done(uri, str(n), now=at)
+    storehelp.boosted(store, f"https://{acct.partition('@')[2]}/s/{n}", acct, at)
 
 
 def joined(store: Store, acct: str, at: datetime = TUESDAY) -> None:
@@ -72,6 +69,18 @@ def poster(home: Instance, bot: SeededAccount, store: Store, clock: Clock) -> Di
         clock=clock,
         monotonic=clock.monotonic,
     )
+
+
+def due_with_a_failure(
+    home: Instance, store: Store, status: int
+) -> tuple[SeededAccount, Clock, DigestPoster]:
+    """A bot, a boost in the week, the clock just past Monday 09:00, and the next post answered
+    with `status`."""
+    bot = home.create_account("relaybot", bot=True)
+    boosted(store, "ann@a.example", 1)
+    clock = Clock(DUE + timedelta(seconds=1))
+    home.fail_next(1, status=status, path_prefix="/api/v1/statuses")
+    return bot, clock, poster(home, bot, store, clock)
 
 
 def bot_statuses(home: Instance, bot: SeededAccount) -> list[str]:
@@ -115,11 +124,7 @@ class TestPoster:
 
     def test_a_refused_post_is_failed_and_not_tried_again(self, home: Instance, store: Store) -> None:
         """A 422 from the home instance records the digest as failed with the server's words."""
-        bot = home.create_account("relaybot", bot=True)
-        boosted(store, "ann@a.example", 1)
-        clock = Clock(DUE + timedelta(seconds=1))
-        digest = poster(home, bot, store, clock)
-        home.fail_next(1, status=422, path_prefix="/api/v1/statuses")
+        bot, clock, digest = due_with_a_failure(home, store, 422)
         digest.tick()
         clock.mono += 10_000
         digest.tick()
@@ -135,11 +140,7 @@ class TestPoster:
     ) -> None:
         """A 503 leaves the intent open; nothing is tried before the backoff; then the bot's statuses
         are read first and the digest posted once."""
-        bot = home.create_account("relaybot", bot=True)
-        boosted(store, "ann@a.example", 1)
-        clock = Clock(DUE + timedelta(seconds=1))
-        digest = poster(home, bot, store, clock)
-        home.fail_next(1, status=503, path_prefix="/api/v1/statuses")
+        bot, clock, digest = due_with_a_failure(home, store, 503)
         digest.tick()
         record = store.digests.get(DUE)
         assert record is not None

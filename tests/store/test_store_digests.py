@@ -28,11 +28,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def boost(store: Store, uri: str, acct: str, at: datetime) -> None:
     """A post by `acct` seen and boosted at `at`."""
-    storehelp.arrive(
-        store, uri, source="home", acct=acct, url=uri, edited_at=None, text_fingerprint=uri, now=at
-    )
-    store.boosts.boost_intent(uri, None, now=at)
-    store.boosts.boost_done(uri, "r-" + uri[-1], now=at)
+    storehelp.boosted(store, uri, acct, at)
 
 
 class TestIntent:
