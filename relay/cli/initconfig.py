@@ -109,7 +109,6 @@ def derive(example: str, answers: Answers) -> str:
     intro = [
         f"# {answers.name}: written by `relay init`{when} for {tags} on {answers.instance}.",
         f"# Under systemd: relay@{answers.name}. Check it with `relay check -c {answers.paths.config}`.",
-        "#",
     ]
     return "\n".join(intro + lines) + "\n"
 

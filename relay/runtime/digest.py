@@ -56,7 +56,8 @@ from relay.store.store import Store
 log = structlog.get_logger()
 
 CLOCK_ENV = "RELAY_DIGEST_CLOCK_FILE"
-"""For tests only: a file holding an ISO-8601 time that the digest takes as now."""
+"""For tests only: a file holding an ISO-8601 time that the digest takes as now (replace it by a
+rename, so that the relay never reads a half-written file: that is an error, exit 2)."""
 
 RECONCILE_MARGIN = timedelta(hours=1)  # statuses this much older than the intent are not looked at
 RECONCILE_PAGES = 10  # pages of 40 of the bot's own statuses (boosts left out) read at most

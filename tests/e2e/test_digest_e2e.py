@@ -46,7 +46,10 @@ class Clock:
         self.set(self.due - timedelta(hours=1))  # nothing due: the last Monday passed long ago
 
     def set(self, when: datetime) -> None:
-        self.path.write_text(when.isoformat(), encoding="utf-8")
+        """Move the clock: a new file renamed over the old, so the relay never reads half of it."""
+        fresh = self.path.with_suffix(".new")
+        fresh.write_text(when.isoformat(), encoding="utf-8")
+        fresh.replace(self.path)
 
     @property
     def env(self) -> dict[str, str]:
