@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from mastodon import Mastodon
 from relayproc import HASHTAG, RelayProcess, connected_relay, wait_for
+from test_moderation_e2e import Person, bot_handle
 
 from relay.core.digest import Schedule
 from relay.core.lifecycle import JournalState
@@ -114,3 +115,30 @@ def test_the_digest_is_posted_once_across_a_kill_9_at_its_post(
         assert digest_state(again, clock.due + timedelta(days=7)) is JournalState.DONE
         assert len(digests_posted(fed, bot)) == 1
         again.stop()
+
+
+def test_the_digest_welcomes_who_joined_the_directory_that_week(
+    tmp_path: Path, fed: Fediverse, bot: SeededAccount
+) -> None:
+    """Dana DMs the bot `join` and Bob posts; at Monday 09:00 the digest counts Bob's post without
+    naming him and welcomes Dana by mention, who gets it as a notification."""
+    clock = Clock(tmp_path)
+    handle = bot_handle(fed, bot)
+    dana = Person(fed["remote"], fed["remote"].create_account("dana"), bot, handle)
+    fed["remote"].follow(dana.account, handle)  # so that the bot's answers reach her server
+    bob = fed["remote"].create_account("bob")
+    with connected_relay(
+        tmp_path, fed, bot, extra=DIGEST, env=clock.env, moderation='dm_policy = "accept"'
+    ) as relay:
+        relay.wait_log("mentions.fetched")
+        asked = dana.dm("join")
+        dana.wait_reply(asked, "Welcome")
+        relay.wait_boosted(post(fed, "remote", bob, f"Hello from Leeds #{HASHTAG}")["uri"])
+        clock.set(clock.due + timedelta(minutes=1))
+        wait_for(lambda: digests_posted(fed, bot), what="the digest")
+        (text,) = digests_posted(fed, bot)
+        assert "1 post boosted, from 1 person on 1 server:" in text
+        assert text.endswith(f"New in the directory, welcome!\n@{dana.acct}")
+        assert "bob" not in text
+        wait_for(lambda: any(HEADER in s["text"] for s in dana.from_bot()), what="Dana's notification")
+        relay.stop()
