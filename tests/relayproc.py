@@ -73,8 +73,10 @@ class RelayProcess:
         extra: str = "",
         read_timeout: float = 5.0,
         poll_interval: float = 0.5,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.folder = folder
+        self.env = env or {}  # added to the environment of every start
         self.fed = fed
         self.bot = bot
         self.home: Instance = fed[home]
@@ -109,7 +111,7 @@ class RelayProcess:
     def start(self, *, wait_ready: bool = True, env: dict[str, str] | None = None) -> RelayProcess:
         self._log_file = self.log_path.open("ab")
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "NOTIFY_", "WATCHDOG_"))}
-        env = {**base, **(env or {})}
+        env = {**base, **self.env, **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "relay", "--log-format", "json", "run", "-c", str(self.config)],
             stdout=self._log_file,

@@ -3,6 +3,7 @@ uri, `relay.core.dedupe.decide` decides, the store records that."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from relay.core.dedupe import Arrival, decide
@@ -16,3 +17,10 @@ def arrive(store: Store, uri: str, **sighting: Any) -> Arrival:
         arrival = decide(store.posts.stored(uri), sighting.get("edited_at"))
         store.posts.record_arrival(uri, arrival, **sighting)
     return arrival
+
+
+def boosted(store: Store, uri: str, acct: str, at: datetime) -> None:
+    """A post of `acct` seen and boosted at `at`, as the pipeline and the booster record it."""
+    arrive(store, uri, source="home", acct=acct, url=uri, edited_at=None, text_fingerprint=uri, now=at)
+    store.boosts.boost_intent(uri, None, now=at)
+    store.boosts.boost_done(uri, "reblog-of-" + uri, now=at)

@@ -126,7 +126,7 @@ def log_in(
     with _asking(
         instance, CredentialsError, "gave a token that does not work", fix="run `relay login` again"
     ):
-        me = _client(instance, access_token=token).account_verify_credentials()
+        acct = verify(instance, token)
     try:
         write_token_file(token_file, token)
     except OSError as exc:
@@ -134,7 +134,18 @@ def log_in(
             f"cannot write the token file {token_file}: {exc.strerror}",
             fix="pass a --token-file in a folder you may write to",
         ) from None
+    return acct
+
+
+def verify(instance: Instance, token: str) -> str:
+    """The handle of the account `token` belongs to (Mastodon.py errors pass through)."""
+    me = api_for(instance, token).account_verify_credentials()
     return f"{me['acct']}@{instance.host}" if "@" not in me["acct"] else str(me["acct"])
+
+
+def api_for(instance: Instance, token: str) -> Mastodon:
+    """A client of `instance` with `token`, as `relay login` makes its calls."""
+    return _client(instance, access_token=token)
 
 
 def app_file(token_file: Path) -> Path:

@@ -90,6 +90,19 @@ SUBCOMMANDS = (
         "Register the relay with an instance, authorise it in a browser and write the token file (0600).",
     ),
     Subcommand(
+        "init",
+        "relay.cli.init",
+        "set up a new relay: log in, write relay.toml, check it",
+        "Ask for (or take as flags) the home instance, hashtags, moderators and consent mode; log in as "
+        "the bot; write a commented NAME.toml; run relay check; print the systemd commands that start it.",
+    ),
+    Subcommand(
+        "digest",
+        "relay.cli.digest",
+        "preview the weekly digest",
+        "Print the next weekly digest ([digest] in relay.toml) as the bot would post it, without posting.",
+    ),
+    Subcommand(
         "status",
         "relay.cli.status",
         "summarise a relay's health",

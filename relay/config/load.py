@@ -12,15 +12,18 @@ import argparse
 import ipaddress
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from relay.config.rules import full_handle, parse_rules
 from relay.config.tomltable import Table
 from relay.core.anchors import REPLY_SCOPES, status_id_candidate
+from relay.core.digest import WEEKDAYS, Schedule
 from relay.core.rules import MODES, Rules
 from relay.errors import ConfigError
 
@@ -107,6 +110,25 @@ class MetricsConfig:
     allow_public: bool = False  # a non-loopback address needs this, deliberately
 
 
+DIGEST_VISIBILITIES = ("public", "unlisted")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestConfig:
+    """`[digest]`: a weekly public summary posted by the bot (off unless `enabled`)."""
+
+    enabled: bool = False
+    day: str = "mon"  # one of WEEKDAYS
+    hour: int = 9  # 0-23, local time in `timezone`
+    timezone: str = "UTC"  # an IANA zone name
+    visibility: str = "public"  # or "unlisted": out of the public timelines
+    zone: tzinfo = field(default=UTC, compare=False)  # `timezone`, loaded
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(WEEKDAYS.index(self.day), self.hour, self.zone)
+
+
 @dataclass(frozen=True, slots=True)
 class DirectoryConfig:
     enabled: bool = True  # `join` / `leave` / `intro` / `unlist` by DM; nobody is listed unasked
@@ -136,6 +158,8 @@ class Config:
     def directory_title(self) -> str:
         """The directory's name: `[directory] title`, or "#<first hashtag> directory"."""
         return self.directory.title or f"#{self.hashtags[0]} directory"
+
+    digest: DigestConfig = DigestConfig()
 
 
 def add_config_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -205,6 +229,7 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
     )
     metrics_table.finish()
     directory = _directory(top.table("directory"), base)
+    digest = _digest(top.table("digest"))
     rules = parse_rules(
         doc.get("rules", {}), hashtags=hashtags, mode=mode, self_acct=None, base_dir=base, source=path.name
     )
@@ -224,6 +249,7 @@ def parse_config(doc: dict[str, Any], *, path: Path) -> Config:
         metrics=metrics,
         anchors=anchors,
         directory=directory,
+        digest=digest,
     )
 
 
@@ -241,6 +267,34 @@ def _directory(table: Table, base: Path) -> DirectoryConfig:
         collections_refresh_seconds=table.get_float(
             "collections_refresh_seconds", default.collections_refresh_seconds, minimum=1.0
         ),
+    )
+    table.finish()
+    return result
+
+
+def _digest(table: Table) -> DigestConfig:
+    default = DigestConfig()
+    day = table.get_str("day", default.day, choices=WEEKDAYS)
+    hour = table.get_int("hour", default.hour, minimum=0)
+    if hour > 23:
+        raise table.error("hour", "a whole number from 0 to 23 (the hour of the day, local time)")
+    name = table.get_str("timezone", default.timezone)
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise table.error(
+            "timezone",
+            'an IANA time zone name such as "Europe/London" or "America/New_York"',
+            fix=f"set {table.key('timezone')} to a name listed by `timedatectl list-timezones`"
+            ' (the tzdata package), or "UTC"',
+        ) from None
+    result = DigestConfig(
+        enabled=table.get_bool("enabled", default.enabled),
+        day=day,
+        hour=hour,
+        timezone=name,
+        visibility=table.get_str("visibility", default.visibility, choices=DIGEST_VISIBILITIES),
+        zone=zone,
     )
     table.finish()
     return result

@@ -49,6 +49,7 @@ from relay.moderation.mentions import MentionFetcher
 from relay.runtime import notify
 from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
+from relay.runtime.digest import DigestPoster, max_characters
 from relay.runtime.directory import Directory
 from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
 from relay.runtime.handoff import Cursors
@@ -399,6 +400,15 @@ class Relay:
                 on_edit=cfg.booster.on_edit,
                 metrics=self.metrics,
             )
+            digest = DigestPoster(
+                home_api,
+                store,
+                cfg.digest,
+                hashtags=cfg.hashtags,
+                me_id=str(self._me.get("id")),
+                max_chars=max_characters(home_instance),
+                monotonic=time.monotonic,
+            )
             moderation.start()
             self._directory = Directory.with_home_token(home_api, store, cfg, home_instance)
             for source_cfg in (cfg.home, *cfg.sources):
@@ -428,7 +438,7 @@ class Relay:
                 dry_run=cfg.booster.dry_run,
             )
             try:
-                self._loop(pipeline, booster, store, moderation)
+                self._loop(pipeline, booster, store, moderation, digest)
             finally:
                 if self._signals:
                     log.info("relay.stopping", signal=self._signals[0])
@@ -442,7 +452,9 @@ class Relay:
                 log.info("relay.stopped", pending=self.queue.qsize())
         return 0
 
-    def _loop(self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation) -> None:
+    def _loop(
+        self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation, digest: DigestPoster
+    ) -> None:
         wait: float | None = 0.0
         health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
         while not self.stop.is_set():
@@ -469,6 +481,7 @@ class Relay:
             self._guarded("moderation", moderation.tick)
             if self._directory is not None:
                 self._guarded("directory", self._directory.tick)
+            self._guarded("digest", digest.tick)
 
     def _handle(
         self, pipeline: Pipeline, booster: Booster, moderation: Moderation, items: list[Work]

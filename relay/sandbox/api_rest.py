@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 
 from relay.sandbox import quotes, render
-from relay.sandbox.model import POLICY_VALUES, VISIBILITIES, Status
+from relay.sandbox.model import POLICY_VALUES, VISIBILITIES, Status, utcnow
 from relay.sandbox.quotes import QUOTE_POLICIES
 from relay.sandbox.routing import Request, Response, error, json_response, page, route
 from relay.sandbox.state import NOT_FOUND, SandboxError
@@ -55,6 +56,27 @@ def relationships(request: Request) -> Response:
     return json_response([render.relationship(state, request.account, o) for o in others])
 
 
+@route("GET", r"/api/v1/accounts/(?P<id>\d+)/statuses", scopes=READ_STATUSES)
+def account_statuses(request: Request) -> Response:
+    """An account's statuses, newest first, as the viewer may see them (the author sees all of
+    theirs, direct ones too, as on Mastodon); `exclude_reblogs` and `exclude_replies` (a reply to
+    oneself is kept, as Mastodon keeps threads)."""
+    missing = _account_or_404(request, request.args["id"])
+    if missing:
+        return missing
+    state, viewer = request.state, request.viewer
+    author = state.accounts[request.args["id"]]
+    statuses = [s for s in state.statuses.values() if s.account is author and state.visible(s, viewer)]
+    if request.flag("exclude_reblogs"):
+        statuses = [s for s in statuses if s.reblog is None]
+    if request.flag("exclude_replies"):
+        statuses = [s for s in statuses if s.in_reply_to is None or s.in_reply_to.account is author]
+    items, headers = page(request, statuses, lambda s: int(s.id))
+    response = json_response([render.status(state, s, viewer) for s in items])
+    response.headers.update(headers)
+    return response
+
+
 @route("GET", r"/api/v1/accounts/(?P<id>\d+)")
 def get_account(request: Request) -> Response:
     missing = _account_or_404(request, request.args["id"])
@@ -86,9 +108,20 @@ def _visibility(request: Request, default: str = "public") -> str:
     return visibility
 
 
+IDEMPOTENCY_TTL = timedelta(hours=1)  # Mastodon keeps a status's Idempotency-Key for an hour
+
+
 @route("POST", r"/api/v1/statuses", auth="user", scopes=WRITE_STATUSES)
 def post_status(request: Request) -> Response:
+    """A new status; with an `Idempotency-Key` header already used by this account within the hour,
+    the status made then, unchanged (as Mastodon's PostStatusService answers a duplicate)."""
     state = request.state
+    key = request.header("Idempotency-Key")
+    now = utcnow()
+    if key:
+        earlier = state.idempotency.get((request.account.id, key))
+        if earlier is not None and earlier[1] > now and earlier[0] in state.statuses:
+            return json_response(render.status(state, state.statuses[earlier[0]], request.account))
     reply_id = request.param("in_reply_to_id")
     in_reply_to = state.get_status(reply_id, request.account) if reply_id else None
     quoted_id = request.param("quoted_status_id")
@@ -108,6 +141,8 @@ def post_status(request: Request) -> Response:
         quoted=quoted,
         quote_policy=policy,
     )
+    if key:
+        state.idempotency[(request.account.id, key)] = (st.id, now + IDEMPOTENCY_TTL)
     return json_response(render.status(state, st, request.account))
 
 

@@ -27,9 +27,35 @@ class _Injected:
     reset_in: float = 1.0  # for a 429: the X-RateLimit-Reset it announces, seconds from now
 
 
+class Gate:
+    """One request held at the server, for a test to act (kill the client) at that exact moment.
+
+    `stage` "before": the request is held before it is processed, and never processed (lost on the
+    way); "after": it is processed, and its answer is held and never sent (lost on the way back).
+    Either way the connection is cut once the gate is released. `arrived` is set when the request
+    is being held.
+    """
+
+    def __init__(self, method: str, path: str, stage: str) -> None:
+        if stage not in ("before", "after"):
+            raise ValueError(f"stage must be 'before' or 'after', not {stage!r}")
+        self.method, self.path, self.stage = method, path, stage
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+
+    def hold(self) -> None:
+        """Called by the server's handler thread: hold here until released (at most a minute)."""
+        self.arrived.set()
+        self._released.wait(60.0)
+
+    def release(self) -> None:
+        self._released.set()
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._gates: list[Gate] = []
         self._injected: list[_Injected] = []
         self.latency = 0.0
         self._requests: list[RecordedRequest] = []
@@ -45,6 +71,22 @@ class Faults:
         with self._lock:
             self._injected.append(_Injected(status, count, path_prefix, reset_in))
 
+    def gate(self, method: str, path: str, stage: str) -> Gate:
+        """Hold the next `method` request to exactly `path` (see `Gate`); one request, then gone."""
+        gate = Gate(method, path, stage)
+        with self._lock:
+            self._gates.append(gate)
+        return gate
+
+    def take_gate(self, method: str, path: str) -> Gate | None:
+        """The gate waiting for this request, consumed, or None."""
+        with self._lock:
+            for gate in self._gates:
+                if gate.method == method and gate.path == path:
+                    self._gates.remove(gate)
+                    return gate
+        return None
+
     def set_latency(self, seconds: float) -> None:
         """Delay every response by ``seconds`` (0 to clear)."""
         self.latency = seconds
@@ -53,6 +95,9 @@ class Faults:
         """Clear injected errors and latency (stream faults are cleared on the Instance)."""
         with self._lock:
             self._injected.clear()
+            gates, self._gates = self._gates, []
+        for gate in gates:
+            gate.release()
         self.latency = 0.0
 
     def take_failure(self, path: str) -> tuple[int, float] | None:

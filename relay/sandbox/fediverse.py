@@ -16,7 +16,7 @@ import structlog
 
 from relay.sandbox import quotes
 from relay.sandbox.api_collections import answer_feature_requests
-from relay.sandbox.faults import Faults, RecordedRequest
+from relay.sandbox.faults import Faults, Gate, RecordedRequest
 from relay.sandbox.federation import Network
 from relay.sandbox.model import ALL_SCOPES, FEED_ACCESS, POLICY_VALUES, Collection, SeededAccount
 from relay.sandbox.quotes import QUOTE_POLICIES
@@ -80,6 +80,7 @@ class Instance:
         if self._stopped:
             return
         self._stopped = True
+        self.faults.clear()  # release held requests
         if self._thread is None:  # never served: nothing to shut down but the socket
             self._server.server_close()
             return
@@ -287,6 +288,11 @@ class Instance:
 
     def set_latency(self, seconds: float) -> None:
         self.faults.set_latency(seconds)
+
+    def gate(self, method: str, path: str, *, stage: str) -> Gate:
+        """Hold the next `method` request to `path`: "before" it is processed (then dropped), or
+        "after" (its answer dropped). A test kills its client while `gate.arrived`, then releases."""
+        return self.faults.gate(method, path, stage)
 
     def open_streams(self) -> int:
         return len(self.hub.subscriptions())

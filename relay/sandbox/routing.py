@@ -23,6 +23,10 @@ class Request:
     state: InstanceState
     token: Token | None
     args: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
 
     def params(self, name: str) -> list[str]:
         for source in (self.form, self.query):

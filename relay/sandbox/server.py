@@ -184,8 +184,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if path.startswith(STREAM_PREFIX):
             self._stream(path, query, token_value)
             return
+        gate = server.faults.take_gate(self.command, path)
+        if gate is not None and gate.stage == "before":
+            gate.hold()  # the request is lost on the way: never processed, the connection cut
+            self.close_connection = True
+            return
         with server.state.lock:
             response, headers = self._dispatch(path, query, form, token_value)
+        if gate is not None:
+            gate.hold()  # processed, but its answer is lost: the connection is cut instead
+            self.close_connection = True
+            return
         self._send(response, headers)
 
     def _dispatch(
@@ -213,7 +222,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             refusal = self._authorize(candidate.auth, candidate.scopes, token_value, token)
             if refusal is not None:
                 return refusal, headers
-            request = Request(self.command, path, query, form, state, token, match.groupdict())
+            sent = {k.lower(): v for k, v in self.headers.items()}
+            request = Request(self.command, path, query, form, state, token, match.groupdict(), sent)
             try:
                 return candidate.handler(request), headers
             except SandboxError as exc:

@@ -86,6 +86,9 @@ class InstanceState:
     codes: dict[str, AuthCode] = field(default_factory=dict)
     reblogs_made: list[ReblogRecord] = field(default_factory=list)  # every reblog created, ever
     collections: dict[str, Collection] = field(default_factory=dict)  # Mastodon 4.6 Collections
+    # Idempotency-Key of POST /api/v1/statuses: (account id, key) -> (status id, when it expires),
+    # kept an hour as Mastodon keeps it (PostStatusService, in Redis).
+    idempotency: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
     _counter: int = 0
 
     # ---- identity -------------------------------------------------------------------------

@@ -261,6 +261,24 @@ CREATE TABLE directory_collections (
 ) STRICT;
 """
 
+_V13_DIGESTS = """
+-- The weekly digests (relay.store.digests): one row per period, keyed by the scheduled instant it
+-- ends at. Written as an intent (with the texts to post, fixed then) BEFORE the first post, each
+-- part's status id recorded AFTER its post, done when every part is posted; a period with nothing
+-- to say is recorded done with no parts. An intent left by a crash is reconciled at the next start
+-- against the bot's own statuses, so a period is posted once.
+CREATE TABLE digests (
+    period_end   TEXT PRIMARY KEY,
+    period_start TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('intent', 'done', 'failed')),
+    parts        TEXT NOT NULL,               -- JSON list of the texts, in posting order
+    status_ids   TEXT NOT NULL DEFAULT '[]',  -- JSON list: the home ids of the parts posted so far
+    error        TEXT,
+    created_at   TEXT NOT NULL,
+    finished_at  TEXT
+) STRICT, WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_POSTS_QUEUE_JOURNAL_AUDIT,
     _V2_PEOPLE_SETTINGS_SOURCES,
@@ -274,6 +292,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V10_ANCHORS,
     _V11_QUOTES,
     _V12_DIRECTORY,
+    _V13_DIGESTS,
 )
 """`MIGRATIONS[n - 1]` upgrades schema version `n - 1` to `n`."""
 

@@ -154,6 +154,34 @@ class Stats:
     sources: tuple[SourceStats, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """One weekly digest in the store: its period, the texts fixed at the intent, the parts posted."""
+
+    period_start: datetime
+    period_end: datetime  # the scheduled instant it is for: the key
+    state: JournalState  # intent (being posted) → done | failed, by `relay.core.lifecycle.JOURNAL`
+    parts: tuple[str, ...]  # empty: the period had nothing to say, and nothing was posted
+    status_ids: tuple[str, ...]  # the home ids of parts[: len(status_ids)], posted
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def next_part(self) -> int | None:
+        """The index of the first part not posted yet; None when every part is."""
+        return len(self.status_ids) if len(self.status_ids) < len(self.parts) else None
+
+
+@dataclass(frozen=True, slots=True)
+class BoostedPost:
+    """A post boosted in a digest's period and still boosted: whose, and from which server."""
+
+    uri: str
+    acct: str
+    domain: str
+
+
 def to_text(when: datetime) -> str:
     """A timezone-aware datetime as fixed-width UTC ISO-8601 text (text order is time order)."""
     if when.tzinfo is None or when.utcoffset() is None:

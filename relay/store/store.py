@@ -13,6 +13,7 @@ connection and its transaction (`atomic()`, `savepoint()`):
     store.settings   relay.store.settings  small settings (pause), handled mentions
     store.statistics relay.store.stats     events per source, `relay status` figures
     store.anchors    relay.store.anchors   which post replies to which anchor post
+    store.digests    relay.store.digests   the weekly digests (intent, parts posted) and their figures
 
 Callers name the part: `store.queue.hold(...)`, `store.boosts.boost_done(...)`, so that what a
 line of the pipeline or the booster touches is plain where it is written.
@@ -28,6 +29,7 @@ from pathlib import Path
 from relay.store.anchors import AnchorReplies
 from relay.store.audit import AuditLog
 from relay.store.db import Db
+from relay.store.digests import Digests
 from relay.store.journal import Journal
 from relay.store.members import Members
 from relay.store.people import People
@@ -56,3 +58,4 @@ class Store(Db):
         self.settings = Settings(self, self.audit_log)
         self.statistics = Statistics(self)
         self.anchors = AnchorReplies(self)
+        self.digests = Digests(self)

@@ -11,7 +11,20 @@ import pytest
 from relay.cli.main import SUBCOMMANDS, build_parser
 from relay.config.load import DEFAULT_PATH, LOG_LEVELS
 
-EXPECTED = {"run", "check", "demo", "sandbox", "replay", "queue", "audit", "login", "status", "directory"}
+EXPECTED = {
+    "run",
+    "check",
+    "demo",
+    "sandbox",
+    "replay",
+    "queue",
+    "audit",
+    "login",
+    "status",
+    "directory",
+    "digest",
+    "init",
+}
 
 
 def relay(*args: str) -> subprocess.CompletedProcess[str]:

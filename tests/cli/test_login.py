@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-import requests
 from mastodon import Mastodon
+from oauthhelp import code_from_page
 from relayproc import relay_env
 
 from relay.cli import login
@@ -24,8 +24,6 @@ from relay.cli.checklist import REQUIRED_SCOPES
 from relay.cli.login import app_file
 from relay.config.credentials import write_token_file
 from relay.sandbox import Instance, SeededAccount
-
-CODE_RE = re.compile(r'class="oauth-code" readonly type="text" value="([^"]+)"')
 
 
 def relay(*args: str, stdin: int | None = subprocess.PIPE, cwd: Path | None = None) -> subprocess.Popen[str]:
@@ -80,15 +78,6 @@ class LineReader:
             if line is None:
                 return "".join(self.seen)
             self.seen.append(line)
-
-
-def code_from_page(url: str) -> str:
-    """Fetch the authorisation page over plain HTTP and read the code it shows."""
-    page = requests.get(url, timeout=5)
-    assert page.status_code == 200, page.text
-    match = CODE_RE.search(page.text)
-    assert match is not None, page.text
-    return match.group(1)
 
 
 def paste_code(

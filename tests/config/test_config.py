@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from paths import ROOT
@@ -14,6 +15,7 @@ from relay.cli import login
 from relay.config.load import (
     HOME_TOKEN_ENV,
     BoosterConfig,
+    DigestConfig,
     MetricsConfig,
     StreamsConfig,
     UrlProblem,
@@ -23,6 +25,7 @@ from relay.config.load import (
     url_problem,
 )
 from relay.config.rules import default_rules
+from relay.core.digest import Schedule
 from relay.errors import ConfigError
 
 MINIMAL = """
@@ -227,6 +230,49 @@ class TestModerationKeys:
         """A quoted number is a type error naming the key."""
         err = error_for(tmp_path, MINIMAL + '[moderation]\nrefusal_interval = "1h"\n')
         assert "moderation.refusal_interval = '1h'" in err.message
+
+
+class TestDigestKeys:
+    def test_off_by_default_on_monday_at_nine_utc(self, tmp_path: Path) -> None:
+        """Without [digest] no digest is posted; the documented values are the defaults."""
+        for config in (load_config(write(tmp_path, MINIMAL)), load_config(ROOT / "relay.toml")):
+            assert config.digest == DigestConfig()
+            assert (config.digest.enabled, config.digest.day, config.digest.hour) == (False, "mon", 9)
+            assert (config.digest.timezone, config.digest.visibility) == ("UTC", "public")
+
+    def test_values_are_read_into_a_schedule(self, tmp_path: Path) -> None:
+        """day, hour and timezone make the schedule the digest runs on."""
+        text = MINIMAL + (
+            '[digest]\nenabled = true\nday = "fri"\nhour = 17\ntimezone = "America/New_York"\n'
+            'visibility = "unlisted"\n'
+        )
+        digest = load_config(write(tmp_path, text)).digest
+        assert digest.enabled
+        assert digest.visibility == "unlisted"
+        assert digest.schedule == Schedule(4, 17, ZoneInfo("America/New_York"))
+
+    def test_unknown_time_zone_names_the_key_and_the_fix(self, tmp_path: Path) -> None:
+        """A zone name the system does not know (or a path) is refused with where to find names."""
+        for name in ("Europe/Londn", "../../etc/passwd", ""):
+            err = error_for(tmp_path, MINIMAL + f'[digest]\ntimezone = "{name}"\n')
+            assert err.message.startswith(f"relay.toml: digest.timezone = {name!r}: expected an IANA")
+            assert err.fix is not None
+            assert "timedatectl list-timezones" in err.fix
+
+    def test_bad_day_and_hour_are_refused(self, tmp_path: Path) -> None:
+        """day must be a short English day name; hour 0 to 23."""
+        err = error_for(tmp_path, MINIMAL + '[digest]\nday = "Monday"\n')
+        assert '"mon" or "tue"' in err.message
+        err = error_for(tmp_path, MINIMAL + "[digest]\nhour = 24\n")
+        assert "digest.hour = 24: expected a whole number from 0 to 23" in err.message
+        err = error_for(tmp_path, MINIMAL + '[digest]\nvisibility = "direct"\n')
+        assert "digest.visibility" in err.message
+
+    def test_unknown_key_in_digest(self, tmp_path: Path) -> None:
+        """A typo in [digest] is not a silent default."""
+        err = error_for(tmp_path, MINIMAL + "[digest]\nenable = true\n")
+        assert err.message == "relay.toml: unknown key digest.enable"
+        assert err.fix == "did you mean digest.enabled?"
 
 
 def test_is_loopback() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -136,3 +137,49 @@ class TestRequestFaults:
         client(home, alice).status_post("recorded")
         posts = [r for r in home.requests if r.method == "POST"]
         assert [(r.path, r.token) for r in posts] == [("/api/v1/statuses", alice.token)]
+
+
+def post_in_background(
+    home: Instance, account: SeededAccount, text: str
+) -> tuple[threading.Thread, list[object]]:
+    """POST a status from a thread; the list gets the request's error, if it fails."""
+    outcome: list[object] = []
+    url, headers = f"{home.url}/api/v1/statuses", {"Authorization": f"Bearer {account.token}"}
+
+    def post() -> None:
+        try:
+            requests.post(url, data={"status": text}, headers=headers, timeout=10)
+        except requests.RequestException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread, outcome
+
+
+class TestGates:
+    def test_a_request_held_before_is_never_processed(self, home: Instance, alice: SeededAccount) -> None:
+        """stage "before": the request waits at the server, then is dropped unprocessed."""
+        gate = home.gate("POST", "/api/v1/statuses", stage="before")
+        thread, outcome = post_in_background(home, alice, "lost")
+        assert gate.arrived.wait(5)
+        gate.release()
+        thread.join(10)
+        assert len(outcome) == 1  # the connection was cut, no answer
+        assert not any(s.text == "lost" for s in home.state.statuses.values())
+        thread, outcome = post_in_background(home, alice, "kept")
+        thread.join(10)
+        assert outcome == []  # a gate holds one request
+        assert any(s.text == "kept" for s in home.state.statuses.values())
+
+    def test_a_request_held_after_is_processed_and_its_answer_lost(
+        self, home: Instance, alice: SeededAccount
+    ) -> None:
+        """stage "after": the status is made while the client still waits, then gets no answer."""
+        gate = home.gate("POST", "/api/v1/statuses", stage="after")
+        thread, outcome = post_in_background(home, alice, "made")
+        assert gate.arrived.wait(5)
+        assert any(s.text == "made" for s in home.state.statuses.values())
+        gate.release()
+        thread.join(10)
+        assert len(outcome) == 1

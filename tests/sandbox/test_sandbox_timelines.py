@@ -161,3 +161,46 @@ class TestText:
     def test_find_hashtags_skips_urls_and_numbers(self) -> None:
         """Fragments in URLs and all-digit tags are not hashtags."""
         assert find_hashtags("see http://x.test/#frag #123 and #ok") == ["ok"]
+
+
+class TestAccountStatuses:
+    def test_the_author_sees_all_theirs_newest_first_without_boosts(
+        self, home: Instance, alice: SeededAccount, client: Client
+    ) -> None:
+        """GET /api/v1/accounts/:id/statuses: newest first, direct ones too for the author,
+        `exclude_reblogs` leaves boosts out, `exclude_replies` keeps a reply to oneself, others see
+        only what they may."""
+        carol = home.create_account("carol")
+        other = home.post(carol, "carol's #relay post")
+        me = client(home, alice)
+        first = me.status_post("first", visibility="public")
+        me.status_post("private note @carol", visibility="direct")
+        me.status_reblog(other)
+        me.status_post("second", in_reply_to_id=first["id"])
+        me.status_post("to carol", in_reply_to_id=other)
+        texts = [s["content"] for s in me.account_statuses(alice.id, exclude_reblogs=True)]
+        assert [t.startswith("<p>") for t in texts] == [True] * 4
+        assert len(me.account_statuses(alice.id)) == 5
+        assert len(me.account_statuses(alice.id, exclude_replies=True, exclude_reblogs=True)) == 3
+        seen_by_carol = client(home, carol).account_statuses(alice.id, exclude_reblogs=True)
+        assert len(seen_by_carol) == 4  # the DM mentions carol
+        assert len(Mastodon(api_base_url=home.url).account_statuses(alice.id, exclude_reblogs=True)) == 3
+
+
+class TestIdempotency:
+    def test_the_same_key_within_the_hour_gives_the_same_status(
+        self, home: Instance, alice: SeededAccount, client: Client
+    ) -> None:
+        """A repeated Idempotency-Key is answered with the status made the first time (Mastodon
+        keeps keys an hour, per account); another key, or another account, makes a new one."""
+        me = client(home, alice)
+        first = me.status_post("weekly digest", idempotency_key="digest-1")
+        again = me.status_post("weekly digest", idempotency_key="digest-1")
+        other = me.status_post("weekly digest", idempotency_key="digest-2")
+        carol = home.create_account("carol")
+        theirs = client(home, carol).status_post("weekly digest", idempotency_key="digest-1")
+        assert again["id"] == first["id"]
+        assert len({first["id"], other["id"], theirs["id"]}) == 3
+        with home.lock:
+            home.state.idempotency[(alice.id, "digest-1")] = (first["id"], first["created_at"])
+        assert me.status_post("weekly digest", idempotency_key="digest-1")["id"] != first["id"]  # expired
