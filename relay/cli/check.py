@@ -40,6 +40,7 @@ from relay.config.credentials import read_token
 from relay.config.load import Config, InstanceConfig, add_config_option, load_config
 from relay.errors import ConfigError, CredentialsError, RelayError
 from relay.moderation.lookup import find_account
+from relay.sources.client import mastodon_client
 from relay.sources.stream import streaming_base
 from relay.store.store import Store
 
@@ -63,14 +64,7 @@ class _Http:
     def api(self, url: str, token: str | None) -> Mastodon:
         if token:
             self.secrets.append(token)
-        return Mastodon(
-            api_base_url=url,
-            access_token=token,
-            ratelimit_method="throw",
-            request_timeout=self.timeout,
-            session=self.session,
-            version_check_mode="none",
-        )
+        return mastodon_client(url, token, timeout=self.timeout, session=self.session)
 
     def get_json(self, url: str, token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from relay.config.load import Config, InstanceConfig
+from relay.core.servers import ServerKind
 from relay.errors import ConfigError
 from relay.sources.access import feeds_access
 
@@ -32,6 +33,14 @@ REQUIRED_SCOPES: tuple[str, ...] = (
     "write:follows",  # follow the moderators, so that their DMs pass the notification policy
     "write:notifications",  # dismiss handled notifications; set the notification policy
     "write:statuses",  # reblog and unreblog; reply to moderators by direct message
+)
+# GoToSocial's streaming takes only a token with the top-level `read` (a granular `read:*` gets
+# 403: internal/processing/stream/authorize.go); the granular write scopes it takes as Mastodon does.
+GOTOSOCIAL_SCOPES: tuple[str, ...] = (
+    "read",  # everything the read:* scopes above give, and its streaming
+    "write:follows",
+    "write:notifications",
+    "write:statuses",
 )
 SOURCE_SCOPES: tuple[str, ...] = ("read:statuses",)  # a source's token only streams and reads tag timelines
 
@@ -139,6 +148,11 @@ class Facts:
 
 
 # ---- decide: facts → items (pure) --------------------------------------------------------------
+
+
+def required_scopes(kind: ServerKind) -> tuple[str, ...]:
+    """The scopes `relay login` asks `kind` for and `relay check` requires of the bot's token."""
+    return GOTOSOCIAL_SCOPES if kind.family == "gotosocial" else REQUIRED_SCOPES
 
 
 def covers(granted: Iterable[str], needed: str) -> bool:

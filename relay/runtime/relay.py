@@ -35,7 +35,6 @@ from typing import Any, TypeVar
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
-from relay import REQUEST_TIMEOUT, USER_AGENT
 from relay.config.credentials import read_token
 from relay.config.load import Config, InstanceConfig, add_config_option, load_config
 from relay.core.items import Fatal, Item, Mention, MentionsSeen
@@ -54,6 +53,7 @@ from relay.runtime.recheck import Rechecker
 from relay.runtime.service import Health, install_signal_handlers, stream_samples
 from relay.sources import normalise
 from relay.sources.access import access
+from relay.sources.client import mastodon_client
 from relay.sources.poll import FeedPoller, TimelineFetcher
 from relay.sources.rest import FirstStart
 from relay.sources.sse import StreamEvent
@@ -71,14 +71,9 @@ T = TypeVar("T")
 
 
 def make_api(url: str, token: str | None) -> Mastodon:
-    """A Mastodon.py client that raises on 429 (the relay keeps its own budgets)."""
-    return Mastodon(
-        access_token=token,
-        api_base_url=url,
-        ratelimit_method="throw",
-        request_timeout=REQUEST_TIMEOUT,
-        user_agent=USER_AGENT,
-    )
+    """A Mastodon.py client that raises on 429 (the relay keeps its own budgets) and never parses
+    the server's version (`relay.sources.client`)."""
+    return mastodon_client(url, token)
 
 
 @dataclasses.dataclass
