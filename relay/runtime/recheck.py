@@ -202,4 +202,5 @@ class Rechecker:
                     getattr(api, "ratelimit_limit", None),
                     getattr(api, "ratelimit_remaining", None),
                     getattr(api, "ratelimit_reset", None),
+                    self._clock(),
                 )
