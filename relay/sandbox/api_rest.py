@@ -230,18 +230,18 @@ def tag_feed_allows(request: Request, *, rss: bool = False) -> tuple[bool, bool]
 def tagged(request: Request, tag: str, *, rss: bool = False) -> list[Status]:
     show_local, show_remote = tag_feed_allows(request, rss=rss)
     wanted = normalize_tag(tag)
+    state = request.state
     return [
         s
-        for s in request.state.statuses.values()
-        if s.reblog is None
-        and s.visibility == "public"
-        and (show_local if s.local else show_remote)
-        and wanted in {normalize_tag(t) for t in s.tags}
+        for s in state.statuses.values()
+        if state.in_public_feeds(s) and (show_local if s.local else show_remote) and state.has_tag(s, wanted)
     ]
 
 
 @route("GET", r"/api/v1/timelines/tag/(?P<tag>[^/]+)", scopes=READ_STATUSES)
 def tag_timeline(request: Request) -> Response:
+    if request.state.flavour.tag_timeline_token and request.token is None:
+        raise SandboxError(401, "Unauthorized: token not supplied")  # GoToSocial
     items, headers = page(request, tagged(request, request.args["tag"]), lambda s: int(s.id))
     response = json_response([render.status(request.state, s, request.viewer) for s in items])
     response.headers.update(headers)
@@ -251,8 +251,7 @@ def tag_timeline(request: Request) -> Response:
 @route("GET", r"/api/v1/timelines/home", auth="user", scopes=READ_STATUSES)
 def home_timeline(request: Request) -> Response:
     state, me = request.state, request.account
-    followed = set(state.following_of(me)) | {me}
-    statuses = [s for s in state.statuses.values() if s.account in followed and state.visible(s, me)]
+    statuses = [s for s in state.statuses.values() if state.in_home(me, s) and state.visible(s, me)]
     items, headers = page(request, statuses, lambda s: int(s.id))
     response = json_response([render.status(state, s, me) for s in items])
     response.headers.update(headers)
@@ -365,3 +364,52 @@ def conversations(request: Request) -> Response:
     response = json_response([render.conversation(state, c) for c in items])
     response.headers.update(headers)
     return response
+
+
+# ---- followed hashtags ----------------------------------------------------------------------
+
+
+def _tag(request: Request, name: str) -> Response:
+    """Mastodon's Tag entity, as GET /api/v1/tags/:name and the follow calls return it."""
+    following = request.viewer is not None and normalize_tag(name) in request.state.tags_followed_by(
+        request.viewer
+    )
+    return json_response(
+        {
+            "name": normalize_tag(name),
+            "url": f"{request.state.url}/tags/{normalize_tag(name)}",
+            "history": [],
+            "following": following,
+        }
+    )
+
+
+def _tags_supported(request: Request) -> None:
+    if not request.state.flavour.follow_tags:
+        raise SandboxError(404, "Not Found")
+
+
+@route("GET", r"/api/v1/tags/(?P<tag>[^/]+)")
+def get_tag(request: Request) -> Response:
+    _tags_supported(request)
+    return _tag(request, request.args["tag"])
+
+
+@route("POST", r"/api/v1/tags/(?P<tag>[^/]+)/(?P<verb>follow|unfollow)", auth="user", scopes=FOLLOWS)
+def follow_tag(request: Request) -> Response:
+    """Follow a hashtag: its public posts come to the home timeline and the ``user`` stream."""
+    _tags_supported(request)
+    tag = request.args["tag"]
+    if not normalize_tag(tag):
+        raise SandboxError(422, "Validation failed: Name is invalid")
+    if request.args["verb"] == "follow":
+        request.state.follow_tag(request.account, tag)
+    else:
+        request.state.unfollow_tag(request.account, tag)
+    return _tag(request, tag)
+
+
+@route("GET", r"/api/v1/followed_tags", auth="user", scopes=("read", "read:follows"))
+def followed_tags(request: Request) -> Response:
+    _tags_supported(request)
+    return json_response([_tag(request, tag).body for tag in request.state.tags_followed_by(request.account)])

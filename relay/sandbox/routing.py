@@ -111,6 +111,9 @@ def page(
         )
     except ValueError as exc:
         raise SandboxError(422, "Invalid paging parameters") from exc
+    max_id_only = request.state.flavour.max_id_only
+    if max_id_only:  # Mitra: min_id and since_id are ignored, pages go back in time only
+        since_id = min_id = None
     ordered = sorted(items, key=key)
     if max_id is not None:
         ordered = [i for i in ordered if key(i) < max_id]
@@ -125,5 +128,8 @@ def page(
         keep = {k: v[0] for k, v in request.query.items() if k not in ("max_id", "since_id", "min_id")}
         next_q = urlencode({**keep, "max_id": key(chosen[-1])})
         prev_q = urlencode({**keep, "min_id": key(chosen[0])})
-        headers["Link"] = f'<{base}?{next_q}>; rel="next", <{base}?{prev_q}>; rel="prev"'
+        links = [f'<{base}?{next_q}>; rel="next"'] + (
+            [] if max_id_only else [f'<{base}?{prev_q}>; rel="prev"']
+        )
+        headers["Link"] = ", ".join(links)
     return chosen, headers
