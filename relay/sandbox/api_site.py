@@ -6,7 +6,7 @@ from __future__ import annotations
 from email.utils import format_datetime
 
 from relay.sandbox import render
-from relay.sandbox.model import ALL_SCOPES
+from relay.sandbox.model import ALL_SCOPES, id_order
 from relay.sandbox.routing import Request, Response, error, json_response, route
 from relay.sandbox.text import escape
 
@@ -189,7 +189,7 @@ def tag_rss(request: Request) -> Response:
     if state.flavour.rss == "html":  # GoToSocial: its web page for the tag, status 200
         page = f"<!DOCTYPE html><html><head><title>#{escape(tag)}</title></head><body></body></html>"
         return Response(200, page, "text/html; charset=utf-8")
-    statuses = sorted(tagged(request, tag, rss=True), key=lambda s: int(s.id), reverse=True)[:20]
+    statuses = sorted(tagged(request, tag, rss=True), key=lambda s: id_order(s.id), reverse=True)[:20]
     items = []
     for st in statuses:
         categories = "".join(f"<category>{escape(t.lower())}</category>" for t in st.tags)

@@ -170,10 +170,10 @@ def stream_status(state: InstanceState, st: Status) -> Json:
 
 def notification(state: InstanceState, note: Notification) -> Json:
     data: Json = {
-        "id": str(note.id),
+        "id": state.shown_id(note.id),
         "type": note.type,
         "created_at": iso(note.created_at),
-        "group_key": f"ungrouped-{note.id}",
+        "group_key": f"ungrouped-{state.shown_id(note.id)}",
         "account": account(state, note.account),
     }
     if note.status is not None:
@@ -205,7 +205,7 @@ def relationship(state: InstanceState, viewer: Account, other: Account) -> Json:
 
 def conversation(state: InstanceState, conv: Conversation) -> Json:
     return {
-        "id": str(conv.id),
+        "id": state.shown_id(conv.id),
         "unread": conv.unread,
         "accounts": [account(state, a) for a in conv.participants],
         "last_status": status(state, conv.last_status, conv.owner),

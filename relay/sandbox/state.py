@@ -29,6 +29,7 @@ from relay.sandbox.model import (
     NotificationPolicy,
     Status,
     Token,
+    ulid_from,
     utcnow,
 )
 
@@ -99,6 +100,15 @@ class InstanceState:
         """What the instance API announces; GoToSocial says ``wss://`` though it serves plain HTTP."""
         return f"{self.flavour.streaming_scheme}://{self.domain}"
 
+    def new_id(self) -> str:
+        """A new account, status or reblog id: a snowflake, or on GoToSocial a ULID."""
+        number = SNOWFLAKES.next()
+        return ulid_from(number) if self.flavour.ulid_ids else number
+
+    def shown_id(self, small_id: int) -> str:
+        """A notification's or conversation's id as the API shows it."""
+        return ulid_from(str(small_id)) if self.flavour.ulid_ids else str(small_id)
+
     def next_small_id(self) -> int:
         self._counter += 1
         return self._counter
@@ -108,7 +118,7 @@ class InstanceState:
     def create_account(self, username: str, **profile: object) -> Account:
         if self.local_account(username) is not None:
             raise ValueError(f"account {username!r} already exists on {self.name}")
-        acc_id = SNOWFLAKES.next()
+        acc_id = self.new_id()
         acc = Account(
             id=acc_id,
             username=username,
@@ -152,7 +162,7 @@ class InstanceState:
         existing = self.account_by_uri(origin.uri)
         if existing is None:
             existing = Account(
-                id=SNOWFLAKES.next(),
+                id=self.new_id(),
                 username=origin.username,
                 domain=origin.uri.split("/")[2],
                 uri=origin.uri,
@@ -318,7 +328,7 @@ class InstanceState:
             raise SandboxError(422, "Validation failed: Text can't be blank")
         if len(text) > 500:
             raise SandboxError(422, "Validation failed: Text character limit of 500 exceeded")
-        status_id = SNOWFLAKES.next()
+        status_id = self.new_id()
         st = Status(
             id=status_id,
             uri=f"{author.uri}/statuses/{status_id}",
@@ -347,7 +357,7 @@ class InstanceState:
         if existing is not None:
             return existing
         st = Status(
-            id=SNOWFLAKES.next(),
+            id=self.new_id(),
             uri=origin.uri,
             url=origin.url,
             account=self.ensure_copy(origin.account),
@@ -467,7 +477,7 @@ class InstanceState:
             visibility = "private"
         elif visibility == "direct":  # Status validates: a reblog is never direct (or limited)
             raise SandboxError(422, "Validation failed: Visibility is reserved")
-        reblog_id = SNOWFLAKES.next()
+        reblog_id = self.new_id()
         st = Status(
             id=reblog_id,
             uri=f"{acc.uri}/statuses/{reblog_id}/activity",

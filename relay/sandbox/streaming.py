@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 GREETING = b":)\n"
-HEARTBEAT = b":thump\n"
+HEARTBEAT = b":thump\n\n"  # as streaming/index.js writes it now (older: ":thump\n")
 DEFAULT_MALFORMED = b'event: update\ndata: {"id": "1", "content": <broken\n\n'
 SYSTEM = "system"  # a WebSocket's own subscription: no events, only drop/close/revoke reach it
 CHANNELS = {

@@ -175,6 +175,25 @@ class TestGoToSocial:
         tagged = get(home, "/api/v1/timelines/tag/relay", alice.token).json()
         assert len(tagged) == 2
 
+    def test_ids_are_ulids_and_page_in_order(self, home: Instance, alice: SeededAccount) -> None:
+        """Statuses, accounts and notifications have 26-character ULIDs; min_id/max_id page by them."""
+        ids = [home.post(alice, f"post {n} #relay") for n in range(5)]
+        assert all(len(i) == 26 and i.isalnum() and i.isupper() for i in ids)
+        assert ids == sorted(ids)
+        assert len(alice.id) == 26
+        newest = get(home, "/api/v1/timelines/tag/relay", alice.token, limit="2").json()
+        assert [s["id"] for s in newest] == [ids[4], ids[3]]
+        forward = get(home, "/api/v1/timelines/tag/relay", alice.token, limit="2", min_id=ids[0]).json()
+        assert [s["id"] for s in forward] == [ids[2], ids[1]]
+        back = get(home, "/api/v1/timelines/tag/relay", alice.token, max_id=ids[1]).json()
+        assert [s["id"] for s in back] == [ids[0]]
+        assert get(home, f"/api/v1/statuses/{ids[0]}", alice.token).json()["id"] == ids[0]
+        bob = home.create_account("bob")
+        home.post(bob, "@alice hello")
+        note = get(home, "/api/v1/notifications", alice.token).json()[0]
+        assert len(note["id"]) == 26
+        assert get(home, f"/api/v1/notifications/{note['id']}", alice.token).json()["id"] == note["id"]
+
     def test_tag_rss_is_an_html_page(self, home: Instance) -> None:
         page = get(home, "/tags/relay.rss")
         assert page.status_code == 200
