@@ -18,13 +18,16 @@ import pytest
 import requests
 from mastodon import Mastodon
 from relayproc import relay_env
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from relay.cli import login
 from relay.cli.checklist import REQUIRED_SCOPES, required_scopes
 from relay.cli.login import app_file
 from relay.config.credentials import write_token_file
 from relay.core.servers import GOTOSOCIAL, MASTODON, UNKNOWN
-from relay.sandbox import Instance, SeededAccount, render
+from relay.sandbox import Fediverse, Instance, SeededAccount
+from relay.sandbox.flavours import flavour_named
 
 CODE_RE = re.compile(r'class="oauth-code" readonly type="text" value="([^"]+)"')
 
@@ -240,29 +243,53 @@ def test_a_code_beginning_with_a_dash_is_read_in_the_form_the_hint_gives() -> No
 
 class TestAnyServer:
     @pytest.mark.parametrize(
-        "version",
-        ["v0.20.0-rc1", "0.20.0-rc1+git-57cb4fe", "2.7.2 (compatible; Akkoma 3.15.2)", "garbage", ""],
+        ("flavour", "version"),
+        [
+            ("gotosocial", "v0.20.0-rc1"),  # what GoToSocial's own build script produces
+            ("gotosocial", "0.20.0-rc1+git-57cb4fe"),
+            ("akkoma", "2.7.2 (compatible; Akkoma 3.15.2)"),
+            ("mastodon", "garbage"),
+            ("mastodon", ""),
+        ],
     )
-    def test_any_version_string_logs_in(
-        self,
-        tmp_path: Path,
-        home: Instance,
-        alice: SeededAccount,
-        monkeypatch: pytest.MonkeyPatch,
-        version: str,
-    ) -> None:
-        """Whatever version the instance reports (GoToSocial's own build says `v0.20.0-rc1`), the
-        login finishes: no traceback from parsing it, a working token, nothing else left over."""
-        monkeypatch.setattr(render, "VERSION", version)
-        token_file = tmp_path / "home.token"
-        proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
-        paste_code(proc, home, alice)
-        assert proc.wait(timeout=20) == 0, proc.stderr.read() if proc.stderr else ""
-        assert proc.stderr is not None
-        assert "Traceback" not in proc.stderr.read()
-        token = token_file.read_text(encoding="utf-8").strip()
-        me = Mastodon(access_token=token, api_base_url=home.url, version_check_mode="none")
-        assert me.account_verify_credentials()["acct"] == "alice"
+    def test_any_version_string_logs_in(self, tmp_path: Path, flavour: str, version: str) -> None:
+        """Whatever version the instance reports, the login finishes: no traceback from parsing
+        it, a working token, nothing else left over but the app registration."""
+        with Fediverse(["home"], flavours={"home": flavour_named(flavour, version)}) as fed:
+            home = fed["home"]
+            alice = home.create_account("alice")
+            token_file = tmp_path / "home.token"
+            proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
+            paste_code(proc, home, alice)
+            assert proc.wait(timeout=20) == 0, proc.stderr.read() if proc.stderr else ""
+            assert proc.stderr is not None
+            assert "Traceback" not in proc.stderr.read()
+            token = token_file.read_text(encoding="utf-8").strip()
+            me = Mastodon(access_token=token, api_base_url=home.url, version_check_mode="none")
+            assert me.account_verify_credentials()["acct"] == "alice"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["home.token", "home.token.app"]
+
+    def test_gotosocial_token_can_stream(self, tmp_path: Path) -> None:
+        """On GoToSocial the token is granted the top-level `read` its streaming requires: the
+        WebSocket upgrade that a granular-scope token gets 403 for is accepted."""
+        with Fediverse(["home"], flavours={"home": "gotosocial"}) as fed:
+            home = fed["home"]
+            alice = home.create_account("alice")
+            token_file = tmp_path / "home.token"
+            proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
+            out = paste_code(proc, home, alice)
+            assert proc.wait(timeout=20) == 0
+            assert "runs gotosocial 0.20.0-rc1+git-57cb4fe: asking for read write:follows" in out.rest()
+            token = token_file.read_text(encoding="utf-8").strip()
+            with home.lock:
+                assert "read" in home.state.tokens[token].scopes
+            ws = f"ws://{home.url.split('://')[1]}/api/v1/streaming?stream=user"
+            with ws_connect(ws, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5):
+                pass
+            granular = home.create_token(alice, scopes=REQUIRED_SCOPES)
+            with pytest.raises(InvalidStatus) as refused:
+                ws_connect(ws, additional_headers={"Authorization": f"Bearer {granular}"}, open_timeout=5)
+            assert refused.value.response.status_code == 403
 
     def test_a_failure_after_registering_leaves_nothing_behind(
         self, tmp_path: Path, home: Instance, alice: SeededAccount

@@ -190,11 +190,18 @@ class TestDocumentUrl:
 
 
 class TestSandbox:
-    def test_sandbox_instance(self) -> None:
-        """The sandbox's Mastodon answers with a NodeInfo naming mastodon, or (before it serves one)
-        with a 404 that leaves it Mastodon-compatible: either way a stream-capable Mastodon kind."""
-        with Fediverse(["home"]) as fed:
+    @pytest.mark.parametrize(
+        ("flavour", "family", "label"),
+        [
+            ("mastodon", "mastodon", "mastodon 4.6.4"),
+            ("gotosocial", "gotosocial", "gotosocial 0.20.0-rc1+git-57cb4fe"),
+            ("akkoma", "akkoma", "akkoma 3.15.2"),
+            ("rest-only", "rest-only", "mitra 4.4.0"),
+        ],
+    )
+    def test_each_sandbox_flavour_is_recognised(self, flavour: str, family: str, label: str) -> None:
+        """Each server the sandbox plays is read from its NodeInfo as that kind, named as it says."""
+        with Fediverse(["home"], flavours={"home": flavour}) as fed:
             found = detect(fed["home"].url)
-        assert found.kind.sse
-        assert found.kind.websocket
-        assert found.kind.family in ("mastodon", "unknown")
+        assert found.error is None
+        assert (found.kind.family, found.kind.label) == (family, label)
