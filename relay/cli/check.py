@@ -181,7 +181,10 @@ def _stream_error(http: _Http, base: str, plan: Plan, token: str | None) -> str 
         ):
             return None
     except InvalidStatus as exc:
-        return f"the WebSocket upgrade was refused: HTTP {exc.response.status_code}"
+        status = exc.response.status_code
+        if status in (401, 403):
+            return f"the WebSocket upgrade refused the token: HTTP {status}"
+        return f"the WebSocket upgrade was refused: HTTP {status}"
     except (OSError, TimeoutError, InvalidHandshake) as exc:
         return http.describe(exc)
 

@@ -209,7 +209,8 @@ def config_error_item(error: ConfigError) -> Item:
 def _feed_verdict(facts: InstanceFacts, *, has_token: bool, is_home: bool) -> tuple[Status, str]:
     feeds = facts.hashtag_feeds
     if feeds is None and not facts.is_mastodon:
-        return Status.OK, f"hashtag feeds: {facts.kind.family} has no access setting; see its feed item"
+        server = facts.kind.software or facts.kind.family
+        return Status.OK, f"hashtag feeds: {server} has no access setting; see its feed item"
     if feeds is None:
         return Status.OK, "hashtag feeds open (no timelines_access setting: Mastodon before 4.5)"
     local, remote = feeds.get("local", "public"), feeds.get("remote", "public")
@@ -245,6 +246,12 @@ def streaming_item(host: str, facts: InstanceFacts) -> Item:
     if plan is None or plan.method == "rest":
         return Item(key, title, Status.SKIP, "not streamed: read over REST (see feed)")
     what = "streaming server" if plan.method == "sse" else "WebSocket streaming"
+    if facts.streaming_error and "refused the token" in facts.streaming_error:
+        fix = (
+            f"log in again (relay login --instance {facts.host}): the token must be allowed to stream"
+            f"{' (the top-level read scope)' if facts.kind.family == 'gotosocial' else ''}"
+        )
+        return Item(key, title, Status.FAIL, f"{what}: {facts.streaming_error}", fix, exit_code=2)
     if facts.streaming_error:
         fix = (
             f"ask the admin of {host} to check the streaming server; until then the relay reads "
