@@ -67,12 +67,27 @@ class TimelineFetcher:
         self._local_only = local_only
         self._seen = seen  # the pipeline's fast path for statuses it already has
         self._after = after  # run with this thread's client after each requested catch-up
+        self._pace: Callable[[Mastodon], float] | None = None
         self._wake = threading.Event()
         self.last_run_at: float | None = None
         self.last_error: str | None = None
 
+    @property
+    def interval(self) -> float | None:
+        """Seconds between polls; None while it only fetches on request (a stream is up)."""
+        return self._interval
+
     def request(self) -> None:
         """Fetch as soon as possible (thread-safe; several requests collapse into one run)."""
+        self._wake.set()
+
+    def poll_every(self, interval: float, pace: Callable[[Mastodon], float] | None = None) -> None:
+        """From now on poll every `interval` seconds, starting at once (thread-safe): the source's
+        stream could not be had. `pace`, given the client after each poll, says the interval the
+        server's rate budget allows from then on."""
+        self._pace = pace
+        self._interval = interval
+        self._via = "poll"
         self._wake.set()
 
     def run(self) -> None:
@@ -89,6 +104,8 @@ class TimelineFetcher:
             self._fetch_all(api)
             if self._after is not None and not self._stop.is_set():
                 self._after(api)
+            if self._pace is not None and self._interval is not None:
+                self._interval = self._pace(api)
 
     def _fetch_all(self, api: Mastodon) -> None:
         for hashtag in self._hashtags:
