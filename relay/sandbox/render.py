@@ -156,6 +156,19 @@ def status(state: InstanceState, st: Status, viewer: Account | None, *, deleted:
     return data
 
 
+VIEWER_KEYS = ("favourited", "reblogged", "muted", "bookmarked", "pinned")
+
+
+def stream_status(state: InstanceState, st: Status) -> Json:
+    """A status as public and hashtag streams send it: rendered for no viewer, so without the
+    viewer's keys (``favourited``, ``reblogged``, ...), with ``filtered: []`` (Mastodon 4.6)."""
+    data = status(state, st, None)
+    for node in (data, data.get("reblog") or {}):
+        for key in VIEWER_KEYS:
+            node.pop(key, None)
+    return data
+
+
 def notification(state: InstanceState, note: Notification) -> Json:
     data: Json = {
         "id": str(note.id),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from relay.sandbox import text as textmod
+from relay.sandbox.flavours import MASTODON, Flavour
 from relay.sandbox.model import (
     ALL_SCOPES,
     SNOWFLAKES,
@@ -70,6 +71,7 @@ class InstanceState:
     lock: threading.RLock
     network: Network
     url: str = ""
+    flavour: Flavour = MASTODON
     hashtag_feeds: dict[str, str] = field(default_factory=lambda: {"local": "public", "remote": "public"})
     hub: StreamHub | None = None
     logged_in: Account | None = None
