@@ -73,6 +73,7 @@ class RelayProcess:
         extra: str = "",
         read_timeout: float = 5.0,
         poll_interval: float = 0.5,
+        transports: dict[str, str] | None = None,
     ) -> None:
         self.folder = folder
         self.fed = fed
@@ -89,11 +90,17 @@ class RelayProcess:
             f'url = "{self.home.url}"',
             'token_file = "home.token"',
         ]
+        transports = transports or {}
+
+        def transport(name: str) -> list[str]:  # `transport = ...` where the test sets one
+            return [f'transport = "{transports[name]}"'] if name in transports else []
+
+        lines += transport(home)
         for name, account in streamed:
             write_token_file(folder / f"{name}.token", account.token)
-            lines += ["[[sources]]", f'url = "{fed[name].url}"', f'token_file = "{name}.token"']
+            lines += ["[[sources]]", f'url = "{fed[name].url}"', f'token_file = "{name}.token"', *transport(name)]
         for name in polled:
-            lines += ["[[sources]]", f'url = "{fed[name].url}"']
+            lines += ["[[sources]]", f'url = "{fed[name].url}"', *transport(name)]
         lines += ["[moderation]", f'mode = "{mode}"']
         if moderators:
             lines.append("moderators = [" + ", ".join(f'"{m}"' for m in moderators) + "]")

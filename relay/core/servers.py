@@ -55,8 +55,12 @@ class ServerKind:
 
 MASTODON = ServerKind("mastodon", sse=True, websocket=True, hashtag_stream="multiplexed")
 GOTOSOCIAL = ServerKind("gotosocial", sse=False, websocket=True, hashtag_stream="follow", account_uri=False)
-PLEROMA = ServerKind("pleroma", sse=False, websocket=True, hashtag_stream="multiplexed", rate_headers=False)
-AKKOMA = ServerKind("akkoma", sse=False, websocket=True, hashtag_stream="per-connection", rate_headers=False)
+PLEROMA = ServerKind(
+    "pleroma", sse=False, websocket=True, hashtag_stream="multiplexed", rate_headers=False, ws_auth="query"
+)
+AKKOMA = ServerKind(
+    "akkoma", sse=False, websocket=True, hashtag_stream="per-connection", rate_headers=False, ws_auth="query"
+)
 ICESHRIMP = ServerKind("iceshrimp", sse=False, websocket=True, hashtag_stream="multiplexed", ws_auth="query")
 REST_ONLY = ServerKind("rest-only", sse=False, websocket=False, hashtag_stream="none")
 MITRA = replace(REST_ONLY, paging="max_id")
