@@ -98,7 +98,12 @@ class RelayProcess:
         lines += transport(home)
         for name, account in streamed:
             write_token_file(folder / f"{name}.token", account.token)
-            lines += ["[[sources]]", f'url = "{fed[name].url}"', f'token_file = "{name}.token"', *transport(name)]
+            lines += [
+                "[[sources]]",
+                f'url = "{fed[name].url}"',
+                f'token_file = "{name}.token"',
+                *transport(name),
+            ]
         for name in polled:
             lines += ["[[sources]]", f'url = "{fed[name].url}"', *transport(name)]
         lines += ["[moderation]", f'mode = "{mode}"']

@@ -283,7 +283,8 @@ class SourceRunner:
         """A reader of `plan` failed for good (from its thread): move to the next plan, once."""
         if failure == "unauthorized" and not self._rest_takes_token():
             return
-        following = self.choice.after(plan, failure)
+        # Its warning is the fallback's own (below), not said again by `_poll`.
+        following = replace(self.choice.after(plan, failure), degraded=False)
         with self._lock:
             if self.plan is not plan:
                 return  # another reader of the same plan reported first
@@ -291,7 +292,10 @@ class SourceRunner:
             old, self.readers = self.readers, []
         for reader in old:
             reader.retire()
-        log.warning(
+        # Said once at warning where the source ends on REST (with the fix); a step from one
+        # stream to another is said at info: posts still stream.
+        level = log.warning if following.method == "rest" else log.info
+        level(
             "source.fallback",
             source=self.host,
             failed=plan.method,
@@ -299,9 +303,9 @@ class SourceRunner:
             detail=reason,
             method=following.method,
             reason=following.reason,
-            fix=following.fix or _fix_of(plan),
+            fix=self.choice.after(plan, failure).fix or "see docs/servers.md",
         )
-        self._use(replace_degraded(following))
+        self._use(following)
 
     def _rest_takes_token(self) -> bool:
         """Streaming refused the token: if REST refuses it too, it was revoked (the home instance's
@@ -382,12 +386,3 @@ class SourceRunner:
             interval=cfg.streams.poll_interval,
         )
         self._w.spawn(f"rss {self.host}", self.poller.run)
-
-
-def replace_degraded(plan: Plan) -> Plan:
-    """The plan as `_use` takes it after a fallback: its warning was the fallback's own."""
-    return replace(plan, degraded=False)
-
-
-def _fix_of(plan: Plan) -> str:
-    return plan.fix or "see docs/servers.md"
