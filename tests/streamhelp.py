@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from relay.sources.sse import StreamEvent
 from relay.sources.reader import Reader
+from relay.sources.sse import StreamEvent
 
 
 class Recorder:
