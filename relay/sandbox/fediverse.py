@@ -188,6 +188,12 @@ class Instance:
                 raise KeyError(acct)
             self.state.follow(self.state.accounts[follower.id], target)
 
+    def follow_tag(self, account: SeededAccount, tag: str) -> None:
+        """``account`` follows hashtag ``tag`` (its public posts then reach the home timeline and
+        the ``user`` stream), as ``POST /api/v1/tags/:name/follow`` does."""
+        with self.lock:
+            self.state.follow_tag(self.state.accounts[account.id], tag)
+
     def post(self, author: SeededAccount, text: str, **options: object) -> str:
         """Post a status as ``author`` (keyword options as the API); returns its id."""
         with self.lock:

@@ -32,6 +32,7 @@ class Flavour:
     streaming_scheme: str = "ws"  # the scheme the instance API advertises for streaming
     max_id_only: bool = False  # timelines page with max_id only (min_id and since_id ignored)
     follow_tags: bool = True  # POST /api/v1/tags/:name/follow, GET /api/v1/followed_tags
+    ulid_ids: bool = False  # ids are 26-character ULIDs (GoToSocial), not numbers
 
 
 MASTODON = Flavour("mastodon", "mastodon", "4.6.4")
@@ -49,6 +50,7 @@ GOTOSOCIAL = Flavour(
     top_level_public_only=True,
     rss="html",
     streaming_scheme="wss",
+    ulid_ids=True,
 )
 AKKOMA = Flavour(
     "akkoma",

@@ -174,6 +174,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if injected is not None:
             status, reset_in = injected
             headers = {}
+            flavour = server.state.flavour
+            if status == 429 and not flavour.rate_headers:
+                self._send(error(429, flavour.throttled))
+                return
             if status == 429:
                 reset = datetime.now(UTC) + timedelta(seconds=reset_in)
                 headers = {
@@ -217,9 +221,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     budgets.append(candidate.budget)
                     key = token.account.id if token and token.account else key
                 verdict = self.server.limiter.hit(budgets, key)
-                headers = verdict.headers()
+                headers = verdict.headers() if state.flavour.rate_headers else {}
                 if not verdict.allowed:
-                    return error(429, "Too many requests"), headers
+                    return error(429, state.flavour.throttled), headers
             refusal = self._authorize(candidate.auth, candidate.scopes, token_value, token)
             if refusal is not None:
                 return refusal, headers

@@ -29,6 +29,7 @@ from relay.sandbox.model import (
     NotificationPolicy,
     Status,
     Token,
+    ulid_from,
     utcnow,
 )
 
@@ -78,6 +79,7 @@ class InstanceState:
     accounts: dict[str, Account] = field(default_factory=dict)
     statuses: dict[str, Status] = field(default_factory=dict)
     follows: set[tuple[str, str]] = field(default_factory=set)
+    followed_tags: set[tuple[str, str]] = field(default_factory=set)  # (account id, normalized tag)
     notifications: list[Notification] = field(default_factory=list)
     policies: dict[str, NotificationPolicy] = field(default_factory=dict)
     conversations: list[Conversation] = field(default_factory=list)
@@ -95,7 +97,17 @@ class InstanceState:
 
     @property
     def streaming_url(self) -> str:
-        return "ws://" + self.domain
+        """What the instance API announces; GoToSocial says ``wss://`` though it serves plain HTTP."""
+        return f"{self.flavour.streaming_scheme}://{self.domain}"
+
+    def new_id(self) -> str:
+        """A new account, status or reblog id: a snowflake, or on GoToSocial a ULID."""
+        number = SNOWFLAKES.next()
+        return ulid_from(number) if self.flavour.ulid_ids else number
+
+    def shown_id(self, small_id: int) -> str:
+        """A notification's or conversation's id as the API shows it."""
+        return ulid_from(str(small_id)) if self.flavour.ulid_ids else str(small_id)
 
     def next_small_id(self) -> int:
         self._counter += 1
@@ -106,7 +118,7 @@ class InstanceState:
     def create_account(self, username: str, **profile: object) -> Account:
         if self.local_account(username) is not None:
             raise ValueError(f"account {username!r} already exists on {self.name}")
-        acc_id = SNOWFLAKES.next()
+        acc_id = self.new_id()
         acc = Account(
             id=acc_id,
             username=username,
@@ -150,7 +162,7 @@ class InstanceState:
         existing = self.account_by_uri(origin.uri)
         if existing is None:
             existing = Account(
-                id=SNOWFLAKES.next(),
+                id=self.new_id(),
                 username=origin.username,
                 domain=origin.uri.split("/")[2],
                 uri=origin.uri,
@@ -173,6 +185,36 @@ class InstanceState:
 
     def follows_account(self, follower: Account, target: Account) -> bool:
         return (follower.id, target.id) in self.follows
+
+    # ---- hashtags -------------------------------------------------------------------------
+
+    def follow_tag(self, acc: Account, tag: str) -> None:
+        self.followed_tags.add((acc.id, textmod.normalize_tag(tag)))
+
+    def unfollow_tag(self, acc: Account, tag: str) -> None:
+        self.followed_tags.discard((acc.id, textmod.normalize_tag(tag)))
+
+    def tags_followed_by(self, acc: Account) -> list[str]:
+        return sorted(tag for who, tag in self.followed_tags if who == acc.id)
+
+    def in_public_feeds(self, st: Status) -> bool:
+        """Whether a status may be in tag timelines, hashtag and public streams: public, not a
+        reblog, and on GoToSocial not a reply either."""
+        if st.reblog is not None or st.visibility != "public":
+            return False
+        return not (self.flavour.top_level_public_only and st.in_reply_to is not None)
+
+    def has_tag(self, st: Status, tag: str) -> bool:
+        return textmod.normalize_tag(tag) in {textmod.normalize_tag(t) for t in st.tags}
+
+    def in_home(self, viewer: Account, st: Status) -> bool:
+        """Whether a status belongs in ``viewer``'s home timeline and user stream: their own, from
+        someone they follow (direct only when addressed), or public with a hashtag they follow."""
+        if st.account is viewer or self.follows_account(viewer, st.account):
+            return st.visibility != "direct" or st.account is viewer or viewer in st.mentions
+        if not self.in_public_feeds(st):
+            return False
+        return any(self.has_tag(st, tag) for tag in self.tags_followed_by(viewer))
 
     def follow(self, follower: Account, target: Account) -> None:
         if (follower.id, target.id) in self.follows:
@@ -286,7 +328,7 @@ class InstanceState:
             raise SandboxError(422, "Validation failed: Text can't be blank")
         if len(text) > 500:
             raise SandboxError(422, "Validation failed: Text character limit of 500 exceeded")
-        status_id = SNOWFLAKES.next()
+        status_id = self.new_id()
         st = Status(
             id=status_id,
             uri=f"{author.uri}/statuses/{status_id}",
@@ -315,7 +357,7 @@ class InstanceState:
         if existing is not None:
             return existing
         st = Status(
-            id=SNOWFLAKES.next(),
+            id=self.new_id(),
             uri=origin.uri,
             url=origin.url,
             account=self.ensure_copy(origin.account),
@@ -435,7 +477,7 @@ class InstanceState:
             visibility = "private"
         elif visibility == "direct":  # Status validates: a reblog is never direct (or limited)
             raise SandboxError(422, "Validation failed: Visibility is reserved")
-        reblog_id = SNOWFLAKES.next()
+        reblog_id = self.new_id()
         st = Status(
             id=reblog_id,
             uri=f"{acc.uri}/statuses/{reblog_id}/activity",

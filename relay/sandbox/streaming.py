@@ -27,7 +27,6 @@ import structlog
 
 from relay.sandbox import render
 from relay.sandbox.model import Account, Conversation, Notification, Status
-from relay.sandbox.text import normalize_tag
 
 if TYPE_CHECKING:
     from relay.sandbox.state import InstanceState
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 GREETING = b":)\n"
-HEARTBEAT = b":thump\n"
+HEARTBEAT = b":thump\n\n"  # as streaming/index.js writes it now (older: ":thump\n")
 DEFAULT_MALFORMED = b'event: update\ndata: {"id": "1", "content": <broken\n\n'
 SYSTEM = "system"  # a WebSocket's own subscription: no events, only drop/close/revoke reach it
 CHANNELS = {
@@ -231,7 +230,7 @@ class StreamHub:
     # ---- which stream sees what -----------------------------------------------------------
 
     def _on_hashtag(self, sub: Subscription, st: Status) -> bool:
-        if st.reblog is not None or st.visibility != "public":
+        if not self.state.in_public_feeds(st):
             return False
         if sub.channel == "hashtag/local" and not st.local:
             return False
@@ -240,19 +239,10 @@ class StreamHub:
         langs = sub.account.chosen_languages
         if langs and st.language and st.language not in langs:
             return False
-        return sub.tag in {normalize_tag(t) for t in st.tags}
+        return sub.tag is not None and self.state.has_tag(st, sub.tag)
 
     def _on_public(self, sub: Subscription, st: Status) -> bool:
-        return st.reblog is None and st.visibility == "public" and (sub.channel == "public" or st.local)
-
-    def _on_home(self, sub: Subscription, st: Status) -> bool:
-        viewer, author = sub.account, st.account
-        own = author is viewer
-        if not own and not self.state.follows_account(viewer, author):
-            return False
-        if st.visibility == "direct":
-            return own or viewer in st.mentions
-        return True
+        return self.state.in_public_feeds(st) and (sub.channel == "public" or st.local)
 
     def matches(self, sub: Subscription, st: Status) -> bool:
         if sub.silent:
@@ -262,7 +252,7 @@ class StreamHub:
         if sub.channel.startswith("public"):
             return self._on_public(sub, st)
         if sub.channel == "user":
-            return self._on_home(sub, st)
+            return self.state.in_home(sub.account, st)
         return False
 
     def _status(self, sub: Subscription, st: Status) -> Any:
