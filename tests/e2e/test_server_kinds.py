@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from mastodon import Mastodon
-from relayproc import HASHTAG, RelayProcess, run_relay, wait_for
+from relayproc import HASHTAG, RelayProcess, free_port, run_relay, scrape, wait_for
 
 from relay.sandbox import Budget, Fediverse, RateLimits, SeededAccount
 from relay.sandbox.flavours import MASTODON, Flavour
@@ -84,6 +84,24 @@ def home_lifecycle(tmp_path: Path, fed: Fediverse, method: str, **options: Any) 
 
 
 class TestHomeOfEachKind:
+    @pytest.mark.parametrize(
+        ("flavour", "method", "shape"),
+        [
+            ("mastodon", "sse", "per-tag"),
+            ("gotosocial", "websocket", "follow"),
+            ("akkoma", "websocket", "per-tag"),
+            ("rest-only", "rest", "poll"),
+        ],
+    )
+    def test_each_flavour_as_home(self, tmp_path: Path, flavour: str, method: str, shape: str) -> None:
+        """The server's NodeInfo picks the method; a post is boosted, one made while stopped is
+        boosted after the restart, a deleted one is retracted."""
+        with sandbox(flavour) as fed:
+            relay = home_lifecycle(tmp_path, fed, method)
+            chosen = [e for e in relay.logs() if e.get("event") == "source.method"]
+            assert {(e["method"], e["shape"]) for e in chosen} == {(method, shape)}
+            assert [e for e in relay.logs() if e.get("event") == "source.fallback"] == []
+
     def test_a_mastodon_home_without_sse_moves_to_websocket_and_says_so_at_info(self, tmp_path: Path) -> None:
         """SSE answers 404: the home instance is read over one WebSocket, no warning (posts stream)."""
         with sandbox(NO_SSE) as fed:
@@ -116,22 +134,56 @@ class TestHomeOfEachKind:
             home_lifecycle(tmp_path, fed, "websocket", transports={"home": "websocket"})
 
 
+def test_a_mastodon_home_boosts_once_the_post_of_a_source_of_each_other_kind(tmp_path: Path) -> None:
+    """Sources: GoToSocial, Akkoma and a REST-only server, each with a token; each one's post is
+    boosted once, each source read its own way."""
+    kinds = {"gts": "gotosocial", "akk": "akkoma", "rest": "rest-only"}
+    with sandbox("mastodon", **kinds) as fed:
+        bot = fed["home"].create_account("relaybot", bot=True)
+        readers = {name: fed[name].create_account("reader") for name in kinds}
+        authors = {name: fed[name].create_account("author") for name in kinds}
+        streamed = tuple(readers.items())
+        with RelayProcess(tmp_path, fed, bot, streamed=streamed) as relay:
+            ready = relay.wait_log("relay.ready")
+            assert ready["methods"] == {
+                fed["home"].domain: "sse",
+                fed["gts"].domain: "websocket",
+                fed["akk"].domain: "websocket",
+                fed["rest"].domain: "rest",
+            }
+            posts = {name: post(fed, name, authors[name], f"Hello from {name} #{HASHTAG}") for name in kinds}
+            for status in posts.values():
+                relay.wait_boosted(status["uri"])
+            assert sorted(relay.boosted_uris()) == sorted(s["uri"] for s in posts.values())
+            assert relay.reblog_calls() == len(kinds)
+            assert relay.stop() == 0
+
+
 def test_status_and_metrics_show_each_sources_method(tmp_path: Path) -> None:
     """`relay status` names the method and why; READY came with every source able to deliver."""
     with sandbox(NO_STREAMING, third=NO_SSE) as fed:
         bot = fed["home"].create_account("relaybot", bot=True)
         carol = fed["third"].create_account("carol")
-        with RelayProcess(tmp_path, fed, bot, streamed=(("third", carol),)) as relay:
+        port = free_port()
+        metrics = f'[metrics]\naddress = "127.0.0.1:{port}"\n'
+        with RelayProcess(tmp_path, fed, bot, streamed=(("third", carol),), extra=metrics) as relay:
             ready = relay.wait_log("relay.ready")
+            scraped = scrape(port)
+            for source, method in ready["methods"].items():
+                for name in ("sse", "websocket", "rest"):
+                    assert scraped[f"relay_source_method{{method={name},source={source}}}"] == (
+                        name == method
+                    )
             assert ready["methods"] == {fed["home"].domain: "rest", fed["third"].domain: "websocket"}
 
-            def shows() -> str | None:
-                text = status_text(relay)
-                return text if "read by" in text else None
+            home = f"{fed['home'].domain}  rest (poll) every"
+            third = f"{fed['third'].domain}  websocket (multiplexed): sse failed"
 
-            text = wait_for(shows, what="relay status to show how sources are read")
-            assert f"{fed['home'].domain}  rest (poll)" in text
-            assert "websocket (multiplexed)" in text
+            def shows() -> str | None:  # the report is rewritten every few seconds
+                text = status_text(relay)
+                return text if home in text and third in text else None
+
+            wait_for(shows, what="relay status to show how each source is read now")
             report = json.loads(_streams_setting(relay))
             assert {s["source"]: s["method"] for s in report["sources"]} == ready["methods"]
 
