@@ -150,6 +150,7 @@ class SourceRunner:
             first_start=self._w.first,
             seen=self._w.seen,
             after=self._after if self.is_home else None,
+            paging=self.kind.paging,
         )
         self._w.spawn(f"fetch {self.host}", self.fetcher.run)
         self._use(self.plan)
@@ -359,6 +360,7 @@ class SourceRunner:
                 interval=cfg.streams.poll_interval,
                 via="poll",
                 local_only=policy.local_only,
+                paging=self.kind.paging,
             )
             log.info(
                 "source.polling", source=self.host, local_only=policy.local_only, reason=self.plan.reason

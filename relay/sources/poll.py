@@ -54,8 +54,10 @@ class TimelineFetcher:
         local_only: bool = False,
         seen: SeenCache | None = None,
         after: Callable[[Mastodon], None] | None = None,
+        paging: str = "min_id",
     ) -> None:
         self.source = source
+        self._paging = paging  # "max_id": the server ignores min_id (Mitra), read backwards
         self._make_api = make_api
         self._hashtags = tuple(hashtags)
         self._cursor = cursor  # (source, hashtag) → the newest status id taken (thread-safe)
@@ -143,6 +145,7 @@ class TimelineFetcher:
             first_start=self._first_start,
             stop=self._stop,
             local=self._local_only,
+            paging=self._paging,
         )
         for status in statuses:
             item = normalise.status(
