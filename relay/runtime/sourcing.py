@@ -105,6 +105,7 @@ class SourceRunner:
         self.fetcher: TimelineFetcher | None = None
         self.poller: FeedPoller | None = None
         self._lock = threading.Lock()
+        self._given_up = False  # a source whose token was refused: nothing can flow; said at error
         tags = wiring.config.hashtags
         self._watched = frozenset(normalize_tag(t) for t in tags)
 
@@ -115,6 +116,8 @@ class SourceRunner:
         """Posts can flow: every reader of the plan connected, or a poller running."""
         with self._lock:
             readers, plan = list(self.readers), self.plan
+        if self._given_up:
+            return True  # READY must not wait for what cannot come (said at error)
         if plan.method != "rest":
             return bool(readers) and all(r.status.connected for r in readers)
         return self.fetcher is not None or self.poller is not None or self.token is None
@@ -322,6 +325,7 @@ class SourceRunner:
                 self._w.emit(Fatal(error))
             else:
                 log.error("source.token_refused", source=self.host, fix=error.fix)
+                self._given_up = True
             return False
         except MastodonError:
             return True  # unreachable for now: REST polling retries it
