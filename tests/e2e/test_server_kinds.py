@@ -123,6 +123,25 @@ class TestHomeOfEachKind:
             assert said[0]["fix"]
             assert "REST polling" in said[0]["reason"]
 
+    def test_a_gotosocial_token_without_top_level_read_streams_nothing_but_posts_flow(
+        self, tmp_path: Path
+    ) -> None:
+        """GoToSocial refuses streaming (403) to a token with granular read scopes only; REST
+        takes it: the home instance is polled, said once at warning with the scope as the fix."""
+        with sandbox("gotosocial") as fed:
+            seeded = fed["home"].create_account("relaybot", bot=True)
+            granular = ("read:accounts", "read:notifications", "read:search", "read:statuses", "write")
+            bot = replace(seeded, token=fed["home"].create_token(seeded, granular))
+            bob = fed["remote"].create_account("bob")
+            with RelayProcess(tmp_path, fed, bot) as relay:
+                relay.wait_log("relay.ready")
+                status = post(fed, "remote", bob, f"Hello #{HASHTAG}")
+                relay.wait_boosted(status["uri"])
+                (said,) = warnings(relay, "source.fallback")
+                assert (said["failure"], said["method"]) == ("unauthorized", "rest")
+                assert "read" in said["fix"]
+                assert relay.stop() == 0
+
     def test_transport_rest_in_relay_toml_polls_without_a_warning(self, tmp_path: Path) -> None:
         with sandbox(MASTODON) as fed:
             relay = home_lifecycle(tmp_path, fed, "rest", transports={"home": "rest"})
