@@ -125,7 +125,7 @@ def choose(kind: ServerKind, *, override: str = "auto", token: bool) -> Choice:
     """The plans for one instance, first the one to use now, last REST."""
     if override not in TRANSPORTS:
         raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {override!r}")
-    server = kind.label
+    server = _server(kind)
     rest = _rest(kind, override, token)
     if override == "rest" or not token:
         return Choice((rest,))
@@ -139,8 +139,13 @@ def choose(kind: ServerKind, *, override: str = "auto", token: bool) -> Choice:
     return Choice((*streams, rest))
 
 
+def _server(kind: ServerKind) -> str:
+    """The server as a reason names it."""
+    return kind.label if kind.software else "the server (unknown kind, taken as Mastodon)"
+
+
 def _websocket(kind: ServerKind, override: str) -> Plan:
-    server = kind.label
+    server = _server(kind)
     why = "set in relay.toml; " if override == "websocket" else ""
     if kind.hashtag_stream == "follow":
         shape: Shape = "follow"
@@ -161,7 +166,7 @@ def _websocket(kind: ServerKind, override: str) -> Plan:
 
 
 def _rest(kind: ServerKind, override: str, token: bool) -> Plan:
-    server = kind.label
+    server = _server(kind)
     if override == "rest":
         return Plan("rest", "poll", "REST polling: set in relay.toml")
     if not token:

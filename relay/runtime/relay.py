@@ -36,7 +36,7 @@ import structlog
 from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
 from relay.config.credentials import read_token
-from relay.config.load import Config, InstanceConfig, add_config_option, load_config
+from relay.config.load import Config, add_config_option, load_config
 from relay.core.items import Fatal, Item, Mention, MentionsSeen
 from relay.errors import CredentialsError, RelayError
 from relay.log import configure_logging
@@ -47,17 +47,16 @@ from relay.runtime.booster import Booster, BoosterSettings
 from relay.runtime.budget import SharedServerBudget
 from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
 from relay.runtime.handoff import Cursors
-from relay.runtime.metrics import Metrics, MetricsServer, StreamSample
+from relay.runtime.metrics import Metrics, MetricsServer, SourceSample, StreamSample
 from relay.runtime.pipeline import Pipeline
 from relay.runtime.recheck import Rechecker
 from relay.runtime.service import Health, install_signal_handlers, stream_samples
-from relay.sources import normalise
-from relay.sources.access import access
+from relay.runtime.sourcing import SourceRunner, Wiring
 from relay.sources.client import mastodon_client
-from relay.sources.poll import FeedPoller, TimelineFetcher
+from relay.sources.nodeinfo import detect_and_log
+from relay.sources.reader import Reader
 from relay.sources.rest import FirstStart
-from relay.sources.sse import StreamEvent
-from relay.sources.stream import StreamReader, Watchdog, streaming_base
+from relay.sources.stream import Watchdog
 from relay.store.store import Store
 
 log = structlog.get_logger()
@@ -76,19 +75,6 @@ def make_api(url: str, token: str | None) -> Mastodon:
     return mastodon_client(url, token)
 
 
-@dataclasses.dataclass
-class Source:
-    """One watched instance as the running relay knows it."""
-
-    config: InstanceConfig
-    token: str | None
-    is_home: bool
-    host: str
-    readers: list[StreamReader] = dataclasses.field(default_factory=list)
-    fetcher: TimelineFetcher | None = None
-    poller: FeedPoller | None = None
-
-
 class Relay:
     """The running relay. `run()` returns the exit code."""
 
@@ -100,18 +86,25 @@ class Relay:
         self._signals = signals  # the stop signals received (see `install_signal_handlers`)
         self.queue: queue.Queue[Work] = queue.Queue(maxsize=10_000)
         self.threads: list[threading.Thread] = []
-        self.sources: list[Source] = []
-        self.mention_readers: list[StreamReader] = []  # the bot's own notification stream
+        self.sources: list[SourceRunner] = []  # one per watched instance, the home instance first
         self.mention_fetcher: MentionFetcher | None = None  # its catch-up; takes the cursor's moves
         self._me: dict[str, Any] = {}
         self.ready = threading.Event()
-        self.metrics = Metrics(streams=self._stream_samples)
+        self.metrics = Metrics(streams=self._stream_samples, sources=self._source_samples)
         self._metrics_server: MetricsServer | None = None
         self._home_budget: SharedServerBudget | None = None  # the booster's, shared with the recheck
         self.cursors = Cursors()  # (source, hashtag) → newest status id taken; read by the fetchers
 
-    def readers(self) -> list[StreamReader]:
-        return [r for s in self.sources for r in s.readers] + self.mention_readers
+    def readers(self) -> list[Reader]:
+        """Every stream reader of every source now (they change when a source falls back)."""
+        return [r for s in list(self.sources) for r in list(s.readers)]
+
+    def _source_samples(self) -> list[SourceSample]:
+        return [SourceSample(s.host, s.plan.method) for s in list(self.sources)]
+
+    def _posts_can_flow(self) -> bool:
+        """READY: each instance has its streams connected or a poller running."""
+        return all(s.ready for s in list(self.sources))
 
     def _stream_counts(self) -> tuple[int, int]:
         readers = self.readers()
@@ -149,147 +142,51 @@ class Relay:
         log.info("relay.home", acct=self_acct, instance=home.host, version=instance.get("version"))
         return api, self_acct, instance
 
-    def _start_sources(self, home_api: Mastodon, home_instance: Any, pipeline: Pipeline) -> None:
+    def _start_sources(self, home_instance: Any, pipeline: Pipeline, moderation: Moderation) -> None:
+        """A `SourceRunner` per instance, each reading it the way its server allows."""
         cfg = self.config
         streams = cfg.streams
-        first = FirstStart(
-            max_posts=streams.first_start_max_posts,
-            max_age=timedelta(hours=streams.first_start_max_age_hours),
-        )
-        home_token = read_token(cfg.home)
-        entries = [(cfg.home, home_token, True)] + [(s, read_token(s), False) for s in cfg.sources]
-        for instance_cfg, token, is_home in entries:
-            source = Source(instance_cfg, token, is_home, instance_cfg.host)
-            self.sources.append(source)
-            if token is not None:
-                self._start_streams(source, home_instance if is_home else None, pipeline, first)
-            else:
-                self._start_polling(source, pipeline, first)
-
-    def _start_streams(self, source: Source, instance: Any, pipeline: Pipeline, first: FirstStart) -> None:
-        cfg = self.config
-        url, token = source.config.url, source.token
-        if instance is None:
-            try:
-                instance = make_api(url, token).instance_v2()
-            except MastodonError as exc:
-                log.error("source.unreachable", source=source.host, error=type(exc).__name__)
-                instance = {}
-        base = streaming_base(instance, url)
-        after = None
-        if source.is_home and self._home_budget is not None:  # edits missed while no stream listened
-            after = Rechecker(
-                state=cfg.state, home=source.host, budget=self._home_budget, emit=self._emit, stop=self.stop
-            ).run
-        fetcher = self._fetcher(source, pipeline, first, after=after)
-        self._spawn(f"fetch {source.host}", fetcher.run)
-        for hashtag in cfg.hashtags:
-            reader = StreamReader(
-                name=f"{source.host}#{hashtag}",
-                url=f"{base}/api/v1/streaming/hashtag",
-                params={"tag": hashtag},
-                token=token,
-                on_event=self._stream_handler(source.host, pipeline),
-                on_connect=fetcher.request,
-                stop=self.stop,
-                read_timeout=cfg.streams.read_timeout,
-                fatal_auth=source.is_home,
-                auth_retry_delay=300.0,
-            )
-            source.readers.append(reader)
-            self._spawn(reader.name, reader.run)
-
-    def _fetcher(
-        self, source: Source, pipeline: Pipeline, first: FirstStart, **options: Any
-    ) -> TimelineFetcher:
-        """Catch-up (on each stream connect) or polling (every `interval`) of one instance's tags."""
-        url, token = source.config.url, source.token
-        source.fetcher = TimelineFetcher(
-            source=source.host,
-            make_api=lambda: make_api(url, token),
-            hashtags=self.config.hashtags,
-            cursor=self.cursors.get,
-            emit=self._emit,
+        wiring = Wiring(
+            config=cfg,
             stop=self.stop,
-            first_start=first,
+            emit=self._emit,
             seen=pipeline.seen,
-            **options,
+            cursors=self.cursors,
+            first=FirstStart(
+                max_posts=streams.first_start_max_posts,
+                max_age=timedelta(hours=streams.first_start_max_age_hours),
+            ),
+            spawn=self._spawn,
+            make_api=make_api,
         )
-        return source.fetcher
-
-    def _start_polling(self, source: Source, pipeline: Pipeline, first: FirstStart) -> None:
-        cfg = self.config
-        url = source.config.url
-        try:
-            policy = access(make_api(url, None).instance_v2())
-        except MastodonError as exc:
-            policy = access(None, error=type(exc).__name__)
-        if policy.unknown is not None:
-            log.warning("source.no_timelines_access", source=source.host, error=policy.unknown)
-        if policy.poll:
-            local_only = policy.local_only
-            fetcher = self._fetcher(
-                source, pipeline, first, interval=cfg.streams.poll_interval, via="poll", local_only=local_only
-            )
-            log.info("source.polling", source=source.host, local_only=local_only)
-            self._spawn(f"poll {source.host}", fetcher.run)
-            return
-        if policy.disabled:
-            log.error(
-                "source.feed_disabled",
-                source=source.host,
-                fix="this instance disabled its hashtag feeds: ask its admins, or remove the source",
-            )
-        else:
-            log.warning("source.feed_authenticated", source=source.host, fix="add a token to stream it")
         home = cfg.home
-        home_token = read_token(home)
-        poller = FeedPoller(
-            source=source.host,
-            base_url=url,
-            hashtags=cfg.hashtags,
-            make_home_api=lambda: make_api(home.url, home_token),
-            home_host=home.host,
-            emit=self._emit,
-            stop=self.stop,
-            interval=cfg.streams.poll_interval,
-        )
-        source.poller = poller
-        self._spawn(f"rss {source.host}", poller.run)
-
-    def _start_mentions(self, instance: Any, moderation: Moderation) -> None:
-        """The bot's notification stream and its catch-up: mentions become `Mention` items."""
-        home = self.config.home
-        token = read_token(home)
-        domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
-        fetcher = MentionFetcher(
-            make_api=lambda: make_api(home.url, token),
+        self.mention_fetcher = MentionFetcher(
+            make_api=lambda: make_api(home.url, read_token(home)),
             cursor=moderation.mentions_cursor,  # the stored one (moderation.start() read it)
             emit=self._emit,
             stop=self.stop,
-            home=domain,
+            home=moderation.home_domain,  # local accounts' domain: instance.domain, maybe not the host
         )
-        self.mention_fetcher = fetcher
-        self._spawn("mentions", fetcher.run)
-
-        def on_event(event: StreamEvent) -> None:
-            item = normalise.notification_event(event.name, event.data, home=domain)
-            if item is not None:
-                self._emit(item)
-
-        reader = StreamReader(
-            name=f"{home.host} notifications",
-            url=f"{streaming_base(instance, home.url)}/api/v1/streaming/user/notification",
-            params={},
-            token=token,
-            on_event=on_event,
-            on_connect=fetcher.request,
-            stop=self.stop,
-            read_timeout=self.config.streams.read_timeout,
-            fatal_auth=True,
-        )
-        self.mention_readers.append(reader)
-        self._spawn(reader.name, reader.run)
+        self._spawn("mentions", self.mention_fetcher.run)
+        recheck = None
+        if self._home_budget is not None:  # edits missed while no stream listened
+            recheck = Rechecker(
+                state=cfg.state, home=home.host, budget=self._home_budget, emit=self._emit, stop=self.stop
+            ).run
+        for instance_cfg in (home, *cfg.sources):
+            is_home = instance_cfg is home
+            runner = SourceRunner(
+                wiring,
+                instance_cfg,
+                kind=detect_and_log(instance_cfg.url, instance_cfg.host),
+                is_home=is_home,
+                instance=home_instance if is_home else None,
+                recheck=recheck if is_home else None,
+                mentions=self.mention_fetcher if is_home else None,
+                home_domain=moderation.home_domain,
+            )
+            self.sources.append(runner)
+            runner.start()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:
@@ -311,16 +208,6 @@ class Relay:
                 return
             except queue.Full:
                 log.warning("relay.queue_full", size=self.queue.qsize())
-
-    def _stream_handler(self, host: str, pipeline: Pipeline) -> Callable[[StreamEvent], None]:
-        seen = pipeline.seen  # the fast path: a duplicate costs a lookup, not a parse
-
-        def on_event(event: StreamEvent) -> None:
-            item = normalise.stream_event(event.name, event.data, source=host, seen=seen)
-            if item is not None:
-                self._emit(item)
-
-        return on_event
 
     # -- the main loop ---------------------------------------------------------------------------
 
@@ -357,9 +244,8 @@ class Relay:
                     if cursor is not None:
                         self.cursors.move(source_cfg.host, hashtag, to=cursor)
             self._home_budget = booster.budget
-            self._start_sources(home_api, home_instance, pipeline)
-            self._start_mentions(home_instance, moderation)
-            watchdog = Watchdog(self.readers(), stop=self.stop, stale_after=cfg.streams.read_timeout)
+            self._start_sources(home_instance, pipeline, moderation)
+            watchdog = Watchdog(self.readers, stop=self.stop, stale_after=cfg.streams.read_timeout)
             self._spawn("watchdog", watchdog.run)
             if cfg.metrics.address:
                 self._metrics_server = self.metrics.serve(
@@ -372,7 +258,7 @@ class Relay:
             log.info(
                 "relay.started",
                 hashtags=list(cfg.hashtags),
-                sources=[s.host for s in self.sources],
+                sources={s.host: s.plan.label for s in self.sources},
                 mode=rules.mode,
                 dry_run=cfg.booster.dry_run,
             )
@@ -386,14 +272,19 @@ class Relay:
                 if self._metrics_server is not None:
                     self._metrics_server.close()
                 deadline = time.monotonic() + 3.0
-                for thread in self.threads:
+                for thread in list(self.threads):
                     thread.join(max(deadline - time.monotonic(), 0.0))
                 log.info("relay.stopped", pending=self.queue.qsize())
         return 0
 
     def _loop(self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation) -> None:
         wait: float | None = 0.0
-        health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
+        health = Health(
+            self.readers,
+            watchdog_every=notify.watchdog_interval(),
+            ready=self._posts_can_flow,
+            sources=lambda: [s.describe() for s in list(self.sources)],
+        )
         while not self.stop.is_set():
             health.tick(time.monotonic(), store, self.metrics)
             timeout = min(0.5 if wait is None else max(wait, 0.01), 0.5, health.every)

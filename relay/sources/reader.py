@@ -261,7 +261,8 @@ class Reader(ABC):
         """401/403: a lasting failure for the wiring, else fatal or retried after a long delay."""
         reason = f"http_{code}"
         if self._on_lasting is not None:
-            log.warning("stream.auth_failed", stream=self.name, status=code, detail=detail, **where)
+            # The wiring decides (and says at warning) what follows: REST, or the end for a revoked token.
+            log.info("stream.auth_failed", stream=self.name, status=code, detail=detail, **where)
             return self._disconnected(f"{reason}: {detail}", failure="unauthorized")
         host = urlsplit(self._url).netloc
         self._update(connected=False, last_error=f"{reason}: {detail}", fatal=self._fatal_auth)
