@@ -85,8 +85,12 @@ class AccountId:
 
     @classmethod
     def of(cls, account: Mapping[str, Any]) -> AccountId:
-        """The identity in Mastodon account JSON (empty fields where the server gives none)."""
+        """The identity in Mastodon account JSON (empty fields where the server gives none).
+
+        Pleroma and Akkoma give no `uri` but the same actor id as `pleroma.ap_id`."""
         uri, id_ = account.get("uri"), account.get("id")
+        if not uri and isinstance(account.get("pleroma"), Mapping):
+            uri = account["pleroma"].get("ap_id")
         return cls(uri if isinstance(uri, str) else "", str(id_) if isinstance(id_, str | int) else "")
 
     @property

@@ -57,12 +57,17 @@ MASTODON = ServerKind("mastodon", sse=True, websocket=True, hashtag_stream="mult
 GOTOSOCIAL = ServerKind("gotosocial", sse=False, websocket=True, hashtag_stream="follow", account_uri=False)
 # Pleroma's and Akkoma's WebsocketHandler takes the token as `access_token` or Sec-WebSocket-Protocol
 # only (authenticate_request/2), never from an Authorization header.
+# Their account JSON has no `uri` either (the actor id is `pleroma.ap_id`: AccountView).
 PLEROMA = ServerKind(
-    "pleroma", sse=False, websocket=True, hashtag_stream="multiplexed", rate_headers=False, ws_auth="query"
+    "pleroma",
+    sse=False,
+    websocket=True,
+    hashtag_stream="multiplexed",
+    rate_headers=False,
+    ws_auth="query",
+    account_uri=False,
 )
-AKKOMA = ServerKind(
-    "akkoma", sse=False, websocket=True, hashtag_stream="per-connection", rate_headers=False, ws_auth="query"
-)
+AKKOMA = replace(PLEROMA, family="akkoma", hashtag_stream="per-connection")
 ICESHRIMP = ServerKind("iceshrimp", sse=False, websocket=True, hashtag_stream="multiplexed", ws_auth="query")
 REST_ONLY = ServerKind("rest-only", sse=False, websocket=False, hashtag_stream="none")
 MITRA = replace(REST_ONLY, paging="max_id")

@@ -111,6 +111,8 @@ class TestAccountId:
         )
         assert AccountId.of({"id": "01HX"}) == AccountId("", "01HX")
         assert AccountId.of({"uri": None, "id": None}) == AccountId()
+        pleroma = {"id": "AbC", "pleroma": {"ap_id": "https://p.example/users/a"}}
+        assert AccountId.of(pleroma) == AccountId("https://p.example/users/a", "AbC")
         assert not AccountId.of({}).known
 
     def test_matches_every_shared_part(self) -> None:
