@@ -87,9 +87,11 @@ def log_in(
     On failure nothing this run wrote is left behind, except the app registration when the failure
     is about the code (none given, or refused): a later `--code` run finishes with that app.
     """
-    kind = detect(instance.url).kind
+    found = detect(instance.url)
+    kind = found.kind
     scopes = required_scopes(kind)
-    print(f"{instance.host} runs {kind.label}: asking for {' '.join(scopes)}", file=stdout)
+    server = kind.label if found.error is None else f"a server it does not name ({found.error})"
+    print(f"{instance.host} runs {server}: asking for {' '.join(scopes)}", file=stdout)
     registration = app_file(token_file)
     existed = registration.exists()
     keep = False  # the app registration stays after a failure (the code stage: `--code` reuses it)

@@ -318,6 +318,20 @@ class TestAnyServer:
         assert re.search(r"runs \S+.*: asking for " + re.escape(" ".join(REQUIRED_SCOPES)), out.rest())
 
 
+class TestNoNodeInfo:
+    def test_a_server_without_nodeinfo_is_taken_as_mastodon(
+        self, tmp_path: Path, home: Instance, alice: SeededAccount
+    ) -> None:
+        """Where NodeInfo does not answer, login says so and asks for Mastodon's scopes."""
+        home.fail_next(1, status=404, path_prefix="/.well-known/nodeinfo")
+        proc = relay("login", "--instance", home.url, "--token-file", str(tmp_path / "t"))
+        out = paste_code(proc, home, alice)
+        assert proc.wait(timeout=20) == 0
+        printed = out.rest()
+        assert "runs a server it does not name (/.well-known/nodeinfo answered HTTP 404)" in printed
+        assert "asking for " + " ".join(REQUIRED_SCOPES) in printed
+
+
 def test_gotosocial_is_asked_for_the_top_level_read() -> None:
     """GoToSocial gets `read` (its streaming refuses granular reads); Mastodon the granular scopes."""
     assert required_scopes(GOTOSOCIAL) == ("read", "write:follows", "write:notifications", "write:statuses")
