@@ -330,7 +330,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         token = self._stream_token(token_value)
         if token is None:
             return
-        if not scope_allows(token.scopes, *CHANNELS[channel]):
+        if CHANNELS[channel] and not scope_allows(token.scopes, *CHANNELS[channel]):
             self._stream_error(401, "Access token does not have the required scopes")
             return
         tag = query.get("tag", [""])[0]

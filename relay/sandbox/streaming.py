@@ -37,11 +37,13 @@ GREETING = b":)\n"
 HEARTBEAT = b":thump\n\n"  # as streaming/index.js writes it now (older: ":thump\n")
 DEFAULT_MALFORMED = b'event: update\ndata: {"id": "1", "content": <broken\n\n'
 SYSTEM = "system"  # a WebSocket's own subscription: no events, only drop/close/revoke reach it
-CHANNELS = {
-    "hashtag": ("read", "read:statuses"),
-    "hashtag/local": ("read", "read:statuses"),
-    "public": ("read", "read:statuses"),
-    "public/local": ("read", "read:statuses"),
+# The scopes a channel needs (any one of them). Public and hashtag channels need none, as in
+# Mastodon's streaming server (PUBLIC_CHANNELS): any valid user token may read them.
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "hashtag": (),
+    "hashtag/local": (),
+    "public": (),
+    "public/local": (),
     "user": ("read", "read:statuses"),
     "user/notification": ("read", "read:notifications"),
     "direct": ("read", "read:statuses"),

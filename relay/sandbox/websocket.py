@@ -116,7 +116,7 @@ class WebSocketSession:
             return
         channel = stream.replace(":", "/")
         assert self.token.account is not None
-        if not scope_allows(self.token.scopes, *CHANNELS[channel]):
+        if CHANNELS[channel] and not scope_allows(self.token.scopes, *CHANNELS[channel]):
             self._error("Access token does not have the required scopes", 401)
             return
         tag = params.get("tag")
