@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from relay.sandbox import render
+from relay.sandbox import feeds, render
 from relay.sandbox.model import POLICY_VALUES, VISIBILITIES, Status, id_order
 from relay.sandbox.routing import Request, Response, error, json_response, page, route
 from relay.sandbox.state import NOT_FOUND, SandboxError
@@ -239,7 +239,9 @@ def tagged(request: Request, tag: str, *, rss: bool = False) -> list[Status]:
     return [
         s
         for s in state.statuses.values()
-        if state.in_public_feeds(s) and (show_local if s.local else show_remote) and state.has_tag(s, wanted)
+        if feeds.in_public_feeds(state, s)
+        and (show_local if s.local else show_remote)
+        and feeds.has_tag(s, wanted)
     ]
 
 
@@ -256,7 +258,7 @@ def tag_timeline(request: Request) -> Response:
 @route("GET", r"/api/v1/timelines/home", auth="user", scopes=READ_STATUSES)
 def home_timeline(request: Request) -> Response:
     state, me = request.state, request.account
-    statuses = [s for s in state.statuses.values() if state.in_home(me, s) and state.visible(s, me)]
+    statuses = [s for s in state.statuses.values() if feeds.in_home(state, me, s) and state.visible(s, me)]
     items, headers = page(request, statuses, lambda s: s.id)
     response = json_response([render.status(state, s, me) for s in items])
     response.headers.update(headers)

@@ -273,13 +273,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._send(error(404, "Not Found"))
             return
         token_value, protocol = self._ws_token(query)
-        with server.state.lock:
-            token = server.state.tokens.get(token_value) if token_value else None
-        if token_value is None:
-            self._stream_error(401, "Missing access token")
-            return
-        if token is None or token.revoked or token.account is None:
-            self._stream_error(401, "Invalid access token")
+        token = self._stream_token(token_value)
+        if token is None:
             return
         if flavour.stream_needs_read and "read" not in token.scopes:
             self._stream_error(403, "This action is outside the authorized scopes")
@@ -310,6 +305,18 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _stream_error(self, status: int, message: str) -> None:
         self._send(Response(status, {"error": message}))
 
+    def _stream_token(self, token_value: str | None) -> Token | None:
+        """The live user token a stream or socket is opened with; None once a 401 is sent."""
+        with self.server.state.lock:
+            token = self.server.state.tokens.get(token_value) if token_value else None
+        if token_value is None:
+            self._stream_error(401, "Missing access token")
+            return None
+        if token is None or token.revoked or token.account is None:
+            self._stream_error(401, "Invalid access token")
+            return None
+        return token
+
     def _stream(self, path: str, query: dict[str, list[str]], token_value: str | None) -> None:
         server = self.server
         channel = path.removeprefix(STREAM_PREFIX).strip("/") or query.get("stream", [""])[0]
@@ -320,21 +327,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if channel not in CHANNELS:
             self._stream_error(400, "Unknown channel requested")
             return
-        with server.state.lock:
-            token = server.state.tokens.get(token_value) if token_value else None
-        if token_value is None:
-            self._stream_error(401, "Missing access token")
+        token = self._stream_token(token_value)
+        if token is None:
             return
-        if token is None or token.revoked or token.account is None:
-            self._stream_error(401, "Invalid access token")
-            return
-        if not scope_allows(token.scopes, *CHANNELS[channel]):
+        if CHANNELS[channel] and not scope_allows(token.scopes, *CHANNELS[channel]):
             self._stream_error(401, "Access token does not have the required scopes")
             return
         tag = query.get("tag", [""])[0]
         if channel.startswith("hashtag") and not tag:
             self._stream_error(400, "Missing tag name parameter")
             return
+        assert token.account is not None  # _stream_token refuses a token without a user
         sub = Subscription(channel, token.account, token.value, normalize_tag(tag) if tag else None)
         self.send_response(200)
         for name, value in (

@@ -197,25 +197,6 @@ class InstanceState:
     def tags_followed_by(self, acc: Account) -> list[str]:
         return sorted(tag for who, tag in self.followed_tags if who == acc.id)
 
-    def in_public_feeds(self, st: Status) -> bool:
-        """Whether a status may be in tag timelines, hashtag and public streams: public, not a
-        reblog, and on GoToSocial not a reply either."""
-        if st.reblog is not None or st.visibility != "public":
-            return False
-        return not (self.flavour.top_level_public_only and st.in_reply_to is not None)
-
-    def has_tag(self, st: Status, tag: str) -> bool:
-        return textmod.normalize_tag(tag) in {textmod.normalize_tag(t) for t in st.tags}
-
-    def in_home(self, viewer: Account, st: Status) -> bool:
-        """Whether a status belongs in ``viewer``'s home timeline and user stream: their own, from
-        someone they follow (direct only when addressed), or public with a hashtag they follow."""
-        if st.account is viewer or self.follows_account(viewer, st.account):
-            return st.visibility != "direct" or st.account is viewer or viewer in st.mentions
-        if not self.in_public_feeds(st):
-            return False
-        return any(self.has_tag(st, tag) for tag in self.tags_followed_by(viewer))
-
     def follow(self, follower: Account, target: Account) -> None:
         if (follower.id, target.id) in self.follows:
             return

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from relay.sandbox import render
+from relay.sandbox import feeds, render
 from relay.sandbox.model import Account, Conversation, Notification, Status
 
 if TYPE_CHECKING:
@@ -37,11 +37,13 @@ GREETING = b":)\n"
 HEARTBEAT = b":thump\n\n"  # as streaming/index.js writes it now (older: ":thump\n")
 DEFAULT_MALFORMED = b'event: update\ndata: {"id": "1", "content": <broken\n\n'
 SYSTEM = "system"  # a WebSocket's own subscription: no events, only drop/close/revoke reach it
-CHANNELS = {
-    "hashtag": ("read", "read:statuses"),
-    "hashtag/local": ("read", "read:statuses"),
-    "public": ("read", "read:statuses"),
-    "public/local": ("read", "read:statuses"),
+# The scopes a channel needs (any one of them). Public and hashtag channels need none, as in
+# Mastodon's streaming server (PUBLIC_CHANNELS): any valid user token may read them.
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "hashtag": (),
+    "hashtag/local": (),
+    "public": (),
+    "public/local": (),
     "user": ("read", "read:statuses"),
     "user/notification": ("read", "read:notifications"),
     "direct": ("read", "read:statuses"),
@@ -230,7 +232,7 @@ class StreamHub:
     # ---- which stream sees what -----------------------------------------------------------
 
     def _on_hashtag(self, sub: Subscription, st: Status) -> bool:
-        if not self.state.in_public_feeds(st):
+        if not feeds.in_public_feeds(self.state, st):
             return False
         if sub.channel == "hashtag/local" and not st.local:
             return False
@@ -239,10 +241,10 @@ class StreamHub:
         langs = sub.account.chosen_languages
         if langs and st.language and st.language not in langs:
             return False
-        return sub.tag is not None and self.state.has_tag(st, sub.tag)
+        return sub.tag is not None and feeds.has_tag(st, sub.tag)
 
     def _on_public(self, sub: Subscription, st: Status) -> bool:
-        return self.state.in_public_feeds(st) and (sub.channel == "public" or st.local)
+        return feeds.in_public_feeds(self.state, st) and (sub.channel == "public" or st.local)
 
     def matches(self, sub: Subscription, st: Status) -> bool:
         if sub.silent:
@@ -252,7 +254,7 @@ class StreamHub:
         if sub.channel.startswith("public"):
             return self._on_public(sub, st)
         if sub.channel == "user":
-            return self.state.in_home(sub.account, st)
+            return feeds.in_home(self.state, sub.account, st)
         return False
 
     def _status(self, sub: Subscription, st: Status) -> Any:

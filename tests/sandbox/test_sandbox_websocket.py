@@ -148,8 +148,9 @@ class TestMultiplex:
     def test_scopes_are_checked_per_stream(
         self, home: Instance, alice: SeededAccount, socket_tap: Tap
     ) -> None:
-        """A read:statuses token may read hashtags but not notifications (401 as a message)."""
-        token = home.create_token(alice, ["read:statuses"])
+        """A token without read or read:notifications may read hashtags (public channels need no
+        scope) but not notifications (401 as a message)."""
+        token = home.create_token(alice, ["write:statuses"])
         sock = opened(socket_tap, home, token, 1, stream="hashtag", tag="relay")
         sock.send(type="subscribe", stream="user:notification")
         sock.wait_for(lambda t: bool(t.messages))
