@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import queue
 import re
 import socket
@@ -24,7 +25,7 @@ from relay.cli.checklist import REQUIRED_SCOPES, required_scopes
 from relay.cli.login import app_file
 from relay.config.credentials import write_token_file
 from relay.core.servers import GOTOSOCIAL, MASTODON, UNKNOWN
-from relay.sandbox import Instance, SeededAccount, render
+from relay.sandbox import Instance, SeededAccount
 
 CODE_RE = re.compile(r'class="oauth-code" readonly type="text" value="([^"]+)"')
 
@@ -253,7 +254,7 @@ class TestAnyServer:
     ) -> None:
         """Whatever version the instance reports (GoToSocial's own build says `v0.20.0-rc1`), the
         login finishes: no traceback from parsing it, a working token, nothing else left over."""
-        monkeypatch.setattr(render, "VERSION", version)
+        monkeypatch.setattr(home.state, "flavour", dataclasses.replace(home.state.flavour, version=version))
         token_file = tmp_path / "home.token"
         proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
         paste_code(proc, home, alice)
