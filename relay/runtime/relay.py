@@ -1,13 +1,16 @@
 """`relay run`: the wiring. Threads, one event queue, one store thread, one stop signal.
 
-    stream readers (one per instance and hashtag) ─┐
-    fetchers (catch-up on connect, then on the     │
-      home instance the recheck of recent boosts;  │
-      polls)                                       │
+    stream readers (SSE or WebSocket, as each      ─┐
+      instance allows: `runtime.sourcing`)          │
+    fetchers (catch-up on connect, or polls; on    │
+      the home instance the recheck of boosts)     │
     RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
-    the bot's notification stream + mention catch-up┘           + moderation (DMs, holds, expiry)
+    the bot's notifications (on a stream, or       │           + moderation (DMs, holds, expiry)
+      polled) + mention catch-up                   ┘
 
-Every source's data becomes queue items in `relay.sources.normalise`. The pipeline and the
+Each watched instance has a `relay.runtime.sourcing.SourceRunner`: it reads the instance the way
+its server allows (`relay.core.transport`) and falls back to the next method, at last REST, when
+that fails for good. Every source's data becomes queue items in `relay.sources.normalise`. The pipeline and the
 booster call nobody sideways: they return what happened (`relay.runtime.events`) and `_route`
 hands it on: a held post and a done boost to moderation, a home id to the booster, a moved
 cursor to the fetchers (through `relay.runtime.handoff.Cursors`; moderation's mentions cursor

@@ -142,8 +142,14 @@ class SourceRunner:
         if self.token is None:
             self._start_tokenless()
             return
+        self.fetcher = self._fetcher(after=self._after if self.is_home else None)
+        self._w.spawn(f"fetch {self.host}", self.fetcher.run)
+        self._use(self.plan)
+
+    def _fetcher(self, **options: Any) -> TimelineFetcher:
+        """The catch-up (on each stream connect) or polling thread of this instance's hashtags."""
         url, token = self.config.url, self.token
-        self.fetcher = TimelineFetcher(
+        return TimelineFetcher(
             source=self.host,
             make_api=lambda: self._w.make_api(url, token),
             hashtags=self._w.config.hashtags,
@@ -152,11 +158,9 @@ class SourceRunner:
             stop=self._w.stop,
             first_start=self._w.first,
             seen=self._w.seen,
-            after=self._after if self.is_home else None,
             paging=self.kind.paging,
+            **options,
         )
-        self._w.spawn(f"fetch {self.host}", self.fetcher.run)
-        self._use(self.plan)
 
     def _use(self, plan: Plan) -> None:
         log.info("source.method", source=self.host, method=plan.method, shape=plan.shape, reason=plan.reason)
@@ -352,19 +356,8 @@ class SourceRunner:
         if policy.unknown is not None:
             log.warning("source.no_timelines_access", source=self.host, error=policy.unknown)
         if policy.poll:
-            self.fetcher = TimelineFetcher(
-                source=self.host,
-                make_api=lambda: self._w.make_api(url, None),
-                hashtags=cfg.hashtags,
-                cursor=self._w.cursors.get,
-                emit=self._w.emit,
-                stop=self._w.stop,
-                first_start=self._w.first,
-                seen=self._w.seen,
-                interval=cfg.streams.poll_interval,
-                via="poll",
-                local_only=policy.local_only,
-                paging=self.kind.paging,
+            self.fetcher = self._fetcher(
+                interval=cfg.streams.poll_interval, via="poll", local_only=policy.local_only
             )
             log.info(
                 "source.polling", source=self.host, local_only=policy.local_only, reason=self.plan.reason

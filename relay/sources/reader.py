@@ -28,7 +28,7 @@ import structlog
 from relay.core.backoff import Backoff
 from relay.core.transport import STUCK_AFTER, Failure
 from relay.errors import CredentialsError
-from relay.sources.sse import StreamEvent
+from relay.sources.sse import MalformedEvent, StreamEvent
 
 log = structlog.get_logger("relay.sources.stream")
 
@@ -243,6 +243,17 @@ class Reader(ABC):
             self._on_event(event)
         except Exception:
             log.exception("stream.handler_error", stream=self.name, handler="on_event", event_name=event.name)
+
+    def _skip(self, item: MalformedEvent, **context: Any) -> None:
+        """A malformed event: logged, and the stream goes on without it."""
+        log.warning(
+            "stream.malformed_event",
+            stream=self.name,
+            event_name=item.name,
+            reason=item.reason,
+            excerpt=item.excerpt,
+            **context,
+        )
 
     def _disconnected(
         self,

@@ -139,13 +139,7 @@ class StreamReader(Reader):
                     events += 1
                     self._handle(item)
                 else:
-                    log.warning(
-                        "stream.malformed_event",
-                        stream=self.name,
-                        event_name=item.name,
-                        reason=item.reason,
-                        excerpt=item.excerpt,
-                    )
+                    self._skip(item)
                 if self.stopping:
                     break
             aborted = self._aborted()

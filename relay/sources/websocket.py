@@ -220,14 +220,7 @@ class WebSocketReader(Reader):
                     events += 1
                     self._handle(event)
                 else:
-                    log.warning(
-                        "stream.malformed_event",
-                        stream=self.name,
-                        on=list(streams),
-                        event_name=event.name,
-                        reason=event.reason,
-                        excerpt=event.excerpt,
-                    )
+                    self._skip(event, on=list(streams))
             else:
                 reason = "stopped"
         except ConnectionClosed as exc:
