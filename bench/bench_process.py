@@ -50,6 +50,7 @@ from relay.sandbox import Fediverse, Instance
 from relay.sandbox.ratelimit import Budget, RateLimits
 from relay.sandbox.streaming import Subscription
 from relay.sources.sse import StreamEvent, parse_stream
+from relay.sources.websocket import decode_message
 
 TICK = os.sysconf("SC_CLK_TCK")
 AIM = 3.0  # a duplicate event costs at most this many times `json.loads` of its payload
@@ -164,9 +165,10 @@ def copies_from(home: Instance, ids: list[str]) -> list[str]:
     return payloads
 
 
-def frames(payloads: list[str], count: int) -> list[bytes]:
-    """`count` `update` events cycling through `payloads`, one SSE frame each (shared bytes)."""
-    once = [f"event: update\ndata: {p}\n\n".encode() for p in payloads]
+def frames(sub: Subscription, payloads: list[str], count: int) -> list[bytes | str]:
+    """`count` `update` events cycling through `payloads`, one frame each as `sub` carries them
+    (SSE bytes, or a WebSocket message), shared."""
+    once = [sub.encode("update", p) for p in payloads]
     return [once[i % len(once)] for i in range(count)]
 
 
@@ -191,8 +193,17 @@ def json_loads(payloads: list[str], count: int) -> Callable[[], int]:
 
 
 def parsed(chunks: list[bytes]) -> Callable[[], int]:
+    """`parse_stream` over SSE bytes (over WebSocket messages: `decode_message` of each)."""
+
     def run() -> int:
         return sum(1 for event in parse_stream(chunks) if isinstance(event, StreamEvent))
+
+    return run
+
+
+def decoded(messages: list[str]) -> Callable[[], int]:
+    def run() -> int:
+        return sum(1 for m in messages if isinstance(decode_message(m), tuple))
 
     return run
 
@@ -210,7 +221,7 @@ def subscription_on(instance: Instance, channel: str) -> Subscription:
 
 
 def duplicates(
-    pid: int, sub: Subscription, stream: list[bytes], counted: Callable[[], int], out: list[Phase]
+    pid: int, sub: Subscription, stream: list[bytes | str], counted: Callable[[], int], out: list[Phase]
 ) -> None:
     """One round: write `stream` on the relay's subscription, wait until the relay has counted
     every event in its state file; RSS is read again when it has counted half of them."""
@@ -234,7 +245,10 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Phase], dict[str, 
     with Fediverse(["home", "second"], heartbeat=15.0, rate_limits=UNLIMITED) as fed:
         bot = fed["home"].create_account("relaybot", bot=True)
         watcher = fed["second"].create_account("watcher")
-        relay = RelayProcess(folder, fed, bot, streamed=(("second", watcher),), read_timeout=60.0)
+        transports = dict.fromkeys(("home", "second"), args.transport)
+        relay = RelayProcess(
+            folder, fed, bot, streamed=(("second", watcher),), read_timeout=60.0, transports=transports
+        )
         with relay:
             assert relay.process is not None
             pid = relay.process.pid
@@ -273,7 +287,7 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Phase], dict[str, 
                     relay.state, "SELECT sum(count) FROM source_days WHERE source = ?", (second_source,)
                 )
 
-            stream = frames(payloads, args.events)
+            stream = frames(sub, payloads, args.events)
             for _ in range(args.repeat):
                 duplicates(pid, sub, stream, from_second, phases)
             code = relay.stop()
@@ -281,7 +295,12 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Phase], dict[str, 
                 raise SystemExit(f"relay run exited with {code}:\n{relay.log_text()[-3000:]}")
     baselines = {
         "json.loads": cpu_per_event(json_loads(payloads, args.events), args.repeat),
-        "parse_stream": cpu_per_event(parsed(stream), args.repeat),
+        "parse": cpu_per_event(
+            decoded([str(m) for m in stream])
+            if args.transport == "websocket"
+            else parsed([m for m in stream if isinstance(m, bytes)]),
+            args.repeat,
+        ),
         "payload bytes": sum(len(p.encode()) for p in payloads) / len(payloads),
     }
     return phases, baselines, pid
@@ -290,7 +309,8 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Phase], dict[str, 
 def report(args: argparse.Namespace, phases: list[Phase], baselines: dict[str, float]) -> None:
     loads = baselines["json.loads"]
     print(
-        f"relay run, measured from outside (/proc): {args.new} new posts, then {args.events} duplicates"
+        f"relay run over {args.transport}, measured from outside (/proc): {args.new} new posts,"
+        f" then {args.events} duplicates"
         f" × {args.repeat}; payload {baselines['payload bytes']:,.0f} bytes of JSON (a sandbox status);"
         f" Python {sys.version.split()[0]}"
     )
@@ -309,9 +329,10 @@ def report(args: argparse.Namespace, phases: list[Phase], baselines: dict[str, f
         f"  {'json.loads of the same payloads (here)':<40} {'':>7} {'':>9} {loads:>13,.1f} {'':>16}"
         f" {1:>12.2f}×"
     )
-    parse = baselines["parse_stream"]
+    parse = baselines["parse"]
+    parser = "decode_message" if args.transport == "websocket" else "parse_stream"
     print(
-        f"  {'parse_stream of the same bytes (here)':<40} {'':>7} {'':>9} {parse:>13,.1f} {'':>16}"
+        f"  {parser + ' of the same bytes (here)':<40} {'':>7} {'':>9} {parse:>13,.1f} {'':>16}"
         f" {parse / loads:>12.2f}×"
     )
     dups = [p for p in phases if p.name.startswith("duplicates")]
@@ -332,6 +353,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-m", "--new", type=int, default=200, help="new posts, each boosted (200)")
     parser.add_argument("-r", "--repeat", type=int, default=3, help="rounds of duplicates (3)")
     parser.add_argument("--cpu", type=int, help="pin the relay to this CPU (as taskset would)")
+    parser.add_argument(
+        "--transport",
+        choices=("sse", "websocket"),
+        default="sse",
+        help="how the relay reads both instances (relay.toml's transport; sse)",
+    )
     parser.add_argument("--dir", help="where the relay's folder and state file go (the system temp dir)")
     args = parser.parse_args(argv)
     configure_logging("warning")  # the sandbox's own log lines (this process), not the relay's

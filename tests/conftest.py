@@ -9,7 +9,7 @@ from hypothesis import settings
 from mastodon import Mastodon
 
 from relay.sandbox import Fediverse, Instance, SeededAccount
-from relay.sandbox.testing import StreamTap, wait_until
+from relay.sandbox.testing import SocketTap, StreamTap, wait_until
 
 HEARTBEAT = 0.2  # seconds; short so heartbeat tests stay fast
 
@@ -72,6 +72,22 @@ def tap() -> Iterator[Callable[..., StreamTap]]:
     yield open_tap
     for stream in taps:
         stream.close()
+
+
+@pytest.fixture
+def socket_tap() -> Iterator[Callable[..., SocketTap]]:
+    """Open WebSockets (``SocketTap(instance.url, token, auth=..., stream=..., tag=...)``) that are
+    closed when the test ends."""
+    taps: list[SocketTap] = []
+
+    def open_tap(instance: Instance, token: str | None = None, **options: str) -> SocketTap:
+        socket = SocketTap(instance.url, token, **options)  # type: ignore[arg-type]
+        taps.append(socket)
+        return socket
+
+    yield open_tap
+    for socket in taps:
+        socket.close()
 
 
 @pytest.fixture

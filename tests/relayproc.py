@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from relay.config.credentials import write_token_file
 from relay.sandbox import Fediverse, Instance, SeededAccount
@@ -37,6 +41,22 @@ def wait_for(condition: Callable[[], T], *, timeout: float = 15.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)  # polling interval of a wait with a deadline, not a synchronisation sleep
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape(port: int) -> dict[str, float]:
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            values[f"{sample.name}{{{labels}}}"] = sample.value
+    return values
 
 
 def relay_env() -> dict[str, str]:
@@ -74,6 +94,7 @@ class RelayProcess:
         read_timeout: float = 5.0,
         poll_interval: float = 0.5,
         env: dict[str, str] | None = None,
+        transports: dict[str, str] | None = None,
     ) -> None:
         self.folder = folder
         self.env = env or {}  # added to the environment of every start
@@ -91,11 +112,22 @@ class RelayProcess:
             f'url = "{self.home.url}"',
             'token_file = "home.token"',
         ]
+        transports = transports or {}
+
+        def transport(name: str) -> list[str]:  # `transport = ...` where the test sets one
+            return [f'transport = "{transports[name]}"'] if name in transports else []
+
+        lines += transport(home)
         for name, account in streamed:
             write_token_file(folder / f"{name}.token", account.token)
-            lines += ["[[sources]]", f'url = "{fed[name].url}"', f'token_file = "{name}.token"']
+            lines += [
+                "[[sources]]",
+                f'url = "{fed[name].url}"',
+                f'token_file = "{name}.token"',
+                *transport(name),
+            ]
         for name in polled:
-            lines += ["[[sources]]", f'url = "{fed[name].url}"']
+            lines += ["[[sources]]", f'url = "{fed[name].url}"', *transport(name)]
         lines += ["[moderation]", f'mode = "{mode}"']
         if moderators:
             lines.append("moderators = [" + ", ".join(f'"{m}"' for m in moderators) + "]")

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from relay.sources.reader import Reader
 from relay.sources.sse import StreamEvent
-from relay.sources.stream import StreamReader
 
 
 class Recorder:
@@ -50,7 +50,7 @@ class Recorder:
 class Running:
     """A reader's `run()` in its own thread, with what it raised."""
 
-    reader: StreamReader
+    reader: Reader
     thread: threading.Thread = field(init=False)
     error: list[BaseException] = field(default_factory=list)
 
@@ -58,7 +58,7 @@ class Running:
         self.thread = threading.Thread(target=self._run, name=self.reader.name, daemon=True)
 
     @classmethod
-    def start(cls, reader: StreamReader) -> Running:
+    def start(cls, reader: Reader) -> Running:
         """Start `reader.run()` in a daemon thread named after the reader."""
         running = cls(reader)
         running.thread.start()

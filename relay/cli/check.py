@@ -15,12 +15,15 @@ import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNotFoundError
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from relay import __version__
 from relay.cli.checklist import (
@@ -40,10 +43,15 @@ from relay.cli.checklist import (
 )
 from relay.config.credentials import read_token
 from relay.config.load import AnchorConfig, Config, InstanceConfig, add_config_option, load_config
+from relay.core.accounts import AccountId
+from relay.core.transport import Plan, choose
 from relay.errors import ConfigError, CredentialsError, RelayError
 from relay.moderation.lookup import find_account
+from relay.sources.access import feeds_access
 from relay.sources.anchors import AnchorUnreadable, read_context, resolve_anchor
-from relay.sources.stream import streaming_base
+from relay.sources.client import mastodon_client
+from relay.sources.nodeinfo import detect
+from relay.sources.stream import streaming_base, websocket_base
 from relay.store.store import Store
 
 __all__ = ["REQUEST_TIMEOUT", "add_arguments", "gather", "run"]
@@ -66,14 +74,7 @@ class _Http:
     def api(self, url: str, token: str | None) -> Mastodon:
         if token:
             self.secrets.append(token)
-        return Mastodon(
-            api_base_url=url,
-            access_token=token,
-            ratelimit_method="throw",
-            request_timeout=self.timeout,
-            session=self.session,
-            version_check_mode="none",
-        )
+        return mastodon_client(url, token, timeout=self.timeout, session=self.session)
 
     def get_json(self, url: str, token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -113,28 +114,111 @@ def _rejected(exc: BaseException) -> bool:
     return isinstance(exc, MastodonAPIError) and len(exc.args) > 1 and exc.args[1] in (401, 403, 422)
 
 
-def gather_instance(http: _Http, url: str, host: str) -> InstanceFacts:
+def gather_instance(
+    http: _Http, config: InstanceConfig, token: str | None = None, hashtag: str | None = None
+) -> InstanceFacts:
+    """What the instance is and says, how the relay will read it (its plan), and whether that
+    works: the stream the plan reads, and (with `hashtag`) the hashtag feed the way the relay reads it."""
+    url, host = config.url, config.host
     try:
-        info = http.get_json(f"{url}/api/v2/instance")
+        info = _instance_json(http, url)
     except (requests.RequestException, ValueError) as exc:
         return InstanceFacts(host=host, error=http.describe(exc))
+    found = detect(url, session=http.session, timeout=http.timeout)
     conf = info.get("configuration") or {}
-    streaming = streaming_base(info, url)
-    streaming_error = None
-    try:
-        response = http.session.get(f"{streaming.rstrip('/')}/api/v1/streaming/health", timeout=http.timeout)
-        if response.status_code != 200 or response.text.strip() != "OK":
-            streaming_error = f"HTTP {response.status_code}: {response.text.strip()[:80]!r}"
-    except requests.RequestException as exc:
-        streaming_error = http.describe(exc)
     feeds = (conf.get("timelines_access") or {}).get("hashtag_feeds")
-    return InstanceFacts(
+    plan = choose(found.kind, override=config.transport, token=token is not None).first
+    facts = InstanceFacts(
         host=host,
-        domain=str(info.get("domain") or host),
+        domain=str(info.get("domain") or info.get("uri") or host),
         version=str(info.get("version") or ""),
         hashtag_feeds=dict(feeds) if isinstance(feeds, dict) else None,
-        streaming_error=streaming_error,
+        kind=found.kind,
+        kind_error=found.error,
+        plan=plan,
+        streaming_error=_stream_error(http, streaming_base(info, url), plan, token),
     )
+    if hashtag is None:
+        return facts
+    feed_error, feed_fix = _feed_error(http, facts, url, token, hashtag)
+    return replace(facts, feed_error=feed_error, feed_fix=feed_fix)
+
+
+def _instance_json(http: _Http, url: str) -> Any:
+    """`/api/v2/instance`, or `/api/v1/instance` where there is no v2 (older Pleroma, Akkoma)."""
+    try:
+        info = http.get_json(f"{url}/api/v2/instance")
+    except requests.HTTPError as exc:
+        if exc.response is None or exc.response.status_code != 404:
+            raise
+        info = http.get_json(f"{url}/api/v1/instance")
+    if not isinstance(info, dict):
+        raise ValueError("the instance JSON is not an object")
+    return info
+
+
+def _stream_error(http: _Http, base: str, plan: Plan, token: str | None) -> str | None:
+    """Why the stream `plan` reads does not answer (None: it does, or the plan reads none)."""
+    if plan.method == "sse":
+        try:
+            response = http.session.get(f"{base}/api/v1/streaming/health", timeout=http.timeout)
+        except requests.RequestException as exc:
+            return http.describe(exc)
+        if response.status_code != 200 or response.text.strip() != "OK":
+            return f"HTTP {response.status_code}: {response.text.strip()[:80]!r}"
+        return None
+    if plan.method != "websocket" or token is None:
+        return None
+    query = {"stream": "user"}
+    headers = {"User-Agent": str(http.session.headers["User-Agent"])}
+    if plan.ws_auth == "query":
+        query["access_token"] = token
+    else:
+        headers["Authorization"] = f"Bearer {token}"
+    try:  # the upgrade is all there is to check: the socket is closed at once
+        with ws_connect(
+            f"{websocket_base(base)}/api/v1/streaming?{urlencode(query)}",
+            additional_headers=headers,
+            open_timeout=http.timeout,
+            close_timeout=1,
+        ):
+            return None
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        if status in (401, 403):
+            return f"the WebSocket upgrade refused the token: HTTP {status}"
+        return f"the WebSocket upgrade was refused: HTTP {status}"
+    except (OSError, TimeoutError, InvalidHandshake) as exc:
+        return http.describe(exc)
+
+
+def _feed_error(
+    http: _Http, facts: InstanceFacts, url: str, token: str | None, hashtag: str
+) -> tuple[str | None, str | None]:
+    """Why the relay could not read `hashtag` from this instance the way it will (None: it can).
+
+    With a token, or where the instance lets anonymous readers poll, the REST tag timeline; else
+    its RSS feed, which must be RSS (GoToSocial answers 200 with an HTML page)."""
+    tag = quote(hashtag, safe="")
+    feeds = facts.hashtag_feeds or {}
+    if token is not None or feeds_access(feeds.get("local", "public"), feeds.get("remote", "public")).poll:
+        try:
+            http.get_json(f"{url}/api/v1/timelines/tag/{tag}?limit=1", token)
+        except (requests.RequestException, ValueError) as exc:
+            what = "with the relay's token" if token else "without a token"
+            fix = None if token else f"give the relay a token for {facts.host} (token_file) to read its feed"
+            return f"#{hashtag}'s timeline cannot be read {what} ({http.describe(exc)})", fix
+        return None, None
+    try:
+        response = http.session.get(f"{url}/tags/{tag}.rss", timeout=http.timeout)
+    except requests.RequestException as exc:
+        return f"#{hashtag}'s RSS feed cannot be read ({http.describe(exc)})", None
+    if response.status_code != 200:
+        return f"#{hashtag}'s RSS feed answered HTTP {response.status_code}", None
+    if "<rss" not in response.text[:2048]:
+        kind = response.headers.get("Content-Type", "?").split(";")[0]
+        return f"/tags/{tag}.rss is not an RSS feed ({kind})", None
+    return None, None
 
 
 def _token(instance: InstanceConfig, environ: Mapping[str, str] | None) -> tuple[str | None, TokenFacts]:
@@ -199,6 +283,8 @@ def _moderators(http: _Http, api: Mastodon, handles: Sequence[str], domain: str)
             continue
         if account is None:
             facts[handle] = ModeratorFacts(handle)
+        elif not AccountId.of(account).id:
+            facts[handle] = ModeratorFacts(handle, found=True, recognisable=AccountId.of(account).known)
         else:
             found[handle] = str(account["id"])
     relations: dict[str, Any] = {}
@@ -219,8 +305,11 @@ def _moderators(http: _Http, api: Mastodon, handles: Sequence[str], domain: str)
 def gather_source(
     http: _Http, source: InstanceConfig, tag: str, environ: Mapping[str, str] | None
 ) -> SourceFacts:
-    instance = gather_instance(http, source.url, source.host)
     token, token_facts = _token(source, environ)
+    if token:
+        http.secrets.append(token)
+    # A token's feed read is the token check below; a tokenless source's feed is read as the relay will.
+    instance = gather_instance(http, source, token, None if token else tag)
     if token and not instance.error:
         http.secrets.append(token)
         try:  # what a source's token is for: reading the hashtag feed
@@ -275,8 +364,10 @@ def gather(
     config: Config, *, environ: Mapping[str, str] | None = None, timeout: float = REQUEST_TIMEOUT
 ) -> Facts:
     http = _Http(timeout)
-    home = gather_instance(http, config.home.url, config.home.host)
     token, token_facts = _token(config.home, environ)
+    if token:
+        http.secrets.append(token)
+    home = gather_instance(http, config.home, token, config.hashtags[0])
     account = None
     if token and not home.error:
         try:

@@ -19,6 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from relay.config.load import Config, InstanceConfig
+from relay.core.servers import UNKNOWN, ServerKind
+from relay.core.transport import Plan
 from relay.errors import ConfigError
 from relay.sources.access import feeds_access
 
@@ -32,6 +34,14 @@ REQUIRED_SCOPES: tuple[str, ...] = (
     "write:follows",  # follow the moderators, so that their DMs pass the notification policy
     "write:notifications",  # dismiss handled notifications; set the notification policy
     "write:statuses",  # reblog and unreblog; reply to moderators by direct message
+)
+# GoToSocial's streaming takes only a token with the top-level `read` (a granular `read:*` gets
+# 403: internal/processing/stream/authorize.go); the granular write scopes it takes as Mastodon does.
+GOTOSOCIAL_SCOPES: tuple[str, ...] = (
+    "read",  # everything the read:* scopes above give, and its streaming
+    "write:follows",
+    "write:notifications",
+    "write:statuses",
 )
 SOURCE_SCOPES: tuple[str, ...] = ("read:statuses",)  # a source's token only streams and reads tag timelines
 
@@ -77,7 +87,24 @@ class InstanceFacts:
     domain: str = ""
     version: str = ""
     hashtag_feeds: Mapping[str, str] | None = None  # {"local": ..., "remote": ...}; None before 4.5
-    streaming_error: str | None = None  # None: `/api/v1/streaming/health` answered OK
+    streaming_error: str | None = None  # None: the stream the plan reads answered (or none is read)
+    kind: ServerKind = UNKNOWN  # from its NodeInfo (`relay.sources.nodeinfo`)
+    kind_error: str | None = None  # why NodeInfo did not say (then taken as Mastodon-compatible)
+    plan: Plan | None = None  # how the relay reads its posts (`relay.core.transport.choose`)
+    feed_error: str | None = None  # reading the hashtag feed the way the relay will failed
+    feed_fix: str | None = None
+
+    @property
+    def server(self) -> str:
+        """The server's name and version as it says them: NodeInfo's, else the instance JSON's."""
+        if self.kind.software:
+            return self.kind.label
+        said = f"version {self.version}" if self.version else "version unknown"
+        return f"{said}; no NodeInfo ({self.kind_error}): taken as Mastodon-compatible"
+
+    @property
+    def is_mastodon(self) -> bool:
+        return self.kind.family in ("mastodon", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +124,7 @@ class ModeratorFacts:
     following: bool = False  # the bot follows the moderator
     followed_by: bool = False  # the moderator follows the bot
     error: str | None = None  # the lookup failed (not: the account does not exist)
+    recognisable: bool = True  # the home instance gives the account a uri or an id (`AccountId`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +187,11 @@ class Facts:
 # ---- decide: facts → items (pure) --------------------------------------------------------------
 
 
+def required_scopes(kind: ServerKind) -> tuple[str, ...]:
+    """The scopes `relay login` asks `kind` for and `relay check` requires of the bot's token."""
+    return GOTOSOCIAL_SCOPES if kind.family == "gotosocial" else REQUIRED_SCOPES
+
+
 def covers(granted: Iterable[str], needed: str) -> bool:
     """True if a granted scope gives `needed`: itself, its parent (`read`), or legacy `follow`."""
     have = set(granted)
@@ -193,6 +226,9 @@ def config_error_item(error: ConfigError) -> Item:
 
 def _feed_verdict(facts: InstanceFacts, *, has_token: bool, is_home: bool) -> tuple[Status, str]:
     feeds = facts.hashtag_feeds
+    if feeds is None and not facts.is_mastodon:
+        server = facts.kind.software or facts.kind.family
+        return Status.OK, f"hashtag feeds: {server} has no access setting; see its feed item"
     if feeds is None:
         return Status.OK, "hashtag feeds open (no timelines_access setting: Mastodon before 4.5)"
     local, remote = feeds.get("local", "public"), feeds.get("remote", "public")
@@ -215,17 +251,49 @@ def instance_item(key: str, title: str, facts: InstanceFacts, *, has_token: bool
         fix = f"ask the admin of {facts.host} to allow hashtag feeds, or remove this instance from relay.toml"
     elif status is Status.WARN and not has_token:
         fix = f"give the relay a token for {facts.host} (token_file) to read its feed directly"
-    return Item(key, title, status, f"{facts.host} (Mastodon {facts.version or '?'}): {feeds}", fix)
+    return Item(key, title, status, f"{facts.host} ({facts.server}): {feeds}", fix)
 
 
 def streaming_item(host: str, facts: InstanceFacts) -> Item:
+    """Whether the stream the relay will read answers (SSE: its health endpoint; WebSocket: the
+    upgrade). Read over REST, there is no stream to check."""
     key, title = f"streaming:{host}", f"streaming {host}"
     if facts.error:
         return Item(key, title, Status.SKIP, f"{host} is unreachable")
+    plan = facts.plan
+    if plan is None or plan.method == "rest":
+        return Item(key, title, Status.SKIP, "not streamed: read over REST (see feed)")
+    what = "streaming server" if plan.method == "sse" else "WebSocket streaming"
+    if facts.streaming_error and "refused the token" in facts.streaming_error:
+        fix = (
+            f"log in again (relay login --instance {facts.host}): the token must be allowed to stream"
+            f"{' (the top-level read scope)' if facts.kind.family == 'gotosocial' else ''}"
+        )
+        return Item(key, title, Status.FAIL, f"{what}: {facts.streaming_error}", fix, exit_code=2)
     if facts.streaming_error:
-        fix = f"ask the admin of {host} to check the streaming server (the relay polls until it is back)"
-        return Item(key, title, Status.FAIL, f"streaming server unhealthy: {facts.streaming_error}", fix)
-    return Item(key, title, Status.OK, "streaming server healthy")
+        fix = (
+            f"ask the admin of {host} to check the streaming server; until then the relay reads "
+            f"{host} over REST once the stream has failed for good"
+        )
+        return Item(key, title, Status.FAIL, f"{what} unhealthy: {facts.streaming_error}", fix)
+    return Item(
+        key, title, Status.OK, f"{what} healthy" if plan.method == "sse" else f"{what} upgrade accepted"
+    )
+
+
+def feed_item(host: str, facts: InstanceFacts) -> Item:
+    """How the relay will read the instance's posts and why, and whether that read works."""
+    key, title = f"feed:{host}", f"feed {host}"
+    if facts.error or facts.plan is None:
+        return Item(key, title, Status.SKIP, f"{host} is unreachable")
+    plan = facts.plan
+    detail = f"{plan.label}: {plan.reason}"
+    if facts.feed_error:
+        fix = (
+            facts.feed_fix or f"give the relay a token for {host} (token_file), or remove it from relay.toml"
+        )
+        return Item(key, title, Status.FAIL, f"{detail}; but {facts.feed_error}", fix)
+    return Item(key, title, Status.OK, detail)
 
 
 def credentials_item(home: InstanceConfig, token: TokenFacts, account: AccountFacts | None) -> Item:
@@ -241,7 +309,7 @@ def credentials_item(home: InstanceConfig, token: TokenFacts, account: AccountFa
     )
 
 
-def account_items(config: Config, account: AccountFacts) -> list[Item]:
+def account_items(config: Config, account: AccountFacts, home: InstanceFacts) -> list[Item]:
     """The bot flag, scopes, language filter, moderators and moderator DMs of a working account."""
     items = []
     if account.bot:
@@ -249,7 +317,7 @@ def account_items(config: Config, account: AccountFacts) -> list[Item]:
     else:
         detail = f"{account.acct} is not marked as a bot: followers should know it is automated"
         items.append(Item("bot", "automated account", Status.WARN, detail, FIX_BOT))
-    items.append(scopes_item(account))
+    items.append(scopes_item(account, home.kind))
     if not account.languages_known:
         detail = "the server does not show the bot's language filter: if one is set, posts get dropped"
         items.append(Item("languages", "language filter", Status.WARN, detail, FIX_LANGUAGES))
@@ -260,20 +328,23 @@ def account_items(config: Config, account: AccountFacts) -> list[Item]:
     else:
         items.append(Item("languages", "language filter", Status.OK, "no language filter on the bot"))
     items.append(moderators_item(config, account))
-    items.append(moderator_dms_item(account))
+    items.append(moderator_dms_item(account, home))
     return items
 
 
-def scopes_item(account: AccountFacts) -> Item:
+def scopes_item(account: AccountFacts, kind: ServerKind = UNKNOWN) -> Item:
+    needed = required_scopes(kind)
     if account.scopes is None:
         detail = "the server does not report the token's scopes: cannot verify"
-        fix = "make sure the token was created with: " + " ".join(REQUIRED_SCOPES)
+        fix = "make sure the token was created with: " + " ".join(needed)
         return Item("scopes", "token scopes", Status.WARN, detail, fix)
     granted = " ".join(account.scopes) or "(none)"
-    lacking = missing_scopes(account.scopes)
+    lacking = missing_scopes(account.scopes, needed)
     if lacking:
         detail = f"the {account.scopes_of} lacks {' '.join(lacking)} (granted: {granted})"
-        fix = "log in again asking for: " + " ".join(REQUIRED_SCOPES)
+        if kind.family == "gotosocial" and "read" in lacking:
+            detail += f"; {kind.label} streams only to a token with the top-level read"
+        fix = "log in again (relay login asks for: " + " ".join(needed) + ")"
         return Item("scopes", "token scopes", Status.FAIL, detail, fix, exit_code=2)
     return Item("scopes", "token scopes", Status.OK, f"the {account.scopes_of} grants {granted}")
 
@@ -292,6 +363,14 @@ def moderators_item(config: Config, account: AccountFacts) -> Item:
         detail = f"not found from {account.acct.partition('@')[2]}: {', '.join(missing)}"
         fix = "correct the handle in [moderation] moderators (user@domain, as their profile shows it)"
         return Item("moderators", "moderators", Status.FAIL, detail, fix)
+    blank = [m.handle for m in account.moderators if not m.recognisable]
+    if blank:
+        detail = (
+            f"cannot be recognised: {account.acct.partition('@')[2]} gives {', '.join(blank)} neither "
+            "uri nor id, so no DM can be trusted to come from them"
+        )
+        fix = "use a home instance whose API gives accounts an id (every Mastodon-API server should)"
+        return Item("moderators", "moderators", Status.FAIL, detail, fix)
     return Item("moderators", "moderators", Status.OK, "found " + ", ".join(config.moderation.moderators))
 
 
@@ -305,7 +384,7 @@ def _dm_blockers(policy: Mapping[str, str], moderator: ModeratorFacts) -> list[s
     return blockers
 
 
-def moderator_dms_item(account: AccountFacts) -> Item:
+def moderator_dms_item(account: AccountFacts, home: InstanceFacts) -> Item:
     key, title = "moderator_dms", "moderator DMs"
     found = [m for m in account.moderators if m.found]
     if not found:
@@ -313,6 +392,9 @@ def moderator_dms_item(account: AccountFacts) -> Item:
     if account.policy_error:
         return Item(key, title, Status.FAIL, f"cannot read the notification policy: {account.policy_error}")
     if account.policy is None:
+        if not home.is_mastodon:
+            detail = f"{home.server} has no notification policy: it filters no DMs"
+            return Item(key, title, Status.OK, detail)
         return Item(key, title, Status.OK, "the server filters no notifications (before Mastodon 4.3)")
     policy = account.policy
     blocked = {m.handle: b for m in found if (b := _dm_blockers(policy, m))}
@@ -381,15 +463,18 @@ def decide(facts: Facts) -> list[Item]:
     else:
         items.append(credentials_item(config.home, facts.home_token, facts.account))
     if facts.account is not None:
-        items += account_items(config, facts.account)
+        items += account_items(config, facts.account, facts.home)
     else:
         for key, title in (("bot", "automated account"), ("scopes", "token scopes"),
                            ("languages", "language filter"), ("moderators", "moderators"),
                            ("moderator_dms", "moderator DMs")):  # fmt: skip
             items.append(Item(key, title, Status.SKIP, "needs working home credentials"))
+    items.append(feed_item(facts.home.host, facts.home))
     items.append(streaming_item(facts.home.host, facts.home))
     for source in facts.sources:
         items.append(source_item(source))
+        if not source.token.error:
+            items.append(feed_item(source.instance.host, source.instance))
         if source.token.present and not source.token.error:
             items.append(streaming_item(source.instance.host, source.instance))
     items += [anchor_item(a) for a in facts.anchors]

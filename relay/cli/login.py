@@ -24,15 +24,16 @@ from urllib.parse import urlsplit
 from mastodon import Mastodon, MastodonError, MastodonIllegalArgumentError, MastodonNetworkError
 
 from relay import REQUEST_TIMEOUT, USER_AGENT, WEBSITE
-from relay.cli.checklist import REQUIRED_SCOPES
+from relay.cli.checklist import REQUIRED_SCOPES, required_scopes
 from relay.config.credentials import write_token_file
 from relay.config.load import UrlProblem, base_url, url_problem
 from relay.errors import ConfigError, CredentialsError, RelayError
 from relay.log import register_secret
+from relay.sources.client import mastodon_client
+from relay.sources.nodeinfo import detect
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"  # "show the code on a page": no web server needed on the relay's side
 APP_NAME = "relay"
-SCOPES: tuple[str, ...] = REQUIRED_SCOPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +82,62 @@ def log_in(
     stdin: TextIO,
     stdout: TextIO,
 ) -> str:
-    """Run the code flow, write `token_file` (0600) and return the account's handle."""
-    with _asking(
-        instance,
-        RelayError,
-        "refused to register the relay as an app",
-        fix="check that the URL is a Mastodon-compatible instance that accepts new apps",
-    ):
-        client_id, client_secret = _app_credentials(instance, app_file(token_file))
-        app = _client(instance, client_id=client_id, client_secret=client_secret)
-        url = app.auth_request_url(scopes=list(SCOPES), redirect_uris=OOB, allow_http=instance.allow_http)
+    """Run the code flow, write `token_file` (0600) and return the account's handle.
+
+    On failure nothing this run wrote is left behind, except the app registration when the failure
+    is about the code (none given, or refused): a later `--code` run finishes with that app.
+    """
+    found = detect(instance.url)
+    kind = found.kind
+    scopes = required_scopes(kind)
+    server = kind.label if found.error is None else f"a server it does not name ({found.error})"
+    print(f"{instance.host} runs {server}: asking for {' '.join(scopes)}", file=stdout)
+    registration = app_file(token_file)
+    existed = registration.exists()
+    keep = False  # the app registration stays after a failure (the code stage: `--code` reuses it)
+    try:
+        with _asking(
+            instance,
+            RelayError,
+            "refused to register the relay as an app",
+            fix="check that the URL is a Mastodon-compatible instance that accepts new apps",
+        ):
+            client_id, client_secret = _app_credentials(instance, registration, scopes)
+            app = _client(instance, client_id=client_id, client_secret=client_secret)
+            url = app.auth_request_url(scopes=list(scopes), redirect_uris=OOB, allow_http=instance.allow_http)
+        keep = True
+        token = _exchange(instance, token_file, app, url, scopes, code=code, stdin=stdin, stdout=stdout)
+        keep = False
+        with _asking(
+            instance, CredentialsError, "gave a token that does not work", fix="run `relay login` again"
+        ):
+            acct = verify(instance, token)
+        try:
+            write_token_file(token_file, token)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the token file {token_file}: {exc.strerror}",
+                fix="pass a --token-file in a folder you may write to",
+            ) from None
+    except BaseException:
+        if not keep and not existed:
+            registration.unlink(missing_ok=True)
+        raise
+    return acct
+
+
+def _exchange(
+    instance: Instance,
+    token_file: Path,
+    app: Mastodon,
+    url: str,
+    scopes: tuple[str, ...],
+    *,
+    code: str | None,
+    stdin: TextIO,
+    stdout: TextIO,
+) -> str:
+    """Show the authorisation page, read its code and exchange it for the token (kept secret)."""
     if code is None:
         print(
             "1. Open this page in a browser where the bot account is logged in, and authorise:", file=stdout
@@ -110,11 +157,11 @@ def log_in(
         instance,
         CredentialsError,
         "did not grant the token the relay needs",
-        fix="authorise every permission the page asks for: " + " ".join(SCOPES),
+        fix="authorise every permission the page asks for: " + " ".join(scopes),
     ):
         try:
             token = app.log_in(
-                code=code, scopes=list(SCOPES), redirect_uri=OOB, allow_http=instance.allow_http
+                code=code, scopes=list(scopes), redirect_uri=OOB, allow_http=instance.allow_http
             )
         except MastodonIllegalArgumentError:
             raise CredentialsError(
@@ -123,18 +170,7 @@ def log_in(
                 f" failing, delete {app_file(token_file)} to register the app anew)",
             ) from None
     register_secret(token)
-    with _asking(
-        instance, CredentialsError, "gave a token that does not work", fix="run `relay login` again"
-    ):
-        acct = verify(instance, token)
-    try:
-        write_token_file(token_file, token)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the token file {token_file}: {exc.strerror}",
-            fix="pass a --token-file in a folder you may write to",
-        ) from None
-    return acct
+    return str(token)
 
 
 def verify(instance: Instance, token: str) -> str:
@@ -153,29 +189,32 @@ def app_file(token_file: Path) -> Path:
     return token_file.with_name(token_file.name + ".app")
 
 
-def _app_credentials(instance: Instance, path: Path) -> tuple[str, str]:
-    """The app registered earlier for this instance (kept in `path`), else a new one, saved there (0600).
+def _app_credentials(instance: Instance, path: Path, scopes: tuple[str, ...]) -> tuple[str, str]:
+    """The app registered earlier for this instance and these scopes (kept in `path`), else a new
+    one, saved there (0600).
 
     Keeping it lets `--code` finish a login whose page was opened by an earlier run: a code is only
-    valid for the app that asked for it.
+    valid for the app that asked for it. A registration without its scopes (written before they
+    were kept) is for `REQUIRED_SCOPES`.
     """
     try:
         lines = path.read_text(encoding="utf-8").split()
     except OSError:
         lines = []
-    if len(lines) == 3 and lines[2] == instance.url:
+    registered = lines[3] if len(lines) == 4 else ",".join(REQUIRED_SCOPES)
+    if len(lines) in (3, 4) and lines[2] == instance.url and registered == ",".join(scopes):
         return lines[0], lines[1]
     client_id, client_secret = Mastodon.create_app(
         APP_NAME,
         api_base_url=instance.url,
-        scopes=list(SCOPES),
+        scopes=list(scopes),
         redirect_uris=OOB,
         website=WEBSITE,
         request_timeout=REQUEST_TIMEOUT,
         user_agent=USER_AGENT,
     )
     try:
-        write_token_file(path, f"{client_id}\n{client_secret}\n{instance.url}")
+        write_token_file(path, f"{client_id}\n{client_secret}\n{instance.url}\n{','.join(scopes)}")
     except OSError as exc:
         raise ConfigError(
             f"cannot write {path}: {exc.strerror}", fix="pass a --token-file in a folder you may write to"
@@ -190,15 +229,7 @@ def _client(
     client_secret: str | None = None,
     access_token: str | None = None,
 ) -> Mastodon:
-    return Mastodon(
-        client_id=client_id,
-        client_secret=client_secret,
-        access_token=access_token,
-        api_base_url=instance.url,
-        request_timeout=REQUEST_TIMEOUT,
-        user_agent=USER_AGENT,
-        version_check_mode="none",
-    )
+    return mastodon_client(instance.url, access_token, client_id=client_id, client_secret=client_secret)
 
 
 @contextmanager

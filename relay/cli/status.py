@@ -43,6 +43,17 @@ class StreamLine:
 
 
 @dataclass(frozen=True, slots=True)
+class MethodLine:
+    """How the running relay reads one source (`relay.core.transport`): sse, websocket or rest."""
+
+    source: str
+    method: str
+    shape: str
+    reason: str
+    interval: float | None  # seconds between REST polls; None for a stream
+
+
+@dataclass(frozen=True, slots=True)
 class IntentLine:
     """An open entry of the boost journal: written before a call whose outcome is not recorded."""
 
@@ -78,6 +89,7 @@ class Summary:
     streams: tuple[StreamLine, ...] = ()
     streams_reported_age: float | None = None  # seconds since the relay last reported; None: never
     anchors: tuple[AnchorLine, ...] = ()
+    methods: tuple[MethodLine, ...] = ()  # how the running relay reads each source, and why
 
 
 def summarise(config: Config, store: Store, now: datetime) -> Summary:
@@ -104,6 +116,10 @@ def summarise(config: Config, store: Store, now: datetime) -> Summary:
         StreamLine(str(r["name"]), bool(r["connected"]), r.get("last_event_age"), r.get("error"))
         for r in report.get("streams", [])
     )
+    methods = tuple(
+        MethodLine(str(m["source"]), str(m["method"]), str(m["shape"]), str(m["reason"]), m.get("interval"))
+        for m in report.get("sources", [])
+    )
     reported = report.get("at")
     counts = store.anchors.counts()
     anchors = tuple(
@@ -113,6 +129,7 @@ def summarise(config: Config, store: Store, now: datetime) -> Summary:
     return Summary(
         anchors=anchors,
         streams=streams,
+        methods=methods,
         streams_reported_age=None if reported is None else max(now.timestamp() - float(reported), 0.0),
         config=str(config.path),
         state=str(config.state),
@@ -175,6 +192,12 @@ def render(summary: Summary) -> str:
                 else "no longer configured"
             )
             lines.append(f"  {a.url}  {a.replies:>5} seen  {a.boosted:>5} boosted  ({how})")
+    if summary.methods:
+        lines.append("read by")
+        width = max(len(m.source) for m in summary.methods)
+        for m in summary.methods:
+            every = f" every {format_age(m.interval)}" if m.interval is not None else ""
+            lines.append(f"  {m.source:<{width}}  {m.method} ({m.shape}){every}: {m.reason}")
     if summary.open_intents:
         lines.append(f"boost journal: {len(summary.open_intents)} open (reconciled at the next start)")
         lines += [f"  {i.kind:<7} {format_age(i.age):>6} ago  {i.uri}" for i in summary.open_intents]

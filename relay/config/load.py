@@ -25,6 +25,7 @@ from relay.config.tomltable import Table
 from relay.core.anchors import REPLY_SCOPES, status_id_candidate
 from relay.core.digest import WEEKDAYS, Schedule
 from relay.core.rules import MODES, Rules
+from relay.core.transport import TRANSPORTS
 from relay.errors import ConfigError
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli is declared for older Pythons
@@ -46,6 +47,7 @@ class InstanceConfig:
     url: str  # normalised: scheme://host[:port], no trailing slash
     token_file: Path | None  # absolute; None when the token comes from `token_env` (or there is none)
     token_env: str  # environment variable that may hold the token instead of a file
+    transport: str = "auto"  # how its posts are read: auto, sse, websocket or rest (core.transport)
 
     @property
     def host(self) -> str:
@@ -388,8 +390,14 @@ def _instance(table: Table, base: Path, *, default_env: str | None) -> InstanceC
     env = table.get_str("token_env", default_env or _source_env(url))
     if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", env):
         raise table.error("token_env", "an environment variable name (A-Z, 0-9, _)")
+    transport = table.get_str("transport", "auto", choices=TRANSPORTS)
     table.finish()
-    return InstanceConfig(url=url, token_file=(base / token_file) if token_file else None, token_env=env)
+    return InstanceConfig(
+        url=url,
+        token_file=(base / token_file) if token_file else None,
+        token_env=env,
+        transport=transport,
+    )
 
 
 def _source_env(url: str) -> str:

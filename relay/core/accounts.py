@@ -10,11 +10,18 @@ accepted is the caller's rule: relay.toml (`relay.config.rules`) and DM commands
 (`relay.moderation.handles`) each validate their own input and say what is wrong in their own terms.
 A host name, in a handle or alone (a domain block), is read by one rule, `parse_host`: lower case,
 international names as punycode (as Mastodon stores them), loopback ports only unless asked.
+
+A handle says who someone claims to be; `AccountId` says which account the home instance means.
+Moderators are recognised by both (`relay.moderation.guards`): their handle, and the identity the
+home instance gave when the relay looked them up, compared with the one on each DM.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _PORT = re.compile(r"[0-9]{1,5}")
@@ -62,3 +69,36 @@ def parse_host(text: str, *, any_port: bool = False) -> str | None:
             return None
         return f"{host}:{int(port)}"
     return host
+
+
+@dataclass(frozen=True, slots=True)
+class AccountId:
+    """Which account the home instance means, as it renders the account: its ActivityPub `uri`
+    (Mastodon and most servers; GoToSocial leaves it out) and its `id` (the home instance's own
+    record of the account, on every server). Both are set by the home instance or by the account's
+    own server for that very actor; neither is the display name or `url`, which a remote server
+    may set to anything, another server's profile page included.
+    """
+
+    uri: str = ""
+    id: str = ""
+
+    @classmethod
+    def of(cls, account: Mapping[str, Any]) -> AccountId:
+        """The identity in Mastodon account JSON (empty fields where the server gives none).
+
+        Pleroma and Akkoma give no `uri` but the same actor id as `pleroma.ap_id`."""
+        uri, id_ = account.get("uri"), account.get("id")
+        if not uri and isinstance(account.get("pleroma"), Mapping):
+            uri = account["pleroma"].get("ap_id")
+        return cls(uri if isinstance(uri, str) else "", str(id_) if isinstance(id_, str | int) else "")
+
+    @property
+    def known(self) -> bool:
+        """The server gave something to recognise the account by."""
+        return bool(self.uri or self.id)
+
+    def matches(self, other: AccountId) -> bool:
+        """The same account: every part both sides give is equal, and they share at least one."""
+        shared = [(a, b) for a, b in ((self.uri, other.uri), (self.id, other.id)) if a and b]
+        return bool(shared) and all(a == b for a, b in shared)

@@ -10,7 +10,7 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from relay.core.accounts import full_acct, norm_acct
+from relay.core.accounts import AccountId, full_acct, norm_acct
 from relay.core.mastodon_json import (
     MalformedStatus,
     get_datetime,
@@ -42,7 +42,8 @@ class DirectMessage:
     uri: str
     url: str
     acct: str
-    account_uri: str
+    account_uri: str  # "" where the server gives none (GoToSocial)
+    account_id: str  # the home instance's id of the sender's account
     sender_is_bot: bool
     visibility: str
     in_reply_to_id: str | None
@@ -51,6 +52,11 @@ class DirectMessage:
     text: str
     mentions: tuple[str, ...]
     quotes_post: bool  # the status quotes another post (Mastodon 4.4+ `quote`)
+
+    @property
+    def sender(self) -> AccountId:
+        """The sender's account as the home instance identifies it."""
+        return AccountId(self.account_uri, self.account_id)
 
     @property
     def is_direct(self) -> bool:
@@ -91,6 +97,7 @@ class DirectMessage:
             url=get_optional(status, "url", str) or "",
             acct=norm_acct(author.acct),
             account_uri=author.uri,
+            account_id=author.id,
             sender_is_bot=author.bot,
             visibility=visibility,
             in_reply_to_id=get_optional_id(status, "in_reply_to_id"),

@@ -8,7 +8,7 @@ servers' own code and docs (DESIGN.md, "Servers other than Mastodon"; docs/serve
 - GoToSocial streams over WebSocket only and never sends on a hashtag stream: a followed tag's
   public posts come on the `user` stream instead; its accounts have no `uri`;
 - Pleroma streams over WebSocket, multiplexed; Akkoma and its forks take one tag per connection;
-  neither sends rate-limit headers;
+  neither sends rate-limit headers, and both take the WebSocket's token in the query only;
 - Iceshrimp.NET streams over WebSocket and takes the token only in the query or subprotocol;
 - Misskey-family servers, Friendica, Pixelfed, Snac, takahē and Mitra have no Mastodon streaming
   at all: they are read over REST.
@@ -55,8 +55,19 @@ class ServerKind:
 
 MASTODON = ServerKind("mastodon", sse=True, websocket=True, hashtag_stream="multiplexed")
 GOTOSOCIAL = ServerKind("gotosocial", sse=False, websocket=True, hashtag_stream="follow", account_uri=False)
-PLEROMA = ServerKind("pleroma", sse=False, websocket=True, hashtag_stream="multiplexed", rate_headers=False)
-AKKOMA = ServerKind("akkoma", sse=False, websocket=True, hashtag_stream="per-connection", rate_headers=False)
+# Pleroma's and Akkoma's WebsocketHandler takes the token as `access_token` or Sec-WebSocket-Protocol
+# only (authenticate_request/2), never from an Authorization header.
+# Their account JSON has no `uri` either (the actor id is `pleroma.ap_id`: AccountView).
+PLEROMA = ServerKind(
+    "pleroma",
+    sse=False,
+    websocket=True,
+    hashtag_stream="multiplexed",
+    rate_headers=False,
+    ws_auth="query",
+    account_uri=False,
+)
+AKKOMA = replace(PLEROMA, family="akkoma", hashtag_stream="per-connection")
 ICESHRIMP = ServerKind("iceshrimp", sse=False, websocket=True, hashtag_stream="multiplexed", ws_auth="query")
 REST_ONLY = ServerKind("rest-only", sse=False, websocket=False, hashtag_stream="none")
 MITRA = replace(REST_ONLY, paging="max_id")

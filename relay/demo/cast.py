@@ -16,6 +16,7 @@ from mastodon import Mastodon
 
 from relay.config.credentials import write_token_file
 from relay.sandbox import Fediverse, Instance, SeededAccount
+from relay.sources.client import mastodon_client
 
 HASHTAG = "TherapistsConnect"
 INSTANCES = ("home", "remote", "third")
@@ -86,10 +87,8 @@ class Cast:
 
     def client(self, username: str) -> Mastodon:
         if username not in self._clients:
-            self._clients[username] = Mastodon(
-                access_token=self.accounts[username].token,
-                api_base_url=self.instance(username).url,
-                request_timeout=10,
+            self._clients[username] = mastodon_client(
+                self.instance(username).url, self.accounts[username].token, timeout=10
             )
         return self._clients[username]
 

@@ -19,10 +19,11 @@ ids are forgotten after 30 days, long after any second delivery).
 moderators when no source has delivered anything for that long, and when posts come again
 (decided in `relay.core.silence`).
 
-At start the moderators' accounts are looked up on the home instance (their account URIs are
-what a DM's sender must match) and, by `[moderation] dm_policy`, the bot follows them or its
-notification policy accepts private mentions: since Mastodon 4.3, private mentions from accounts
-the bot does not follow are otherwise filtered away where no stream shows them.
+At start the moderators' accounts are looked up on the home instance (their `AccountId`, the
+account URI and the home instance's id, is what a DM's sender must match) and, by
+`[moderation] dm_policy`, the bot follows them or its notification policy accepts private
+mentions: since Mastodon 4.3, private mentions from accounts the bot does not follow are
+otherwise filtered away where no stream shows them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mastodon import Mastodon, MastodonError, MastodonNotFoundError, MastodonRat
 
 from relay.config.load import Config
 from relay.core import silence
+from relay.core.accounts import AccountId
 from relay.core.dm import DirectMessage
 from relay.core.ids import id_key
 from relay.core.items import Mention, MentionsSeen
@@ -104,9 +106,9 @@ class Moderation:
         self.home_host = config.home.host
         self.self_acct = self_acct
         self.home_domain = self_acct.rpartition("@")[2]  # the accounts' domain (may differ from the host)
-        self._uris: dict[str, str | None] = dict.fromkeys(self.moderators)
+        self._accounts: dict[str, AccountId | None] = dict.fromkeys(self.moderators)
         self._ids: dict[str, str] = {}
-        self.who = Who(self_acct, str(me.get("uri") or ""), dict(self._uris))
+        self.who = Who(self_acct, AccountId.of(me), dict(self._accounts))
         self.bot_handles = (self_acct, self_acct.partition("@")[0])
         self.refusals = Refusals(self.config.refusal_interval)
         self.batcher = Batcher(self.config.digest_interval)
@@ -146,7 +148,7 @@ class Moderation:
                 self.batcher.add(HeldPost(item.short_id, item.acct, item.url, "", item.verdict.reasons))
 
     def _resolve(self, handle: str) -> None:
-        """Look up a moderator on the home instance: its account URI is what a DM must come from."""
+        """Look up a moderator on the home instance: its account (`AccountId`) is what a DM must come from."""
         self._resolved_at[handle] = self._clock()
         try:
             account = find_account(self.api, handle, self.home_domain)
@@ -160,9 +162,18 @@ class Moderation:
                 fix="check [moderation] moderators: user@domain as the instance reports it",
             )
             return
-        self._uris[handle] = str(account.get("uri") or "") or None
-        self._ids[handle] = str(account["id"])
-        self.who = Who(self.who.self_acct, self.who.self_uri, dict(self._uris))
+        identity = AccountId.of(account)
+        if not identity.known:
+            log.warning(
+                "moderation.moderator_unrecognisable",
+                moderator=handle,
+                fix="the home instance gives this account neither uri nor id: its DMs cannot be trusted",
+            )
+            return
+        self._accounts[handle] = identity
+        if identity.id:
+            self._ids[handle] = identity.id
+        self.who = Who(self.who.self_acct, self.who.self_id, dict(self._accounts))
 
     def _ensure_dms_arrive(self) -> None:
         policy = self.config.dm_policy

@@ -14,9 +14,11 @@ The guards, in order:
 1. `from_self`: the bot's own posts are dropped first, silently (maubot's self-ignore).
 2. `is_edited`: an edited status is never run (what was read may not be what was sent);
    a moderator is told to send the command again.
-3. `is_moderator`: the sender's full `user@domain` is a configured moderator AND its account URI
-   is the one the home instance gave for that handle. Never the display name (a `DirectMessage`
-   does not even carry one).
+3. `is_moderator`: the sender's full `user@domain` is a configured moderator AND its account is
+   the one the home instance gave for that handle when the relay looked it up (`AccountId`: the
+   ActivityPub `uri` where the server gives one, and the home instance's account `id`, which every
+   server gives, GoToSocial without a `uri` included). Never the display name (a `DirectMessage`
+   does not even carry one), never the profile `url` (a remote server sets it to anything).
 4. per command line: `requires_moderator(cmd)` and not a moderator: never run; one polite
    refusal, rate-limited per sender by `Refusals`.
 5. `is_direct`: moderator commands run only from `direct` statuses; in a public, unlisted or
@@ -33,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from relay.core.accounts import AccountId
 from relay.core.dm import DirectMessage
 from relay.moderation.grammar import (
     Approve,
@@ -69,19 +72,19 @@ from relay.moderation.notices import (
 
 @dataclass(frozen=True, slots=True)
 class Who:
-    """Who is who: the bot itself and the moderators (handle → account URI; None: not found yet)."""
+    """Who is who: the bot itself and the moderators (handle → account; None: not found yet)."""
 
     self_acct: str
-    self_uri: str
-    moderators: Mapping[str, str | None]
+    self_id: AccountId
+    moderators: Mapping[str, AccountId | None]
 
 
 # -- guards ---------------------------------------------------------------------------------------
 
 
 def from_self(dm: DirectMessage, who: Who) -> bool:
-    """The bot's own post (by handle or by account URI)."""
-    return dm.acct == who.self_acct or (bool(who.self_uri) and dm.account_uri == who.self_uri)
+    """The bot's own post (by handle or by account)."""
+    return dm.acct == who.self_acct or who.self_id.matches(dm.sender)
 
 
 def is_edited(dm: DirectMessage) -> bool:
@@ -90,9 +93,9 @@ def is_edited(dm: DirectMessage) -> bool:
 
 
 def is_moderator(dm: DirectMessage, who: Who) -> bool:
-    """A configured moderator: full `user@domain` AND the account URI the home instance reported."""
-    uri = who.moderators.get(dm.acct)
-    return uri is not None and bool(dm.account_uri) and dm.account_uri == uri
+    """A configured moderator: full `user@domain` AND the account the home instance reported."""
+    account = who.moderators.get(dm.acct)
+    return account is not None and account.matches(dm.sender)
 
 
 def is_direct(dm: DirectMessage) -> bool:

@@ -218,7 +218,10 @@ class Booster:
         api = self._api
         remaining = getattr(api, "ratelimit_remaining", None)
         self.budget.observe(
-            getattr(api, "ratelimit_limit", None), remaining, getattr(api, "ratelimit_reset", None)
+            getattr(api, "ratelimit_limit", None),
+            remaining,
+            getattr(api, "ratelimit_reset", None),
+            self._clock(),
         )
         if remaining is not None:
             self._metrics.rate_budget(remaining)

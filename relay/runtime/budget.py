@@ -18,9 +18,11 @@ class SharedServerBudget(ServerBudget):
 
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def observe(self, limit: int | None, remaining: int | None, reset_at: float | None) -> None:
+    def observe(
+        self, limit: int | None, remaining: int | None, reset_at: float | None, now: float | None = None
+    ) -> None:
         with self._lock:
-            ServerBudget.observe(self, limit, remaining, reset_at)
+            ServerBudget.observe(self, limit, remaining, reset_at, now)
 
     def hit_limit(self, now: float, reset_at: float | None, fallback: float = 60.0) -> None:
         with self._lock:

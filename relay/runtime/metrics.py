@@ -15,7 +15,8 @@ thing that happens, from any thread (prometheus-client's metrics are thread-safe
 
 Stream gauges (`relay_stream_connected`, `relay_stream_last_event_age_seconds`) are read at scrape
 time from the `streams` callable, so an age is never stale: the app maps its readers' status to
-`StreamSample`s there.
+`StreamSample`s there. `relay_source_method{source,method}` (1 for the method each source is read
+by now) is read the same way from the `sources` callable.
 """
 
 from __future__ import annotations
@@ -68,6 +69,32 @@ class _StreamCollector(Collector):
         yield age
 
 
+@dataclass(frozen=True, slots=True)
+class SourceSample:
+    """How one watched instance is read now: `sse`, `websocket` or `rest` (`relay.core.transport`)."""
+
+    source: str
+    method: str
+
+
+class _SourceCollector(Collector):
+    """Reads how each source is read when Prometheus scrapes."""
+
+    def __init__(self, sources: Callable[[], Iterable[SourceSample]]) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        method = GaugeMetricFamily(
+            "relay_source_method",
+            "1 for the method each source is read by now (sse, websocket or rest), else 0",
+            labels=["source", "method"],
+        )
+        for sample in self._sources():
+            for name in ("sse", "websocket", "rest"):
+                method.add_metric([sample.source, name], 1.0 if sample.method == name else 0.0)
+        yield method
+
+
 class MetricsServer:
     """The HTTP endpoint serving `/metrics`; `close()` stops it and waits for its thread."""
 
@@ -94,7 +121,12 @@ class MetricsServer:
 class Metrics:
     """The relay's metrics in a registry of their own; see the module docstring for the calls."""
 
-    def __init__(self, *, streams: Callable[[], Iterable[StreamSample]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        streams: Callable[[], Iterable[StreamSample]] | None = None,
+        sources: Callable[[], Iterable[SourceSample]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
         self._verdict_children: dict[tuple[str, tuple[str, ...]], list[Counter]] = {}
@@ -126,6 +158,8 @@ class Metrics:
         self._errors = Counter("relay_errors", "Errors by kind", ["kind"], registry=r)
         if streams is not None:
             r.register(_StreamCollector(streams))
+        if sources is not None:
+            r.register(_SourceCollector(sources))
 
     # -- what the app calls ----------------------------------------------------------------------
 

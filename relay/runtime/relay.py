@@ -1,19 +1,22 @@
 """`relay run`: the wiring. Threads, one event queue, one store thread, one stop signal.
 
-    stream readers (one per instance and hashtag) ─┐
-    fetchers (catch-up on connect, then on the     │
-      home instance the recheck of recent boosts;  │
-      polls)                                       │
+    stream readers (SSE or WebSocket, as each      ─┐
+      instance allows: `runtime.sourcing`)          │
+    fetchers (catch-up on connect, or polls; on    │
+      the home instance the recheck of boosts)     │
     RSS pollers                                    ├─► queue ─► pipeline + booster (this thread)
-    the bot's notification stream + mention catch-up┤           + moderation (DMs, holds, expiry)
+    the bot's notifications (on a stream, or       │           + moderation (DMs, holds, expiry)
+      polled) + mention catch-up                   │
     the anchor reader (each anchor's context)      ┘
 
-Every source's data becomes queue items in `relay.sources.normalise`. The pipeline and the
-booster call nobody sideways: they return what happened (`relay.runtime.events`) and `_route`
-hands it on: a held post and a done boost to moderation, a home id to the booster, a moved
-cursor to the fetchers (through `relay.runtime.handoff.Cursors`; moderation's mentions cursor
-goes to `MentionFetcher.handled`): besides the queue and the pipeline's seen-cache, the only
-state the main thread shares with the source threads.
+Each watched instance has a `relay.runtime.sourcing.SourceRunner`: it reads the instance the way its
+server allows (`relay.core.transport`) and falls back to the next method, at last REST, when that
+fails for good. Every source's data becomes queue items in `relay.sources.normalise`. The pipeline
+and the booster call nobody sideways: they return what happened (`relay.runtime.events`) and
+`_route` hands it on: a held post and a done boost to moderation, a home id to the booster, a moved
+cursor to the fetchers (through `relay.runtime.handoff.Cursors`; moderation's mentions cursor goes
+to `MentionFetcher.handled`): besides the queue and the pipeline's seen-cache, the only state the
+main thread shares with the source threads.
 
 Only the main thread writes to the database (the recheck reads through its own read-only
 connection). SIGTERM or Ctrl-C sets the one stop event that every
@@ -36,9 +39,8 @@ from typing import Any, TypeVar
 import structlog
 from mastodon import Mastodon, MastodonError, MastodonUnauthorizedError
 
-from relay import REQUEST_TIMEOUT, USER_AGENT
 from relay.config.credentials import read_token
-from relay.config.load import AnchorConfig, Config, InstanceConfig, add_config_option, load_config
+from relay.config.load import AnchorConfig, Config, add_config_option, load_config
 from relay.core.anchors import status_id_candidate
 from relay.core.budget import ServerBudget
 from relay.core.items import Fatal, Item, Mention, MentionsSeen
@@ -53,17 +55,18 @@ from relay.runtime.digest import DigestPoster, max_characters
 from relay.runtime.directory import Directory
 from relay.runtime.events import Boosted, CursorMoved, Event, Held, HomeId
 from relay.runtime.handoff import Cursors
-from relay.runtime.metrics import Metrics, MetricsServer, StreamSample
+from relay.runtime.metrics import Metrics, MetricsServer, SourceSample, StreamSample
 from relay.runtime.pipeline import Pipeline
 from relay.runtime.recheck import Rechecker
 from relay.runtime.service import Health, install_signal_handlers, stream_samples
+from relay.runtime.sourcing import SourceRunner, Wiring
 from relay.sources import normalise
-from relay.sources.access import access
 from relay.sources.anchors import AnchorReader
-from relay.sources.poll import FeedPoller, TimelineFetcher
+from relay.sources.client import mastodon_client
+from relay.sources.nodeinfo import detect_and_log
+from relay.sources.reader import Reader
 from relay.sources.rest import FirstStart
-from relay.sources.sse import StreamEvent
-from relay.sources.stream import StreamReader, Watchdog, streaming_base
+from relay.sources.stream import Watchdog
 from relay.store.store import Store
 
 log = structlog.get_logger()
@@ -77,27 +80,9 @@ T = TypeVar("T")
 
 
 def make_api(url: str, token: str | None) -> Mastodon:
-    """A Mastodon.py client that raises on 429 (the relay keeps its own budgets)."""
-    return Mastodon(
-        access_token=token,
-        api_base_url=url,
-        ratelimit_method="throw",
-        request_timeout=REQUEST_TIMEOUT,
-        user_agent=USER_AGENT,
-    )
-
-
-@dataclasses.dataclass
-class Source:
-    """One watched instance as the running relay knows it."""
-
-    config: InstanceConfig
-    token: str | None
-    is_home: bool
-    host: str
-    readers: list[StreamReader] = dataclasses.field(default_factory=list)
-    fetcher: TimelineFetcher | None = None
-    poller: FeedPoller | None = None
+    """A Mastodon.py client that raises on 429 (the relay keeps its own budgets) and never parses
+    the server's version (`relay.sources.client`)."""
+    return mastodon_client(url, token)
 
 
 class Relay:
@@ -111,19 +96,26 @@ class Relay:
         self._signals = signals  # the stop signals received (see `install_signal_handlers`)
         self.queue: queue.Queue[Work] = queue.Queue(maxsize=10_000)
         self.threads: list[threading.Thread] = []
-        self.sources: list[Source] = []
-        self.mention_readers: list[StreamReader] = []  # the bot's own notification stream
+        self.sources: list[SourceRunner] = []  # one per watched instance, the home instance first
         self.mention_fetcher: MentionFetcher | None = None  # its catch-up; takes the cursor's moves
         self._me: dict[str, Any] = {}
         self.ready = threading.Event()
-        self.metrics = Metrics(streams=self._stream_samples)
+        self.metrics = Metrics(streams=self._stream_samples, sources=self._source_samples)
         self._metrics_server: MetricsServer | None = None
         self._home_budget: SharedServerBudget | None = None  # the booster's, shared with the recheck
         self.cursors = Cursors()  # (source, hashtag) → newest status id taken; read by the fetchers
         self._directory: Directory | None = None  # the directory's page, CSV and Collections
 
-    def readers(self) -> list[StreamReader]:
-        return [r for s in self.sources for r in s.readers] + self.mention_readers
+    def readers(self) -> list[Reader]:
+        """Every stream reader of every source now (they change when a source falls back)."""
+        return [r for s in list(self.sources) for r in list(s.readers)]
+
+    def _source_samples(self) -> list[SourceSample]:
+        return [SourceSample(s.host, s.plan.method) for s in list(self.sources)]
+
+    def _posts_can_flow(self) -> bool:
+        """READY: each instance has its streams connected or a poller running."""
+        return all(s.ready for s in list(self.sources))
 
     def _stream_counts(self) -> tuple[int, int]:
         readers = self.readers()
@@ -161,154 +153,59 @@ class Relay:
         log.info("relay.home", acct=self_acct, instance=home.host, version=instance.get("version"))
         return api, self_acct, instance
 
-    def _start_sources(self, home_api: Mastodon, home_instance: Any, pipeline: Pipeline) -> None:
+    def _start_sources(self, home_instance: Any, pipeline: Pipeline, moderation: Moderation) -> None:
+        """A `SourceRunner` per instance, each reading it the way its server allows."""
         cfg = self.config
         streams = cfg.streams
-        first = FirstStart(
-            max_posts=streams.first_start_max_posts,
-            max_age=timedelta(hours=streams.first_start_max_age_hours),
-        )
-        home_token = read_token(cfg.home)
-        entries = [(cfg.home, home_token, True)] + [(s, read_token(s), False) for s in cfg.sources]
-        for instance_cfg, token, is_home in entries:
-            source = Source(instance_cfg, token, is_home, instance_cfg.host)
-            self.sources.append(source)
-            if token is not None:
-                self._start_streams(source, home_instance if is_home else None, pipeline, first)
-            else:
-                self._start_polling(source, pipeline, first)
-
-    def _start_streams(self, source: Source, instance: Any, pipeline: Pipeline, first: FirstStart) -> None:
-        cfg = self.config
-        url, token = source.config.url, source.token
-        if instance is None:
-            try:
-                instance = make_api(url, token).instance_v2()
-            except MastodonError as exc:
-                log.error("source.unreachable", source=source.host, error=type(exc).__name__)
-                instance = {}
-        base = streaming_base(instance, url)
-        after = None
-        if source.is_home and self._home_budget is not None:  # edits missed while no stream listened
-            after = Rechecker(
-                state=cfg.state, home=source.host, budget=self._home_budget, emit=self._emit, stop=self.stop
-            ).run
-        fetcher = self._fetcher(source, pipeline, first, after=after)
-        self._spawn(f"fetch {source.host}", fetcher.run)
-        for hashtag in cfg.hashtags:
-            reader = StreamReader(
-                name=f"{source.host}#{hashtag}",
-                url=f"{base}/api/v1/streaming/hashtag",
-                params={"tag": hashtag},
-                token=token,
-                on_event=self._stream_handler(source.host, pipeline),
-                on_connect=fetcher.request,
-                stop=self.stop,
-                read_timeout=cfg.streams.read_timeout,
-                fatal_auth=source.is_home,
-                auth_retry_delay=300.0,
-            )
-            source.readers.append(reader)
-            self._spawn(reader.name, reader.run)
-
-    def _fetcher(
-        self, source: Source, pipeline: Pipeline, first: FirstStart, **options: Any
-    ) -> TimelineFetcher:
-        """Catch-up (on each stream connect) or polling (every `interval`) of one instance's tags."""
-        url, token = source.config.url, source.token
-        source.fetcher = TimelineFetcher(
-            source=source.host,
-            make_api=lambda: make_api(url, token),
-            hashtags=self.config.hashtags,
-            cursor=self.cursors.get,
-            emit=self._emit,
+        wiring = Wiring(
+            config=cfg,
             stop=self.stop,
-            first_start=first,
+            emit=self._emit,
             seen=pipeline.seen,
-            **options,
+            cursors=self.cursors,
+            first=FirstStart(
+                max_posts=streams.first_start_max_posts,
+                max_age=timedelta(hours=streams.first_start_max_age_hours),
+            ),
+            spawn=self._spawn,
+            make_api=make_api,
         )
-        return source.fetcher
-
-    def _start_polling(self, source: Source, pipeline: Pipeline, first: FirstStart) -> None:
-        cfg = self.config
-        url = source.config.url
-        try:
-            policy = access(make_api(url, None).instance_v2())
-        except MastodonError as exc:
-            policy = access(None, error=type(exc).__name__)
-        if policy.unknown is not None:
-            log.warning("source.no_timelines_access", source=source.host, error=policy.unknown)
-        if policy.poll:
-            local_only = policy.local_only
-            fetcher = self._fetcher(
-                source, pipeline, first, interval=cfg.streams.poll_interval, via="poll", local_only=local_only
-            )
-            log.info("source.polling", source=source.host, local_only=local_only)
-            self._spawn(f"poll {source.host}", fetcher.run)
-            return
-        if policy.disabled:
-            log.error(
-                "source.feed_disabled",
-                source=source.host,
-                fix="this instance disabled its hashtag feeds: ask its admins, or remove the source",
-            )
-        else:
-            log.warning("source.feed_authenticated", source=source.host, fix="add a token to stream it")
         home = cfg.home
-        home_token = read_token(home)
-        poller = FeedPoller(
-            source=source.host,
-            base_url=url,
-            hashtags=cfg.hashtags,
-            make_home_api=lambda: make_api(home.url, home_token),
-            home_host=home.host,
-            emit=self._emit,
-            stop=self.stop,
-            interval=cfg.streams.poll_interval,
-        )
-        source.poller = poller
-        self._spawn(f"rss {source.host}", poller.run)
-
-    def _start_mentions(self, instance: Any, moderation: Moderation) -> None:
-        """The bot's notification stream and its catch-up: mentions become `Mention` items."""
-        home = self.config.home
-        token = read_token(home)
-        domain = moderation.home_domain  # local accounts' domain: instance.domain, maybe not the host
-        own = {
+        own = {  # the anchors that are the bot's own posts: their replies come as mentions
             status_id: a.url
-            for a in self.config.anchors
+            for a in cfg.anchors
             if a.host == home.host and (status_id := status_id_candidate(a.url)) is not None
         }
         anchors = normalise.OwnAnchors(host=home.host, by_id=own) if own else None
-        fetcher = MentionFetcher(
-            make_api=lambda: make_api(home.url, token),
+        self.mention_fetcher = MentionFetcher(
+            make_api=lambda: make_api(home.url, read_token(home)),
             cursor=moderation.mentions_cursor,  # the stored one (moderation.start() read it)
             emit=self._emit,
             stop=self.stop,
-            home=domain,
+            home=moderation.home_domain,  # local accounts' domain: instance.domain, maybe not the host
             anchors=anchors,
         )
-        self.mention_fetcher = fetcher
-        self._spawn("mentions", fetcher.run)
-
-        def on_event(event: StreamEvent) -> None:
-            item = normalise.notification_event(event.name, event.data, home=domain, anchors=anchors)
-            if item is not None:
-                self._emit(item)
-
-        reader = StreamReader(
-            name=f"{home.host} notifications",
-            url=f"{streaming_base(instance, home.url)}/api/v1/streaming/user/notification",
-            params={},
-            token=token,
-            on_event=on_event,
-            on_connect=fetcher.request,
-            stop=self.stop,
-            read_timeout=self.config.streams.read_timeout,
-            fatal_auth=True,
-        )
-        self.mention_readers.append(reader)
-        self._spawn(reader.name, reader.run)
+        self._spawn("mentions", self.mention_fetcher.run)
+        recheck = None
+        if self._home_budget is not None:  # edits missed while no stream listened
+            recheck = Rechecker(
+                state=cfg.state, home=home.host, budget=self._home_budget, emit=self._emit, stop=self.stop
+            ).run
+        for instance_cfg in (home, *cfg.sources):
+            is_home = instance_cfg is home
+            runner = SourceRunner(
+                wiring,
+                instance_cfg,
+                kind=detect_and_log(instance_cfg.url, instance_cfg.host),
+                is_home=is_home,
+                instance=home_instance if is_home else None,
+                recheck=recheck if is_home else None,
+                mentions=self.mention_fetcher if is_home else None,
+                home_domain=moderation.home_domain,
+                own_anchors=anchors if is_home else None,
+            )
+            self.sources.append(runner)
+            runner.start()
 
     def _start_anchors(self) -> None:
         """One thread reads every anchor's context on the anchor's own server (see
@@ -362,16 +259,6 @@ class Relay:
             except queue.Full:
                 log.warning("relay.queue_full", size=self.queue.qsize())
 
-    def _stream_handler(self, host: str, pipeline: Pipeline) -> Callable[[StreamEvent], None]:
-        seen = pipeline.seen  # the fast path: a duplicate costs a lookup, not a parse
-
-        def on_event(event: StreamEvent) -> None:
-            item = normalise.stream_event(event.name, event.data, source=host, seen=seen)
-            if item is not None:
-                self._emit(item)
-
-        return on_event
-
     # -- the main loop ---------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -417,10 +304,9 @@ class Relay:
                     if cursor is not None:
                         self.cursors.move(source_cfg.host, hashtag, to=cursor)
             self._home_budget = booster.budget
-            self._start_sources(home_api, home_instance, pipeline)
-            self._start_mentions(home_instance, moderation)
+            self._start_sources(home_instance, pipeline, moderation)
             self._start_anchors()
-            watchdog = Watchdog(self.readers(), stop=self.stop, stale_after=cfg.streams.read_timeout)
+            watchdog = Watchdog(self.readers, stop=self.stop, stale_after=cfg.streams.read_timeout)
             self._spawn("watchdog", watchdog.run)
             if cfg.metrics.address:
                 self._metrics_server = self.metrics.serve(
@@ -433,7 +319,7 @@ class Relay:
             log.info(
                 "relay.started",
                 hashtags=list(cfg.hashtags),
-                sources=[s.host for s in self.sources],
+                sources={s.host: s.plan.label for s in self.sources},
                 mode=rules.mode,
                 dry_run=cfg.booster.dry_run,
             )
@@ -447,7 +333,7 @@ class Relay:
                 if self._metrics_server is not None:
                     self._metrics_server.close()
                 deadline = time.monotonic() + 3.0
-                for thread in self.threads:
+                for thread in list(self.threads):
                     thread.join(max(deadline - time.monotonic(), 0.0))
                 log.info("relay.stopped", pending=self.queue.qsize())
         return 0
@@ -456,7 +342,12 @@ class Relay:
         self, pipeline: Pipeline, booster: Booster, store: Store, moderation: Moderation, digest: DigestPoster
     ) -> None:
         wait: float | None = 0.0
-        health = Health(self.readers(), watchdog_every=notify.watchdog_interval())
+        health = Health(
+            self.readers,
+            watchdog_every=notify.watchdog_interval(),
+            ready=self._posts_can_flow,
+            sources=lambda: [s.describe() for s in list(self.sources)],
+        )
         while not self.stop.is_set():
             health.tick(time.monotonic(), store, self.metrics)
             timeout = min(0.5 if wait is None else max(wait, 0.01), 0.5, health.every)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import timedelta
 
-from relay.sandbox import quotes, render
-from relay.sandbox.model import POLICY_VALUES, VISIBILITIES, Status, utcnow
+from relay.sandbox import feeds, quotes, render
+from relay.sandbox.model import POLICY_VALUES, VISIBILITIES, Status, id_order, utcnow
 from relay.sandbox.quotes import QUOTE_POLICIES
 from relay.sandbox.routing import Request, Response, error, json_response, page, route
 from relay.sandbox.state import NOT_FOUND, SandboxError
@@ -15,6 +15,7 @@ from relay.sandbox.text import normalize_tag
 READ_ACCOUNTS = ("read", "read:accounts")
 READ_STATUSES = ("read", "read:statuses")
 WRITE_STATUSES = ("write", "write:statuses")
+ID = r"(?P<id>[0-9A-Za-z]+)"  # numeric, or a ULID on GoToSocial
 FOLLOWS = ("follow", "write", "write:follows")
 
 
@@ -56,7 +57,7 @@ def relationships(request: Request) -> Response:
     return json_response([render.relationship(state, request.account, o) for o in others])
 
 
-@route("GET", r"/api/v1/accounts/(?P<id>\d+)/statuses", scopes=READ_STATUSES)
+@route("GET", rf"/api/v1/accounts/{ID}/statuses", scopes=READ_STATUSES)
 def account_statuses(request: Request) -> Response:
     """An account's statuses, newest first, as the viewer may see them (the author sees all of
     theirs, direct ones too, as on Mastodon); `exclude_reblogs` and `exclude_replies` (a reply to
@@ -71,19 +72,19 @@ def account_statuses(request: Request) -> Response:
         statuses = [s for s in statuses if s.reblog is None]
     if request.flag("exclude_replies"):
         statuses = [s for s in statuses if s.in_reply_to is None or s.in_reply_to.account is author]
-    items, headers = page(request, statuses, lambda s: int(s.id))
+    items, headers = page(request, statuses, lambda s: s.id)
     response = json_response([render.status(state, s, viewer) for s in items])
     response.headers.update(headers)
     return response
 
 
-@route("GET", r"/api/v1/accounts/(?P<id>\d+)")
+@route("GET", rf"/api/v1/accounts/{ID}")
 def get_account(request: Request) -> Response:
     missing = _account_or_404(request, request.args["id"])
     return missing or json_response(render.account(request.state, request.state.accounts[request.args["id"]]))
 
 
-@route("POST", r"/api/v1/accounts/(?P<id>\d+)/(?P<verb>follow|unfollow)", auth="user", scopes=FOLLOWS)
+@route("POST", rf"/api/v1/accounts/{ID}/(?P<verb>follow|unfollow)", auth="user", scopes=FOLLOWS)
 def follow(request: Request) -> Response:
     missing = _account_or_404(request, request.args["id"])
     if missing:
@@ -164,7 +165,7 @@ def get_statuses(request: Request) -> Response:
     )
 
 
-@route("GET", r"/api/v1/statuses/(?P<id>\d+)", scopes=READ_STATUSES)
+@route("GET", rf"/api/v1/statuses/{ID}", scopes=READ_STATUSES)
 def get_status(request: Request) -> Response:
     st = request.state.get_status(request.args["id"], request.viewer)
     return json_response(render.status(request.state, st, request.viewer))
@@ -177,7 +178,7 @@ def _own_status(request: Request) -> Status:
     return st
 
 
-@route("PUT", r"/api/v1/statuses/(?P<id>\d+)", auth="user", scopes=WRITE_STATUSES)
+@route("PUT", rf"/api/v1/statuses/{ID}", auth="user", scopes=WRITE_STATUSES)
 def edit_status(request: Request) -> Response:
     st = _own_status(request)
     sensitive = request.param("sensitive")
@@ -193,7 +194,7 @@ def edit_status(request: Request) -> Response:
 
 @route(
     "POST",
-    r"/api/v1/statuses/(?P<id>\d+)/quotes/(?P<quoting>\d+)/revoke",
+    rf"/api/v1/statuses/{ID}/quotes/(?P<quoting>[0-9A-Za-z]+)/revoke",
     auth="user",
     scopes=WRITE_STATUSES,
 )
@@ -206,7 +207,11 @@ def revoke_quote(request: Request) -> Response:
 
 
 @route(
-    "DELETE", r"/api/v1/statuses/(?P<id>\d+)", auth="user", scopes=WRITE_STATUSES, budget="unreblog_delete"
+    "DELETE",
+    rf"/api/v1/statuses/{ID}",
+    auth="user",
+    scopes=WRITE_STATUSES,
+    budget="unreblog_delete",
 )
 def delete_status(request: Request) -> Response:
     st = _own_status(request)
@@ -223,7 +228,7 @@ DESCENDANTS_LIMIT = 60
 DESCENDANTS_DEPTH_LIMIT = 20
 
 
-@route("GET", r"/api/v1/statuses/(?P<id>\d+)/context", scopes=READ_STATUSES)
+@route("GET", rf"/api/v1/statuses/{ID}/context", scopes=READ_STATUSES)
 def context(request: Request) -> Response:
     state, viewer = request.state, request.viewer
     st = state.get_status(request.args["id"], viewer)
@@ -240,7 +245,7 @@ def context(request: Request) -> Response:
         if tokenless and depth >= DESCENDANTS_DEPTH_LIMIT:
             continue
         children = sorted(
-            (s for s in state.statuses.values() if s.in_reply_to is current), key=lambda s: int(s.id)
+            (s for s in state.statuses.values() if s.in_reply_to is current), key=lambda s: id_order(s.id)
         )
         descendants.extend(children)
         frontier.extend((child, depth + 1) for child in children)
@@ -255,7 +260,7 @@ def context(request: Request) -> Response:
     )
 
 
-@route("POST", r"/api/v1/statuses/(?P<id>\d+)/reblog", auth="user", scopes=WRITE_STATUSES)
+@route("POST", rf"/api/v1/statuses/{ID}/reblog", auth="user", scopes=WRITE_STATUSES)
 def reblog(request: Request) -> Response:
     state = request.state
     st = state.get_status(request.args["id"], request.account)
@@ -265,7 +270,7 @@ def reblog(request: Request) -> Response:
 
 @route(
     "POST",
-    r"/api/v1/statuses/(?P<id>\d+)/unreblog",
+    rf"/api/v1/statuses/{ID}/unreblog",
     auth="user",
     scopes=WRITE_STATUSES,
     budget="unreblog_delete",
@@ -301,19 +306,21 @@ def tag_feed_allows(request: Request, *, rss: bool = False) -> tuple[bool, bool]
 def tagged(request: Request, tag: str, *, rss: bool = False) -> list[Status]:
     show_local, show_remote = tag_feed_allows(request, rss=rss)
     wanted = normalize_tag(tag)
+    state = request.state
     return [
         s
-        for s in request.state.statuses.values()
-        if s.reblog is None
-        and s.visibility == "public"
+        for s in state.statuses.values()
+        if feeds.in_public_feeds(state, s)
         and (show_local if s.local else show_remote)
-        and wanted in {normalize_tag(t) for t in s.tags}
+        and feeds.has_tag(s, wanted)
     ]
 
 
 @route("GET", r"/api/v1/timelines/tag/(?P<tag>[^/]+)", scopes=READ_STATUSES)
 def tag_timeline(request: Request) -> Response:
-    items, headers = page(request, tagged(request, request.args["tag"]), lambda s: int(s.id))
+    if request.state.flavour.tag_timeline_token and request.token is None:
+        raise SandboxError(401, "Unauthorized: token not supplied")  # GoToSocial
+    items, headers = page(request, tagged(request, request.args["tag"]), lambda s: s.id)
     response = json_response([render.status(request.state, s, request.viewer) for s in items])
     response.headers.update(headers)
     return response
@@ -322,9 +329,8 @@ def tag_timeline(request: Request) -> Response:
 @route("GET", r"/api/v1/timelines/home", auth="user", scopes=READ_STATUSES)
 def home_timeline(request: Request) -> Response:
     state, me = request.state, request.account
-    followed = set(state.following_of(me)) | {me}
-    statuses = [s for s in state.statuses.values() if s.account in followed and state.visible(s, me)]
-    items, headers = page(request, statuses, lambda s: int(s.id))
+    statuses = [s for s in state.statuses.values() if feeds.in_home(state, me, s) and state.visible(s, me)]
+    items, headers = page(request, statuses, lambda s: s.id)
     response = json_response([render.status(state, s, me) for s in items])
     response.headers.update(headers)
     return response
@@ -370,29 +376,34 @@ def notifications(request: Request) -> Response:
     notes = state.notifications_for(request.account)
     types, excluded = request.params("types"), request.params("exclude_types")
     notes = [n for n in notes if (not types or n.type in types) and n.type not in excluded]
-    items, headers = page(request, notes, lambda n: n.id, default_limit=40, max_limit=80)
+    items, headers = page(
+        request, notes, lambda n: request.state.shown_id(n.id), default_limit=40, max_limit=80
+    )
     response = json_response([render.notification(state, n) for n in items])
     response.headers.update(headers)
     return response
 
 
-@route("GET", r"/api/v1/notifications/(?P<id>\d+)", auth="user", scopes=READ_NOTIFICATIONS)
+@route("GET", rf"/api/v1/notifications/{ID}", auth="user", scopes=READ_NOTIFICATIONS)
 def notification(request: Request) -> Response:
     for note in request.state.notifications_for(request.account):
-        if str(note.id) == request.args["id"]:
+        if request.state.shown_id(note.id) == request.args["id"]:
             return json_response(render.notification(request.state, note))
     return error(404, NOT_FOUND)
 
 
 @route(
-    "POST", r"/api/v1/notifications/(?P<id>\d+)/dismiss", auth="user", scopes=("write", "write:notifications")
+    "POST",
+    rf"/api/v1/notifications/{ID}/dismiss",
+    auth="user",
+    scopes=("write", "write:notifications"),
 )
 def dismiss(request: Request) -> Response:
     state = request.state
     state.notifications = [
         n
         for n in state.notifications
-        if not (n.recipient is request.account and str(n.id) == request.args["id"])
+        if not (n.recipient is request.account and request.state.shown_id(n.id) == request.args["id"])
     ]
     return json_response({})
 
@@ -432,7 +443,56 @@ def notification_policy(request: Request) -> Response:
 def conversations(request: Request) -> Response:
     state = request.state
     mine = [c for c in state.conversations if c.owner is request.account]
-    items, headers = page(request, mine, lambda c: c.id)
+    items, headers = page(request, mine, lambda c: request.state.shown_id(c.id))
     response = json_response([render.conversation(state, c) for c in items])
     response.headers.update(headers)
     return response
+
+
+# ---- followed hashtags ----------------------------------------------------------------------
+
+
+def _tag(request: Request, name: str) -> Response:
+    """Mastodon's Tag entity, as GET /api/v1/tags/:name and the follow calls return it."""
+    following = request.viewer is not None and normalize_tag(name) in request.state.tags_followed_by(
+        request.viewer
+    )
+    return json_response(
+        {
+            "name": normalize_tag(name),
+            "url": f"{request.state.url}/tags/{normalize_tag(name)}",
+            "history": [],
+            "following": following,
+        }
+    )
+
+
+def _tags_supported(request: Request) -> None:
+    if not request.state.flavour.follow_tags:
+        raise SandboxError(404, "Not Found")
+
+
+@route("GET", r"/api/v1/tags/(?P<tag>[^/]+)")
+def get_tag(request: Request) -> Response:
+    _tags_supported(request)
+    return _tag(request, request.args["tag"])
+
+
+@route("POST", r"/api/v1/tags/(?P<tag>[^/]+)/(?P<verb>follow|unfollow)", auth="user", scopes=FOLLOWS)
+def follow_tag(request: Request) -> Response:
+    """Follow a hashtag: its public posts come to the home timeline and the ``user`` stream."""
+    _tags_supported(request)
+    tag = request.args["tag"]
+    if not normalize_tag(tag):
+        raise SandboxError(422, "Validation failed: Name is invalid")
+    if request.args["verb"] == "follow":
+        request.state.follow_tag(request.account, tag)
+    else:
+        request.state.unfollow_tag(request.account, tag)
+    return _tag(request, tag)
+
+
+@route("GET", r"/api/v1/followed_tags", auth="user", scopes=("read", "read:follows"))
+def followed_tags(request: Request) -> Response:
+    _tags_supported(request)
+    return json_response([_tag(request, tag).body for tag in request.state.tags_followed_by(request.account)])

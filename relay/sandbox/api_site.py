@@ -1,11 +1,12 @@
-"""Instance metadata, OAuth (apps, out-of-band authorize, token, revoke) and the tag RSS feed."""
+"""Instance metadata (instance API, nodeinfo), OAuth (apps, out-of-band authorize, token,
+revoke) and the tag RSS feed."""
 
 from __future__ import annotations
 
 from email.utils import format_datetime
 
 from relay.sandbox import render
-from relay.sandbox.model import ALL_SCOPES
+from relay.sandbox.model import ALL_SCOPES, id_order
 from relay.sandbox.routing import Request, Response, error, json_response, route
 from relay.sandbox.text import escape
 
@@ -20,6 +21,31 @@ def instance_v1(request: Request) -> Response:
 @route("GET", r"/api/v2/instance", auth="none")
 def instance_v2(request: Request) -> Response:
     return json_response(render.instance_v2(request.state))
+
+
+NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/"
+
+
+@route("GET", r"/\.well-known/nodeinfo", auth="none")
+def nodeinfo_links(request: Request) -> Response:
+    """Where the nodeinfo documents are (Mastodon links 2.0; the others 2.0 and 2.1)."""
+    versions = ["2.0"] if request.state.flavour.name == "mastodon" else ["2.0", "2.1"]
+    return json_response(
+        {
+            "links": [
+                {"rel": NODEINFO_SCHEMA + v, "href": f"{request.state.url}/nodeinfo/{v}"} for v in versions
+            ]
+        }
+    )
+
+
+@route("GET", r"/nodeinfo/(?P<version>2\.[01])", auth="none")
+def nodeinfo(request: Request) -> Response:
+    response = json_response(render.nodeinfo(request.state, request.args["version"]))
+    response.content_type = (
+        f'application/json; profile="{NODEINFO_SCHEMA}{request.args["version"]}#"; charset=utf-8'
+    )
+    return response
 
 
 @route("GET", r"/\.well-known/oauth-authorization-server", auth="none")
@@ -158,7 +184,12 @@ def tag_rss(request: Request) -> Response:
     from relay.sandbox.api_rest import tagged
 
     state, tag = request.state, request.args["tag"]
-    statuses = sorted(tagged(request, tag, rss=True), key=lambda s: int(s.id), reverse=True)[:20]
+    if state.flavour.rss == "none":
+        return error(404, "Not Found")
+    if state.flavour.rss == "html":  # GoToSocial: its web page for the tag, status 200
+        page = f"<!DOCTYPE html><html><head><title>#{escape(tag)}</title></head><body></body></html>"
+        return Response(200, page, "text/html; charset=utf-8")
+    statuses = sorted(tagged(request, tag, rss=True), key=lambda s: id_order(s.id), reverse=True)[:20]
     items = []
     for st in statuses:
         categories = "".join(f"<category>{escape(t.lower())}</category>" for t in st.tags)
@@ -175,6 +206,6 @@ def tag_rss(request: Request) -> Response:
         f"<channel><title>#{escape(tag)}</title>"
         f"<description>Public posts tagged #{escape(tag)}</description>"
         f"<link>{state.url}/tags/{escape(tag)}</link>"
-        f"<generator>Mastodon v{render.VERSION}</generator>" + "".join(items) + "</channel></rss>"
+        f"<generator>Mastodon v{state.flavour.version}</generator>" + "".join(items) + "</channel></rss>"
     )
     return Response(200, body, "application/rss+xml; charset=utf-8")

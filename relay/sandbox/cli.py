@@ -11,6 +11,7 @@ from types import FrameType
 import structlog
 
 from relay.sandbox.fediverse import Fediverse
+from relay.sandbox.flavours import FLAVOURS, Flavour, flavour_named
 
 log = structlog.get_logger()
 
@@ -20,6 +21,18 @@ def _account_spec(value: str) -> tuple[str, str]:
     if not sep or not instance or not username:
         raise argparse.ArgumentTypeError(f"expected INSTANCE:USERNAME, got {value!r}")
     return instance, username
+
+
+def _flavour_spec(value: str) -> tuple[str, Flavour]:
+    """``INSTANCE=KIND`` or ``INSTANCE=KIND:VERSION`` (the version string nodeinfo reports)."""
+    instance, sep, kind = value.partition("=")
+    name, _, version = kind.partition(":")
+    if not sep or not instance or not name:
+        raise argparse.ArgumentTypeError(f"expected INSTANCE=KIND[:VERSION], got {value!r}")
+    try:
+        return instance, flavour_named(name, version or None)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _hold(value: str) -> float:
@@ -52,6 +65,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seed a local account and print its token (repeatable)",
     )
     parser.add_argument(
+        "--flavour",
+        "-f",
+        dest="flavours",
+        action="append",
+        default=[],
+        type=_flavour_spec,
+        metavar="INSTANCE=KIND[:VERSION]",
+        help=f"the server an instance plays: {', '.join(FLAVOURS)} (default mastodon), optionally"
+        " reporting VERSION in nodeinfo, e.g. home=gotosocial:v0.20.0-rc1 (repeatable)",
+    )
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between WebSocket pings (default: --heartbeat; Mastodon's is 30)",
+    )
+    parser.add_argument(
         "--heartbeat",
         type=float,
         default=15.0,
@@ -77,10 +108,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     names: list[str] = args.instances or ["home", "remote"]
-    unknown = sorted({inst for inst, _ in args.accounts} - set(names))
-    if unknown:
-        print(f"relay sandbox: --account names unknown instance(s): {', '.join(unknown)}", file=sys.stderr)
-        return 2
+    for option, given in (("--account", args.accounts), ("--flavour", args.flavours)):
+        unknown = sorted({inst for inst, _ in given} - set(names))
+        if unknown:
+            print(f"relay sandbox: {option} names unknown instance(s): {', '.join(unknown)}", file=sys.stderr)
+            return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -88,10 +120,22 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with Fediverse(names, heartbeat=args.heartbeat, port_base=args.port_base) as fed:
+        with Fediverse(
+            names,
+            heartbeat=args.heartbeat,
+            port_base=args.port_base,
+            flavours=dict(args.flavours),
+            ping_interval=args.ping_interval,
+        ) as fed:
             for instance in fed:
                 instance.reorder_streams(args.reorder_streams)
                 print(f"instance {instance.name} {instance.url}", flush=True)
+                flavour = instance.flavour
+                if flavour.name != "mastodon":
+                    print(
+                        f"flavour {instance.name} {flavour.name} {flavour.software} {flavour.version}",
+                        flush=True,
+                    )
             for instance_name, username in args.accounts:
                 seeded = fed[instance_name].create_account(username)
                 print(f"account {seeded.acct} instance={instance_name} token={seeded.token}", flush=True)

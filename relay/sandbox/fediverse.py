@@ -8,7 +8,7 @@ with Fediverse(["home", "remote"], heartbeat=0.2) as fed:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -18,6 +18,7 @@ from relay.sandbox import quotes
 from relay.sandbox.api_collections import answer_feature_requests
 from relay.sandbox.faults import Faults, Gate, RecordedRequest
 from relay.sandbox.federation import Network
+from relay.sandbox.flavours import MASTODON, Flavour, flavour_named
 from relay.sandbox.model import ALL_SCOPES, FEED_ACCESS, POLICY_VALUES, Collection, SeededAccount
 from relay.sandbox.quotes import QUOTE_POLICIES
 from relay.sandbox.ratelimit import RateLimiter, RateLimits
@@ -40,11 +41,13 @@ class Instance:
         heartbeat: float,
         rate_limits: RateLimits,
         port: int = 0,
+        flavour: Flavour = MASTODON,
+        ping_interval: float | None = None,
     ) -> None:
         self.name = name
         self.lock = lock
-        self.state = InstanceState(name=name, lock=lock, network=network)
-        self.hub = StreamHub(self.state, heartbeat)
+        self.state = InstanceState(name=name, lock=lock, network=network, flavour=flavour)
+        self.hub = StreamHub(self.state, heartbeat, ping_interval)
         self.state.hub = self.hub
         self.faults = Faults()
         self.limiter = RateLimiter(rate_limits)
@@ -62,6 +65,10 @@ class Instance:
     @property
     def domain(self) -> str:
         return self.state.domain
+
+    @property
+    def flavour(self) -> Flavour:
+        return self.state.flavour
 
     @property
     def port(self) -> int:
@@ -202,6 +209,12 @@ class Instance:
                 raise KeyError(acct)
             self.state.follow(self.state.accounts[follower.id], target)
 
+    def follow_tag(self, account: SeededAccount, tag: str) -> None:
+        """``account`` follows hashtag ``tag`` (its public posts then reach the home timeline and
+        the ``user`` stream), as ``POST /api/v1/tags/:name/follow`` does."""
+        with self.lock:
+            self.state.follow_tag(self.state.accounts[account.id], tag)
+
     def post(self, author: SeededAccount, text: str, **options: object) -> str:
         """Post a status as ``author`` (keyword options as the API); returns its id."""
         with self.lock:
@@ -295,11 +308,16 @@ class Instance:
         return self.faults.gate(method, path, stage)
 
     def open_streams(self) -> int:
-        return len(self.hub.subscriptions())
+        """How many streams are open: SSE responses and WebSocket channels (not sockets)."""
+        return len(self.hub.channels())
 
     @property
     def requests(self) -> list[RecordedRequest]:
         return self.faults.requests
+
+
+def _flavour(kind: str | Flavour) -> Flavour:
+    return kind if isinstance(kind, Flavour) else flavour_named(kind)
 
 
 class Fediverse:
@@ -313,9 +331,18 @@ class Fediverse:
         rate_limits: RateLimits | None = None,
         instance_rate_limits: dict[str, RateLimits] | None = None,
         port_base: int | None = None,
+        flavours: Mapping[str, str | Flavour] | None = None,
+        ping_interval: float | None = None,
     ) -> None:
+        """``flavours`` maps an instance name to the server it plays (``"gotosocial"``, or a
+        ``Flavour`` for a version of your own); the others are Mastodon. ``ping_interval`` is the
+        seconds between WebSocket pings (default: ``heartbeat``; Mastodon's is 30)."""
         if len(set(names)) != len(names) or not names:
             raise ValueError("instance names must be unique and not empty")
+        kinds = dict(flavours or {})
+        unknown = sorted(set(kinds) - set(names))
+        if unknown:
+            raise ValueError(f"flavours name unknown instance(s): {', '.join(unknown)}")
         self.lock = threading.RLock()
         self.network = Network()
         self.instances: dict[str, Instance] = {}
@@ -328,6 +355,8 @@ class Fediverse:
                 heartbeat=heartbeat,
                 rate_limits=per_instance.get(name, rate_limits or RateLimits()),
                 port=0 if port_base is None else port_base + index,
+                flavour=_flavour(kinds.get(name, MASTODON)),
+                ping_interval=ping_interval,
             )
             self.instances[name] = instance
             self.network.add(instance.state)

@@ -12,7 +12,6 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 
-VERSION = "4.6.4"
 VAPID_KEY = "BAhxXyHfAoMqrZECjRI56F5QrE4ynVlkZFMdKSpTIsWRNoWUVgut-Bnz2xsMSwiN4AF0b4I7ixF24OwiicOJivw="
 MIME_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "audio/mpeg"]
 MEDIA_LIMITS = {
@@ -53,7 +52,7 @@ def account(state: InstanceState, acc: Account) -> Json:
         "created_at": iso(acc.created_at.replace(hour=0, minute=0, second=0, microsecond=0)),
         "note": acc.note,
         "url": acc.url,
-        "uri": acc.uri,
+        **({"uri": acc.uri} if state.flavour.account_uri else {}),  # GoToSocial has no uri
         "avatar": f"{base}/avatars/original/missing.png",
         "avatar_static": f"{base}/avatars/original/missing.png",
         "avatar_description": "",
@@ -173,12 +172,25 @@ def status(
     return data
 
 
+VIEWER_KEYS = ("favourited", "reblogged", "muted", "bookmarked", "pinned")
+
+
+def stream_status(state: InstanceState, st: Status) -> Json:
+    """A status as public and hashtag streams send it: rendered for no viewer, so without the
+    viewer's keys (``favourited``, ``reblogged``, ...), with ``filtered: []`` (Mastodon 4.6)."""
+    data = status(state, st, None)
+    for node in (data, data.get("reblog") or {}):
+        for key in VIEWER_KEYS:
+            node.pop(key, None)
+    return data
+
+
 def notification(state: InstanceState, note: Notification) -> Json:
     data: Json = {
-        "id": str(note.id),
+        "id": state.shown_id(note.id),
         "type": note.type,
         "created_at": iso(note.created_at),
-        "group_key": f"ungrouped-{note.id}",
+        "group_key": f"ungrouped-{state.shown_id(note.id)}",
         "account": account(state, note.account),
     }
     if note.status is not None:
@@ -210,7 +222,7 @@ def relationship(state: InstanceState, viewer: Account, other: Account) -> Json:
 
 def conversation(state: InstanceState, conv: Conversation) -> Json:
     return {
-        "id": str(conv.id),
+        "id": state.shown_id(conv.id),
         "unread": conv.unread,
         "accounts": [account(state, a) for a in conv.participants],
         "last_status": status(state, conv.last_status, conv.owner),
@@ -241,7 +253,7 @@ def instance_v1(state: InstanceState) -> Json:
         "short_description": "",
         "description": "",
         "email": "",
-        "version": VERSION,
+        "version": state.flavour.version,
         "urls": {"streaming_api": state.streaming_url},
         "stats": {
             "user_count": state.local_account_count(),
@@ -264,13 +276,55 @@ def instance_v1(state: InstanceState) -> Json:
     }
 
 
+SOURCE_URLS = {
+    "gotosocial": "https://codeberg.org/superseriousbusiness/gotosocial",
+    "akkoma": "https://akkoma.dev/AkkomaGang/akkoma",
+    "mitra": "https://codeberg.org/silverpill/mitra",
+}
+MASTODON_ONLY_CONFIGURATION = ("timelines_access", "limited_federation")  # absent elsewhere
+
+
+def nodeinfo(state: InstanceState, version: str) -> Json:
+    """``/nodeinfo/2.0`` or ``2.1``: which software and version the instance runs."""
+    software: Json = {"name": state.flavour.software, "version": state.flavour.version}
+    if version == "2.1":
+        software["repository"] = SOURCE_URLS.get(
+            state.flavour.software, "https://github.com/mastodon/mastodon"
+        )
+    users = state.local_account_count()
+    return {
+        "version": version,
+        "software": software,
+        "protocols": ["activitypub"],
+        "services": {"outbound": [], "inbound": []},
+        "usage": {
+            "users": {"total": users, "activeMonth": users, "activeHalfyear": users},
+            "localPosts": state.local_status_count(),
+        },
+        "openRegistrations": False,
+        "metadata": {"nodeName": state.name},
+    }
+
+
 def instance_v2(state: InstanceState) -> Json:
+    data = _instance_v2(state)
+    if state.flavour.name != "mastodon":
+        for key in MASTODON_ONLY_CONFIGURATION:
+            data["configuration"].pop(key, None)
+        for key in ("api_versions", "wrapstodon"):
+            data.pop(key, None)
+        if state.flavour.software == "gotosocial":
+            data["account_domain"] = state.domain
+    return data
+
+
+def _instance_v2(state: InstanceState) -> Json:
     both_public = {"local": "public", "remote": "public"}
     return {
         "domain": state.domain,
         "title": state.name,
-        "version": VERSION,
-        "source_url": "https://github.com/mastodon/mastodon",
+        "version": state.flavour.version,
+        "source_url": SOURCE_URLS.get(state.flavour.software, "https://github.com/mastodon/mastodon"),
         "description": "",
         "usage": {"users": {"active_month": state.local_account_count()}},
         "thumbnail": {"url": f"{state.url}/packs/images/preview.png", "description": ""},

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from relay.sandbox.model import Account, Token
+from relay.sandbox.model import Account, Token, id_order
 from relay.sandbox.state import InstanceState, SandboxError
 
 TRUE_VALUES = {"1", "true", "True", "on", "yes"}
@@ -103,25 +103,34 @@ def error(status: int, message: str) -> Response:
 def page(
     request: Request,
     items: list[Any],
-    key: Callable[[Any], int],
+    key: Callable[[Any], str],
     default_limit: int = 20,
     max_limit: int = 40,
 ) -> tuple[list[Any], dict[str, str]]:
-    """Mastodon paging over ``items``: newest first; ``min_id`` pages forward from the oldest."""
+    """Mastodon paging over ``items`` by their id (``key``): newest first; ``min_id`` pages forward
+    from the oldest. Ids are compared as the server orders them (numbers, or GoToSocial's ULIDs)."""
+    ulids = request.state.flavour.ulid_ids
     try:
         limit = min(max(int(request.param("limit") or default_limit), 1), max_limit)
-        max_id, since_id, min_id = (
-            int(request.param(n) or 0) or None for n in ("max_id", "since_id", "min_id")
-        )
     except ValueError as exc:
         raise SandboxError(422, "Invalid paging parameters") from exc
-    ordered = sorted(items, key=key)
+    bounds: list[tuple[int, str] | None] = []
+    for name in ("max_id", "since_id", "min_id"):
+        value = request.param(name) or ""
+        if value and not ulids and not value.isdigit():
+            raise SandboxError(422, "Invalid paging parameters")
+        bounds.append(id_order(value) if value and value != "0" else None)
+    max_id, since_id, min_id = bounds
+    max_id_only = request.state.flavour.max_id_only
+    if max_id_only:  # Mitra: min_id and since_id are ignored, pages go back in time only
+        since_id = min_id = None
+    ordered = sorted(items, key=lambda i: id_order(key(i)))
     if max_id is not None:
-        ordered = [i for i in ordered if key(i) < max_id]
+        ordered = [i for i in ordered if id_order(key(i)) < max_id]
     if since_id is not None:
-        ordered = [i for i in ordered if key(i) > since_id]
+        ordered = [i for i in ordered if id_order(key(i)) > since_id]
     # min_id pages forward: the oldest ``limit`` after it; otherwise the newest ``limit``.
-    chosen = [i for i in ordered if key(i) > min_id][:limit] if min_id else ordered[-limit:]
+    chosen = [i for i in ordered if id_order(key(i)) > min_id][:limit] if min_id else ordered[-limit:]
     chosen.reverse()
     headers: dict[str, str] = {}
     if chosen:
@@ -129,5 +138,8 @@ def page(
         keep = {k: v[0] for k, v in request.query.items() if k not in ("max_id", "since_id", "min_id")}
         next_q = urlencode({**keep, "max_id": key(chosen[-1])})
         prev_q = urlencode({**keep, "min_id": key(chosen[0])})
-        headers["Link"] = f'<{base}?{next_q}>; rel="next", <{base}?{prev_q}>; rel="prev"'
+        links = [f'<{base}?{next_q}>; rel="next"']
+        if not max_id_only:
+            links.append(f'<{base}?{prev_q}>; rel="prev"')
+        headers["Link"] = ", ".join(links)
     return chosen, headers

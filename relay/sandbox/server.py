@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import structlog
+from wsproto.utilities import RemoteProtocolError
 
 from relay.sandbox import api_collections, api_rest, api_site  # noqa: F401  (modules register their routes)
 from relay.sandbox.faults import Faults, RecordedRequest
@@ -29,6 +30,7 @@ from relay.sandbox.routing import ROUTES, Request, Response, error
 from relay.sandbox.state import InstanceState, SandboxError
 from relay.sandbox.streaming import CHANNELS, Control, StreamHub, Subscription
 from relay.sandbox.text import normalize_tag
+from relay.sandbox.websocket import WebSocketSession, handshake
 
 log = structlog.get_logger()
 
@@ -172,6 +174,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if injected is not None:
             status, reset_in = injected
             headers = {}
+            flavour = server.state.flavour
+            if status == 429 and not flavour.rate_headers:
+                self._send(error(429, flavour.throttled))
+                return
             if status == 429:
                 reset = datetime.now(UTC) + timedelta(seconds=reset_in)
                 headers = {
@@ -181,8 +187,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 }
             self._send(error(status, REASONS.get(status, "Injected failure")), headers)
             return
+        if path == STREAM_PREFIX and (self.headers.get("Upgrade") or "").lower() == "websocket":
+            self._websocket(query)
+            return
         if path.startswith(STREAM_PREFIX):
-            self._stream(path, query, token_value)
+            if server.state.flavour.sse:
+                self._stream(path, query, token_value)
+            elif path == STREAM_PREFIX and server.state.flavour.websocket:
+                self._send(error(400, "Bad Request"))  # a WebSocket endpoint asked without upgrade
+            else:
+                self._send(error(404, "Not Found"))
             return
         gate = server.faults.take_gate(self.command, path)
         if gate is not None and gate.stage == "before":
@@ -216,9 +230,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     budgets.append(candidate.budget)
                     key = token.account.id if token and token.account else key
                 verdict = self.server.limiter.hit(budgets, key)
-                headers = verdict.headers()
+                headers = verdict.headers() if state.flavour.rate_headers else {}
                 if not verdict.allowed:
-                    return error(429, "Too many requests"), headers
+                    return error(429, state.flavour.throttled), headers
             refusal = self._authorize(candidate.auth, candidate.scopes, token_value, token)
             if refusal is not None:
                 return refusal, headers
@@ -248,10 +262,70 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return error(422, "This method requires an authenticated user")
         return None
 
+    # ---- WebSocket ------------------------------------------------------------------------
+
+    def _ws_token(self, query: dict[str, list[str]]) -> tuple[str | None, str | None]:
+        """(token, the Sec-WebSocket-Protocol it came in, if so), where this flavour looks for it."""
+        protocol = (self.headers.get("Sec-WebSocket-Protocol") or "").split(",")[0].strip() or None
+        header = self.headers.get("Authorization") or ""
+        bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
+        from_query = query.get("access_token", [None])[0]
+        if not self.server.state.flavour.ws_bearer:
+            bearer = None
+        token = bearer or from_query or protocol
+        return token, protocol if token == protocol else None
+
+    def _websocket(self, query: dict[str, list[str]]) -> None:
+        server = self.server
+        flavour = server.state.flavour
+        self.close_connection = True
+        if not flavour.websocket:
+            self._send(error(404, "Not Found"))
+            return
+        token_value, protocol = self._ws_token(query)
+        token = self._stream_token(token_value)
+        if token is None:
+            return
+        if flavour.stream_needs_read and "read" not in token.scopes:
+            self._stream_error(403, "This action is outside the authorized scopes")
+            return
+        stream = query.get("stream", [None])[0]
+        params = {k: v[0] for k, v in query.items()}
+        if not flavour.ws_errors and stream is not None:
+            known = stream.replace(":", "/") in CHANNELS
+            if not known or (stream.startswith("hashtag") and not params.get("tag")):
+                self._stream_error(404, "Not Found")  # Akkoma, GoToSocial: a bad topic is refused
+                return
+        try:
+            conn, accept = handshake(
+                self.requestline, self.headers.items(), protocol if flavour.ws_echo_protocol else None
+            )
+        except RemoteProtocolError:
+            self._send(error(400, "Bad Request"))
+            return
+        self.wfile.write(accept)
+        session = WebSocketSession(self.connection, self.rfile, conn, server.hub, flavour, token)
+        log.info("sandbox.ws_open", instance=server.state.name, stream=stream)
+        if stream is not None:
+            session.subscribe(stream, params, at_connect=True)
+        session.run(server.hub.ping_interval)
+
     # ---- streaming ------------------------------------------------------------------------
 
     def _stream_error(self, status: int, message: str) -> None:
         self._send(Response(status, {"error": message}))
+
+    def _stream_token(self, token_value: str | None) -> Token | None:
+        """The live user token a stream or socket is opened with; None once a 401 is sent."""
+        with self.server.state.lock:
+            token = self.server.state.tokens.get(token_value) if token_value else None
+        if token_value is None:
+            self._stream_error(401, "Missing access token")
+            return None
+        if token is None or token.revoked or token.account is None:
+            self._stream_error(401, "Invalid access token")
+            return None
+        return token
 
     def _stream(self, path: str, query: dict[str, list[str]], token_value: str | None) -> None:
         server = self.server
@@ -261,23 +335,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._send(Response(200, "OK", "text/plain"))
             return
         if channel not in CHANNELS:
-            self._stream_error(404, "Unknown stream type")
+            self._stream_error(400, "Unknown channel requested")
             return
-        with server.state.lock:
-            token = server.state.tokens.get(token_value) if token_value else None
-        if token_value is None:
-            self._stream_error(401, "Missing access token")
+        token = self._stream_token(token_value)
+        if token is None:
             return
-        if token is None or token.revoked or token.account is None:
-            self._stream_error(401, "Invalid access token")
-            return
-        if not scope_allows(token.scopes, *CHANNELS[channel]):
+        if CHANNELS[channel] and not scope_allows(token.scopes, *CHANNELS[channel]):
             self._stream_error(401, "Access token does not have the required scopes")
             return
         tag = query.get("tag", [""])[0]
         if channel.startswith("hashtag") and not tag:
-            self._stream_error(400, "No tag for stream provided")
+            self._stream_error(400, "Missing tag name parameter")
             return
+        assert token.account is not None  # _stream_token refuses a token without a user
         sub = Subscription(channel, token.account, token.value, normalize_tag(tag) if tag else None)
         self.send_response(200)
         for name, value in (

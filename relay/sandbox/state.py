@@ -18,6 +18,7 @@ import structlog
 
 from relay.sandbox import quotes
 from relay.sandbox import text as textmod
+from relay.sandbox.flavours import MASTODON, Flavour
 from relay.sandbox.model import (
     ALL_SCOPES,
     SNOWFLAKES,
@@ -30,6 +31,7 @@ from relay.sandbox.model import (
     NotificationPolicy,
     Status,
     Token,
+    ulid_from,
     utcnow,
 )
 
@@ -72,12 +74,14 @@ class InstanceState:
     lock: threading.RLock
     network: Network
     url: str = ""
+    flavour: Flavour = MASTODON
     hashtag_feeds: dict[str, str] = field(default_factory=lambda: {"local": "public", "remote": "public"})
     hub: StreamHub | None = None
     logged_in: Account | None = None
     accounts: dict[str, Account] = field(default_factory=dict)
     statuses: dict[str, Status] = field(default_factory=dict)
     follows: set[tuple[str, str]] = field(default_factory=set)
+    followed_tags: set[tuple[str, str]] = field(default_factory=set)  # (account id, normalized tag)
     notifications: list[Notification] = field(default_factory=list)
     policies: dict[str, NotificationPolicy] = field(default_factory=dict)
     conversations: list[Conversation] = field(default_factory=list)
@@ -99,7 +103,17 @@ class InstanceState:
 
     @property
     def streaming_url(self) -> str:
-        return "ws://" + self.domain
+        """What the instance API announces; GoToSocial says ``wss://`` though it serves plain HTTP."""
+        return f"{self.flavour.streaming_scheme}://{self.domain}"
+
+    def new_id(self) -> str:
+        """A new account, status or reblog id: a snowflake, or on GoToSocial a ULID."""
+        number = SNOWFLAKES.next()
+        return ulid_from(number) if self.flavour.ulid_ids else number
+
+    def shown_id(self, small_id: int) -> str:
+        """A notification's or conversation's id as the API shows it."""
+        return ulid_from(str(small_id)) if self.flavour.ulid_ids else str(small_id)
 
     def next_small_id(self) -> int:
         self._counter += 1
@@ -110,7 +124,7 @@ class InstanceState:
     def create_account(self, username: str, **profile: object) -> Account:
         if self.local_account(username) is not None:
             raise ValueError(f"account {username!r} already exists on {self.name}")
-        acc_id = SNOWFLAKES.next()
+        acc_id = self.new_id()
         acc = Account(
             id=acc_id,
             username=username,
@@ -154,7 +168,7 @@ class InstanceState:
         existing = self.account_by_uri(origin.uri)
         if existing is None:
             existing = Account(
-                id=SNOWFLAKES.next(),
+                id=self.new_id(),
                 username=origin.username,
                 domain=origin.uri.split("/")[2],
                 uri=origin.uri,
@@ -186,6 +200,17 @@ class InstanceState:
 
     def follows_account(self, follower: Account, target: Account) -> bool:
         return (follower.id, target.id) in self.follows
+
+    # ---- hashtags -------------------------------------------------------------------------
+
+    def follow_tag(self, acc: Account, tag: str) -> None:
+        self.followed_tags.add((acc.id, textmod.normalize_tag(tag)))
+
+    def unfollow_tag(self, acc: Account, tag: str) -> None:
+        self.followed_tags.discard((acc.id, textmod.normalize_tag(tag)))
+
+    def tags_followed_by(self, acc: Account) -> list[str]:
+        return sorted(tag for who, tag in self.followed_tags if who == acc.id)
 
     def follow(self, follower: Account, target: Account) -> None:
         if (follower.id, target.id) in self.follows:
@@ -301,7 +326,7 @@ class InstanceState:
             raise SandboxError(422, "Validation failed: Text can't be blank")
         if len(text) > 500:
             raise SandboxError(422, "Validation failed: Text character limit of 500 exceeded")
-        status_id = SNOWFLAKES.next()
+        status_id = self.new_id()
         st = Status(
             id=status_id,
             uri=f"{author.uri}/statuses/{status_id}",
@@ -333,7 +358,7 @@ class InstanceState:
         if existing is not None:
             return existing
         st = Status(
-            id=SNOWFLAKES.next(),
+            id=self.new_id(),
             uri=origin.uri,
             url=origin.url,
             account=self.ensure_copy(origin.account),
@@ -458,7 +483,7 @@ class InstanceState:
             visibility = "private"
         elif visibility == "direct":  # Status validates: a reblog is never direct (or limited)
             raise SandboxError(422, "Validation failed: Visibility is reserved")
-        reblog_id = SNOWFLAKES.next()
+        reblog_id = self.new_id()
         st = Status(
             id=reblog_id,
             uri=f"{acc.uri}/statuses/{reblog_id}/activity",

@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from relay.sandbox import render
+from relay.sandbox import feeds, render
 from relay.sandbox.model import Account, Conversation, Notification, Status
-from relay.sandbox.text import normalize_tag
 
 if TYPE_CHECKING:
     from relay.sandbox.state import InstanceState
@@ -35,13 +34,16 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 GREETING = b":)\n"
-HEARTBEAT = b":thump\n"
+HEARTBEAT = b":thump\n\n"  # as streaming/index.js writes it now (older: ":thump\n")
 DEFAULT_MALFORMED = b'event: update\ndata: {"id": "1", "content": <broken\n\n'
-CHANNELS = {
-    "hashtag": ("read", "read:statuses"),
-    "hashtag/local": ("read", "read:statuses"),
-    "public": ("read", "read:statuses"),
-    "public/local": ("read", "read:statuses"),
+SYSTEM = "system"  # a WebSocket's own subscription: no events, only drop/close/revoke reach it
+# The scopes a channel needs (any one of them). Public and hashtag channels need none, as in
+# Mastodon's streaming server (PUBLIC_CHANNELS): any valid user token may read them.
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "hashtag": (),
+    "hashtag/local": (),
+    "public": (),
+    "public/local": (),
     "user": ("read", "read:statuses"),
     "user/notification": ("read", "read:notifications"),
     "direct": ("read", "read:statuses"),
@@ -53,25 +55,45 @@ class Control(enum.Enum):
     DROP = "drop"  # cut the connection without ending the chunked body
 
 
-Item = bytes | Control
+Item = bytes | str | Control  # bytes: SSE; str: a WebSocket text message
+
+
+def payload_text(payload: Any) -> str:
+    """An event's payload as the streaming server sends it: JSON, or a bare string (a delete's id)."""
+    if isinstance(payload, str):
+        return payload
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def frame(event: str, payload: Any) -> bytes:
-    data = (
-        payload
-        if isinstance(payload, str)
-        else json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    )
-    return f"event: {event}\ndata: {data}\n\n".encode()
+    return f"event: {event}\ndata: {payload_text(payload)}\n\n".encode()
 
 
 @dataclass(eq=False)
 class Subscription:
+    """One stream a reader listens to: an SSE response, or one channel of a WebSocket.
+
+    ``stream`` is the WebSocket stream name (``["hashtag", "x"]``) its messages carry; None for
+    SSE. The channels of one WebSocket share its ``queue``, so their messages keep one order.
+    """
+
     channel: str
     account: Account
     token: str
     tag: str | None = None
     queue: queue.Queue[Item] = field(default_factory=queue.Queue)
+    stream: list[str] | None = None
+    silent: bool = False  # accepted but never sent on (GoToSocial's hashtag stream)
+
+    def encode(self, event: str, payload: Any) -> Item:
+        """The frame for one event: SSE ``event:``/``data:`` bytes, or a WebSocket text message."""
+        if self.stream is None:
+            return frame(event, payload)
+        return json.dumps(
+            {"stream": self.stream, "event": event, "payload": payload_text(payload)},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
 
 
 class _Later:
@@ -119,9 +141,10 @@ class _Later:
 
 
 class StreamHub:
-    def __init__(self, state: InstanceState, heartbeat: float) -> None:
+    def __init__(self, state: InstanceState, heartbeat: float, ping_interval: float | None = None) -> None:
         self.state = state
-        self.heartbeat = heartbeat
+        self.heartbeat = heartbeat  # seconds between SSE ``:thump`` comments
+        self.ping_interval = heartbeat if ping_interval is None else ping_interval  # WebSocket pings
         self._subs: list[Subscription] = []
         self._subs_lock = threading.Lock()
         self.stalled = threading.Event()
@@ -143,6 +166,10 @@ class StreamHub:
     def subscriptions(self) -> list[Subscription]:
         with self._subs_lock:
             return list(self._subs)
+
+    def channels(self) -> list[Subscription]:
+        """The open streams: each SSE response and each channel of a WebSocket."""
+        return [s for s in self.subscriptions() if s.channel != SYSTEM]
 
     def _send(
         self,
@@ -173,8 +200,16 @@ class StreamHub:
 
     # ---- fault switches and shutdown ------------------------------------------------------
 
+    def _to_connections(self, predicate: Callable[[Subscription], bool], item: Item) -> None:
+        """Put ``item`` once on each connection (an SSE response, a WebSocket) ``predicate`` picks."""
+        seen: set[int] = set()
+        for sub in self.subscriptions():
+            if predicate(sub) and id(sub.queue) not in seen:
+                seen.add(id(sub.queue))
+                sub.queue.put(item)
+
     def close_all(self) -> None:
-        self._send(lambda s: True, lambda s: Control.CLOSE)
+        self._to_connections(lambda s: True, Control.CLOSE)
 
     def stop(self) -> None:
         """The server stops: end every stream and drop the frames still held back."""
@@ -182,18 +217,22 @@ class StreamHub:
         self.close_all()
 
     def drop_all(self) -> None:
-        self._send(lambda s: True, lambda s: Control.DROP)
+        self._to_connections(lambda s: True, Control.DROP)
 
     def close_token(self, token: str) -> None:
-        self._send(lambda s: s.token == token, lambda s: Control.CLOSE)
+        self._to_connections(lambda s: s.token == token, Control.CLOSE)
 
     def inject(self, raw: bytes = DEFAULT_MALFORMED) -> None:
-        self._send(lambda s: True, lambda s: raw)
+        """Write ``raw`` on every connection: as SSE bytes, or as one WebSocket text message."""
+        for sub in self.subscriptions():
+            if sub.stream is None:
+                sub.queue.put(raw)
+        self._to_connections(lambda s: s.stream is not None, raw.decode(errors="replace"))
 
     # ---- which stream sees what -----------------------------------------------------------
 
     def _on_hashtag(self, sub: Subscription, st: Status) -> bool:
-        if st.reblog is not None or st.visibility != "public":
+        if not feeds.in_public_feeds(self.state, st):
             return False
         if sub.channel == "hashtag/local" and not st.local:
             return False
@@ -202,56 +241,56 @@ class StreamHub:
         langs = sub.account.chosen_languages
         if langs and st.language and st.language not in langs:
             return False
-        return sub.tag in {normalize_tag(t) for t in st.tags}
+        return sub.tag is not None and feeds.has_tag(st, sub.tag)
 
     def _on_public(self, sub: Subscription, st: Status) -> bool:
-        return st.reblog is None and st.visibility == "public" and (sub.channel == "public" or st.local)
-
-    def _on_home(self, sub: Subscription, st: Status) -> bool:
-        viewer, author = sub.account, st.account
-        own = author is viewer
-        if not own and not self.state.follows_account(viewer, author):
-            return False
-        if st.visibility == "direct":
-            return own or viewer in st.mentions
-        return True
+        return feeds.in_public_feeds(self.state, st) and (sub.channel == "public" or st.local)
 
     def matches(self, sub: Subscription, st: Status) -> bool:
+        if sub.silent:
+            return False
         if sub.channel.startswith("hashtag"):
             return self._on_hashtag(sub, st)
         if sub.channel.startswith("public"):
             return self._on_public(sub, st)
         if sub.channel == "user":
-            return self._on_home(sub, st)
+            return feeds.in_home(self.state, sub.account, st)
         return False
+
+    def _status(self, sub: Subscription, st: Status) -> Any:
+        """The user stream's statuses are rendered for their reader; public and hashtag streams'
+        for nobody (no ``favourited``, ``reblogged``, ``muted``, ``bookmarked``, ``pinned``)."""
+        if sub.channel == "user":
+            return render.status(self.state, st, sub.account)
+        return render.stream_status(self.state, st)
 
     def status_created(self, st: Status) -> None:
         self._send(
             lambda s: self.matches(s, st),
-            lambda s: frame("update", render.status(self.state, st, s.account)),
+            lambda s: s.encode("update", self._status(s, st)),
             held=True,
         )
 
     def status_updated(self, st: Status) -> None:
         self._send(
             lambda s: self.matches(s, st),
-            lambda s: frame("status.update", render.status(self.state, st, s.account)),
+            lambda s: s.encode("status.update", self._status(s, st)),
             held=True,
         )
 
     def status_deleted(self, st: Status) -> None:
-        self._send(lambda s: self.matches(s, st), lambda s: frame("delete", st.id))
+        self._send(lambda s: self.matches(s, st), lambda s: s.encode("delete", st.id))
 
     def notification(self, note: Notification) -> None:
         self._send(
             lambda s: s.channel in ("user", "user/notification") and s.account is note.recipient,
-            lambda s: frame("notification", render.notification(self.state, note)),
+            lambda s: s.encode("notification", render.notification(self.state, note)),
         )
 
     def conversation(self, conv: Conversation) -> None:
         self._send(
             lambda s: s.channel == "direct" and s.account is conv.owner,
-            lambda s: frame("conversation", render.conversation(self.state, conv)),
+            lambda s: s.encode("conversation", render.conversation(self.state, conv)),
         )
 
     # ---- the writer loop ------------------------------------------------------------------
@@ -272,4 +311,4 @@ class StreamHub:
                 log.debug("sandbox.stream_end", channel=sub.channel, how=item.value)
                 return item
             if not self.stalled.is_set():
-                write(item)
+                write(item if isinstance(item, bytes) else item.encode())

@@ -1,17 +1,24 @@
-"""Helpers for tests that drive the sandbox over loopback: wait on conditions, tap SSE streams.
+"""Helpers for tests that drive the sandbox over loopback: wait on conditions, tap streams.
 
-No sleeps to synchronise: ``wait_until`` polls a condition with a deadline, and ``StreamTap``
-keeps every byte a stream sent (for framing checks) and wakes waiters on each chunk.
+No sleeps to synchronise: ``wait_until`` polls a condition with a deadline, ``StreamTap`` keeps
+every byte an SSE stream sent (for framing checks) and wakes waiters on each chunk, and
+``SocketTap`` does the same for a WebSocket (with ``websockets``, a client independent of the
+sandbox's wsproto server), keeping each message.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 import requests
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 DEADLINE = 5.0  # seconds to wait for a condition before giving up
 
@@ -95,3 +102,138 @@ class StreamTap:
 
     def close(self) -> None:
         self.response.close()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One WebSocket message: ``stream``/``event``/``payload`` as sent, or an ``error``."""
+
+    raw: str
+    data: Any  # the parsed JSON (None if the message was not JSON)
+
+    @property
+    def stream(self) -> list[str] | None:
+        return self.data.get("stream") if isinstance(self.data, dict) else None
+
+    @property
+    def event(self) -> str | None:
+        return self.data.get("event") if isinstance(self.data, dict) else None
+
+    @property
+    def payload(self) -> Any:
+        """The payload decoded once more: a status or notification dict, or a delete's id."""
+        text = self.data.get("payload") if isinstance(self.data, dict) else None
+        if not isinstance(text, str):
+            return text
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+
+class SocketTap:
+    """A WebSocket to an instance's ``/api/v1/streaming`` that keeps every message it receives.
+
+    ``auth`` says where the token goes: ``"header"`` (Authorization: Bearer), ``"query"``
+    (``access_token``), ``"protocol"`` (Sec-WebSocket-Protocol) or None. ``status_code`` is 101
+    when the upgrade was accepted, else the HTTP status of the refusal.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        auth: str | None = "header",
+        **params: str,
+    ) -> None:
+        query = dict(params)
+        headers: dict[str, str] = {}
+        protocols: list[Any] | None = None
+        if token is not None and auth == "header":
+            headers["Authorization"] = f"Bearer {token}"
+        elif token is not None and auth == "query":
+            query["access_token"] = token
+        elif token is not None and auth == "protocol":
+            protocols = [token]
+        url = "ws" + base_url.removeprefix("http") + "/api/v1/streaming"
+        if query:
+            url += "?" + urlencode(query)
+        self.messages: list[Message] = []
+        self.ended = threading.Event()
+        self.close_code: int | None = None  # the code of a close frame received, None if cut
+        self.subprotocol: str | None = None
+        self._changed = threading.Condition()
+        self.socket: ClientConnection | None = None
+        try:
+            self.socket = connect(
+                url,
+                additional_headers=headers,
+                subprotocols=protocols,
+                open_timeout=5,
+                ping_interval=None,  # the server pings; the client only answers
+                close_timeout=2,
+                legacy=True,  # a connection kept open across calls, not a with-block
+            )
+        except InvalidStatus as exc:
+            self.status_code = exc.response.status_code
+            self.body = exc.response.body or b""
+            self.ended.set()
+            return
+        self.status_code = 101
+        self.subprotocol = self.socket.subprotocol
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.socket is not None
+        try:
+            for raw in self.socket:
+                text = raw if isinstance(raw, str) else raw.decode(errors="replace")
+                try:
+                    data = json.loads(text)
+                except ValueError:
+                    data = None
+                with self._changed:
+                    self.messages.append(Message(text, data))
+                    self._changed.notify_all()
+        except ConnectionClosed:
+            pass
+        finally:
+            received = self.socket.protocol.close_rcvd
+            self.close_code = None if received is None else received.code
+            self.ended.set()
+            with self._changed:
+                self._changed.notify_all()
+
+    def send(self, **message: Any) -> None:
+        """Send one JSON message, e.g. ``send(type="subscribe", stream="hashtag", tag="x")``."""
+        assert self.socket is not None
+        self.socket.send(json.dumps(message))
+
+    def events(self, event: str | None = None, stream: list[str] | None = None) -> list[Message]:
+        with self._changed:
+            found = list(self.messages)
+        return [
+            m for m in found if (event is None or m.event == event) and (stream is None or m.stream == stream)
+        ]
+
+    def wait_for(self, predicate: Callable[[SocketTap], bool], timeout: float = DEADLINE) -> None:
+        end = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self):
+                remaining = end - time.monotonic()
+                if remaining <= 0 or self.ended.is_set():
+                    if predicate(self):
+                        return
+                    raise AssertionError(
+                        f"socket condition not met; got {[m.raw[:120] for m in self.messages]}"
+                    )
+                self._changed.wait(min(remaining, 0.1))
+
+    def wait_event(self, event: str, stream: list[str] | None = None, timeout: float = DEADLINE) -> Message:
+        self.wait_for(lambda t: bool(t.events(event, stream)), timeout)
+        return self.events(event, stream)[0]
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()

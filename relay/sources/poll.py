@@ -54,8 +54,10 @@ class TimelineFetcher:
         local_only: bool = False,
         seen: SeenCache | None = None,
         after: Callable[[Mastodon], None] | None = None,
+        paging: str = "min_id",
     ) -> None:
         self.source = source
+        self._paging = paging  # "max_id": the server ignores min_id (Mitra), read backwards
         self._make_api = make_api
         self._hashtags = tuple(hashtags)
         self._cursor = cursor  # (source, hashtag) → the newest status id taken (thread-safe)
@@ -67,12 +69,27 @@ class TimelineFetcher:
         self._local_only = local_only
         self._seen = seen  # the pipeline's fast path for statuses it already has
         self._after = after  # run with this thread's client after each requested catch-up
+        self._pace: Callable[[Mastodon], float] | None = None
         self._wake = threading.Event()
         self.last_run_at: float | None = None
         self.last_error: str | None = None
 
+    @property
+    def interval(self) -> float | None:
+        """Seconds between polls; None while it only fetches on request (a stream is up)."""
+        return self._interval
+
     def request(self) -> None:
         """Fetch as soon as possible (thread-safe; several requests collapse into one run)."""
+        self._wake.set()
+
+    def poll_every(self, interval: float, pace: Callable[[Mastodon], float] | None = None) -> None:
+        """From now on poll every `interval` seconds, starting at once (thread-safe): the source's
+        stream could not be had. `pace`, given the client after each poll, says the interval the
+        server's rate budget allows from then on."""
+        self._pace = pace
+        self._interval = interval
+        self._via = "poll"
         self._wake.set()
 
     def run(self) -> None:
@@ -89,6 +106,8 @@ class TimelineFetcher:
             self._fetch_all(api)
             if self._after is not None and not self._stop.is_set():
                 self._after(api)
+            if self._pace is not None and self._interval is not None:
+                self._interval = self._pace(api)
 
     def _fetch_all(self, api: Mastodon) -> None:
         for hashtag in self._hashtags:
@@ -126,6 +145,7 @@ class TimelineFetcher:
             first_start=self._first_start,
             stop=self._stop,
             local=self._local_only,
+            paging=self._paging,
         )
         for status in statuses:
             item = normalise.status(

@@ -6,7 +6,9 @@ streams, catch-up and polls cross the same edge.
 
 Paging follows Mastodon's `min_id` semantics: the page just after `min_id`, newest first, so the
 next page starts at the newest id of this one. Pages are yielded oldest first, so a caller that
-advances its cursor after each status never skips one after a crash.
+advances its cursor after each status never skips one after a crash. A server that pages with
+`max_id` only (Mitra: it ignores `min_id`) is read backwards from its newest page down to the
+cursor instead (`paging="max_id"`), and what was newer than the cursor is yielded oldest first.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def within_budget(
                 getattr(api, "ratelimit_limit", None),
                 getattr(api, "ratelimit_remaining", None),
                 getattr(api, "ratelimit_reset", None),
+                clock(),
             )
 
 
@@ -111,6 +114,7 @@ def catch_up(
     stop: threading.Event | None = None,
     max_pages: int = 50,
     local: bool = False,
+    paging: str = "min_id",
 ) -> Iterator[dict[str, Any]]:
     """Every status on `hashtag` newer than `cursor`, oldest first, as wire JSON dicts.
 
@@ -121,6 +125,9 @@ def catch_up(
     """
     if cursor is None:
         yield from _first_look(api, hashtag, now=now, first_start=first_start, local=local)
+        return
+    if paging == "max_id":
+        yield from _back_to(api, hashtag, cursor, stop=stop, max_pages=max_pages, local=local)
         return
     min_id = cursor
     for _ in range(max_pages):
@@ -134,6 +141,28 @@ def catch_up(
         min_id = str(page[-1]["id"])
         if len(page) < PAGE_LIMIT:
             return
+
+
+def _back_to(
+    api: Mastodon, hashtag: str, cursor: str, *, stop: threading.Event | None, max_pages: int, local: bool
+) -> Iterator[dict[str, Any]]:
+    """The statuses newer than `cursor`, read from the newest page backwards with `max_id`."""
+    floor = id_key(cursor)
+    collected: list[dict[str, Any]] = []
+    max_id: str | None = None
+    for _ in range(max_pages):
+        if stop is not None and stop.is_set():
+            break
+        page = _page(api, hashtag, local=local, **({"max_id": max_id} if max_id else {}))
+        newer = [s for s in page if id_key(str(s["id"])) > floor]
+        collected.extend(newer)
+        if not page or len(newer) < len(page) or len(page) < PAGE_LIMIT:
+            break
+        max_id = min((str(s["id"]) for s in page), key=id_key)
+    else:
+        log.warning("fetch.backlog_cut", hashtag=hashtag, pages=max_pages, oldest_missed_after=cursor)
+    collected.sort(key=lambda s: id_key(str(s["id"])))
+    yield from collected
 
 
 def _first_look(

@@ -1,4 +1,4 @@
-"""Read Mastodon streaming (SSE) endpoints: parse, reconnect with backoff, and watch for silence.
+"""Read Mastodon streaming (SSE) endpoints, and watch every stream reader for silence.
 
 Mastodon.py's own stream reader is not used: it reads one byte at a time (~930 events/s), an
 exception in a callback kills its thread, and with a revoked token it retries silently forever.
@@ -6,9 +6,9 @@ Here sseclient-py parses bytes read with `read1` from a `requests` streaming res
 is handed on as soon as its bytes arrive, whether or not the server uses chunked encoding.
 
 - `relay.sources.sse.parse_stream()` turns the bytes into `StreamEvent`s (or `MalformedEvent`s).
-- `StreamReader.run()` connects, calls `on_connect` (for a REST catch-up), hands every event to
-  `on_event`, and reconnects with capped jittered backoff until `stop` is set. 401/403 raise
-  `CredentialsError` (or, with ``fatal_auth=False``, are reported and retried after a long delay).
+- `StreamReader` is the SSE `relay.sources.reader.Reader`: it connects, calls `on_connect` (for a
+  REST catch-up), hands every event to `on_event`, and reconnects with capped jittered backoff
+  until `stop` is set; a lasting failure (404, 400 on the channel, 401/403) goes to `on_lasting`.
 - `Watchdog` closes readers that went silent (heartbeats count as life) and closes them all when
   `stop` is set, so that one stop signal ends every reader within a second.
 """
@@ -16,44 +16,24 @@ is handed on as soon as its bytes arrive, whether or not the server uses chunked
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from itertools import chain
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import structlog
 import urllib3.exceptions
 
-from relay.core.backoff import Backoff
-from relay.errors import CredentialsError
+from relay.core.transport import failure_of
+from relay.sources.reader import Outcome, Reader, StreamStatus, up_for
 from relay.sources.sse import StreamEvent, parse_stream
 
 log = structlog.get_logger("relay.sources.stream")
 
 _READ_SIZE = 65536
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStatus:
-    """A snapshot of one reader's health, safe to read from any thread.
-
-    Times are from the reader's clock (monotonic). `last_activity_at` counts any bytes,
-    heartbeats included; `last_event_at` only events.
-    """
-
-    name: str
-    connected: bool = False
-    connects: int = 0
-    last_event_at: float | None = None
-    last_activity_at: float | None = None
-    last_error: str | None = None
-    fatal: bool = False
 
 
 def _describe(exc: BaseException) -> str:
@@ -67,131 +47,48 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    reason: str
-    healthy: bool = False
-    auth_failed: bool = False
-    retry_after: float = 0.0
+class StreamReader(Reader):
+    """One SSE endpoint read in one thread (`relay.sources.reader.Reader`: reconnects, status).
 
-
-class StreamReader:
-    """One streaming endpoint read in one thread, reconnecting until `stop` is set.
-
-    The token goes in the ``Authorization: Bearer`` header and is never logged. `on_event`
-    and `on_connect` run in the reader's thread; an exception they raise is logged as
-    ``stream.handler_error`` and the reader goes on.
+    The token goes in the ``Authorization: Bearer`` header and is never logged.
     """
 
     def __init__(
         self,
         *,
-        name: str,
-        url: str,
         params: Mapping[str, str],
-        token: str | None,
-        on_event: Callable[[StreamEvent], None],
-        on_connect: Callable[[], None] | None = None,
-        stop: threading.Event,
-        read_timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        backoff: Backoff | None = None,
-        healthy_after: float = 30.0,
         session: requests.Session | None = None,
-        fatal_auth: bool = True,
-        auth_retry_delay: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
+        **options: Any,
     ) -> None:
         if "access_token" in params:
             raise ValueError("pass the token as token=..., never in the URL where logs would show it")
-        self.name = name
-        self._url = url
+        super().__init__(**options)
         self._params = dict(params)
-        self._token = token
-        self._on_event = on_event
-        self._on_connect = on_connect
-        self._stop = stop
-        self._read_timeout = read_timeout
-        self._connect_timeout = connect_timeout
-        self._backoff = backoff if backoff is not None else Backoff()
-        self._healthy_after = healthy_after
-        self._session = session
-        self._fatal_auth = fatal_auth
-        self._auth_retry_delay = auth_retry_delay
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._status = StreamStatus(name=name)
-        # The two times that change with every read and every event are plain attributes, written
-        # without the lock (a float store is atomic) and put into the snapshot when it is read:
-        # a new frozen `StreamStatus` per event cost more than parsing the event's SSE framing.
-        self._activity_at: float | None = None
-        self._event_at: float | None = None
+        self._given_session = session
+        self._session: requests.Session | None = None
         self._response: requests.Response | None = None
-        self._abort = False
         # What the logs may show: the endpoint and its parameters, never the token.
-        self._where = {"url": url, "params": self._params}
+        self._where = {"url": self._url, "params": self._params}
 
-    @property
-    def status(self) -> StreamStatus:
-        """The reader's health now (a frozen snapshot)."""
-        with self._lock:
-            status = self._status
-        return _replace(status, {"last_activity_at": self._activity_at, "last_event_at": self._event_at})
-
-    def _update(self, **changes: Any) -> None:
-        with self._lock:
-            self._status = _replace(self._status, changes)
-
-    def close(self) -> None:
-        """Abort the current connection now (from any thread); `run()` then reconnects or, once
-        `stop` is set, returns. Safe to call at any time, any number of times."""
-        with self._lock:
-            self._abort = True
-            response = self._response
+    def _cut(self) -> None:
+        response = self._response
         if response is not None:
             # Shutting the socket down wakes the read blocked in the reader's thread; an error
             # means the response was already closed or released: nothing is left to abort.
             with contextlib.suppress(AttributeError, ValueError, RuntimeError, OSError):
                 response.raw.shutdown()
 
-    def run(self) -> None:
-        """Read until `stop` is set. Raises `CredentialsError` on 401/403 if `fatal_auth`."""
-        session = self._session if self._session is not None else requests.Session()
-        try:
-            while not self._stop.is_set():
-                try:
-                    outcome = self._connect_once(session)
-                except CredentialsError:
-                    raise
-                except Exception as exc:  # a bug here must not silently end the stream
-                    log.exception("stream.reader_error", stream=self.name)
-                    outcome = _Outcome(f"reader_error: {type(exc).__name__}")
-                if self._stop.is_set():
-                    break
-                if outcome.auth_failed:
-                    delay = self._auth_retry_delay
-                else:
-                    if outcome.healthy:
-                        self._backoff.reset()
-                    delay = max(self._backoff.next_delay(), outcome.retry_after)
-                    log.info(
-                        "stream.backoff",
-                        stream=self.name,
-                        delay_s=round(delay, 3),
-                        attempt=self._backoff.attempt,
-                        reason=outcome.reason,
-                    )
-                if self._stop.wait(delay):
-                    break
-        finally:
-            self._update(connected=False)
-            if self._session is None:
-                session.close()
-            log.info("stream.stopped", stream=self.name)
+    def _prepare(self) -> None:
+        self._session = self._given_session if self._given_session is not None else requests.Session()
 
-    def _connect_once(self, session: requests.Session) -> _Outcome:
-        with self._lock:
-            self._abort = False
+    def _finish(self) -> None:
+        if self._given_session is None and self._session is not None:
+            self._session.close()
+
+    def _connect_once(self) -> Outcome:
+        session = self._session
+        assert session is not None
+        self._begin_connection()
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
@@ -214,17 +111,20 @@ class StreamReader:
                 if aborted:
                     return self._disconnected("closed")
                 if response.status_code in (401, 403):
-                    return self._auth_failed(response)
+                    return self._auth_failed(response.status_code, _error_detail(response), self._where)
                 if response.status_code != 200:
+                    detail = _error_detail(response) if response.status_code == 400 else ""
                     return self._disconnected(
-                        f"http_{response.status_code}", retry_after=_retry_after(response)
+                        f"http_{response.status_code}" + (f": {detail}" if detail else ""),
+                        retry_after=_retry_after(response),
+                        failure=failure_of(response.status_code, websocket=False, error=detail),
                     )
                 return self._read(response)
             finally:
                 with self._lock:
                     self._response = None
 
-    def _read(self, response: requests.Response) -> _Outcome:
+    def _read(self, response: requests.Response) -> Outcome:
         chunks = self._chunks(response)
         connected_at: float | None = None
         events = 0
@@ -233,41 +133,21 @@ class StreamReader:
             if first is None:
                 return self._disconnected("eof before any bytes")
             connected_at = self._clock()
-            self._activity_at = connected_at  # before `connected`: never a connected, stale reader
-            with self._lock:
-                connects = self._status.connects + 1
-                self._status = _replace(
-                    self._status,
-                    {"connected": True, "connects": connects, "last_error": None, "fatal": False},
-                )
-            log.info("stream.connected", stream=self.name, connects=connects)
-            if self._on_connect is not None:
-                try:
-                    self._on_connect()
-                except Exception:
-                    log.exception("stream.handler_error", stream=self.name, handler="on_connect")
+            self._connected(connected_at)
             for item in parse_stream(chain((first,), chunks)):
                 if isinstance(item, StreamEvent):
                     events += 1
                     self._handle(item)
                 else:
-                    log.warning(
-                        "stream.malformed_event",
-                        stream=self.name,
-                        event_name=item.name,
-                        reason=item.reason,
-                        excerpt=item.excerpt,
-                    )
-                if self._stop.is_set():
+                    self._skip(item)
+                if self.stopping:
                     break
-            with self._lock:
-                aborted = self._abort
-            reason = "stopped" if self._stop.is_set() else "closed" if aborted else "eof"
+            aborted = self._aborted()
+            reason = "stopped" if self.stopping else "closed" if aborted else "eof"
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            with self._lock:
-                aborted = self._abort
-            reason = "closed" if aborted or self._stop.is_set() else _describe(exc)
-        up_s = 0.0 if connected_at is None else self._clock() - connected_at
+            aborted = self._aborted()
+            reason = "closed" if aborted or self.stopping else _describe(exc)
+        up_s = up_for(connected_at, self._clock())
         return self._disconnected(reason, healthy=up_s >= self._healthy_after, up_s=up_s, events=events)
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
@@ -283,47 +163,6 @@ class StreamReader:
                 return
             self._activity_at = clock()
             yield data
-
-    def _handle(self, event: StreamEvent) -> None:
-        self._event_at = self._clock()
-        try:
-            self._on_event(event)
-        except Exception:
-            log.exception("stream.handler_error", stream=self.name, handler="on_event", event_name=event.name)
-
-    def _disconnected(
-        self, reason: str, *, healthy: bool = False, retry_after: float = 0.0, **context: Any
-    ) -> _Outcome:
-        self._update(connected=False, last_error=reason)
-        log.info("stream.disconnected", stream=self.name, reason=reason, **context)
-        return _Outcome(reason, healthy=healthy, retry_after=retry_after)
-
-    def _auth_failed(self, response: requests.Response) -> _Outcome:
-        code = response.status_code
-        reason = f"http_{code}"
-        detail = _error_detail(response)
-        host = urlsplit(self._url).netloc
-        self._update(connected=False, last_error=f"{reason}: {detail}", fatal=self._fatal_auth)
-        log.error(
-            "stream.auth_failed",
-            stream=self.name,
-            status=code,
-            detail=detail,
-            fatal=self._fatal_auth,
-            retry_in_s=None if self._fatal_auth else self._auth_retry_delay,
-            **self._where,
-        )
-        if self._fatal_auth:
-            raise CredentialsError(
-                f"stream {self.name!r} ({self._url}) refused the access token: HTTP {code} ({detail})",
-                fix=f"the token was revoked or lacks the 'read' scope (every stream needs it since"
-                f" Mastodon 4.2): run `relay login` for {host} again and restart",
-            )
-        return _Outcome(reason, auth_failed=True)
-
-
-def _replace(status: StreamStatus, changes: Mapping[str, Any]) -> StreamStatus:
-    return dataclasses.replace(status, **changes)
 
 
 def _error_detail(response: requests.Response) -> str:
@@ -353,23 +192,30 @@ class Watchdog:
 
     def __init__(
         self,
-        readers: Iterable[StreamReader],
+        readers: Iterable[Reader] | Callable[[], Iterable[Reader]],
         *,
         stop: threading.Event,
         stale_after: float = 60.0,
         interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._readers = list(readers)
+        # A callable is asked on every pass: the readers of a source that fell back to another
+        # method come and go while the relay runs.
+        self._source = readers if callable(readers) else None
+        self._fixed: list[Reader] = [] if callable(readers) else list(readers)
         self._stop = stop
         self._stale_after = stale_after
         self._interval = interval if interval is not None else max(0.05, stale_after / 4)
         self._clock = clock
         self._closed_at_connect: dict[str, int] = {}
 
-    def add(self, reader: StreamReader) -> None:
+    def add(self, reader: Reader) -> None:
         """Watch one more reader (call before `run()` starts)."""
-        self._readers.append(reader)
+        self._fixed.append(reader)
+
+    @property
+    def _readers(self) -> list[Reader]:
+        return self._fixed + (list(self._source()) if self._source is not None else [])
 
     def healthy(self) -> dict[str, bool]:
         """Stream name → connected and heard from within `stale_after`."""
@@ -418,9 +264,19 @@ class Watchdog:
 
 
 def streaming_base(instance_v2: Mapping[str, Any], url: str) -> str:
-    """The streaming server's http(s) base from `configuration.urls.streaming` (ws/wss)."""
+    """The streaming server's http(s) base from `configuration.urls.streaming` (ws/wss).
+
+    An instance served over plain http (loopback only, as relay.toml allows) is streamed over
+    plain http too: GoToSocial announces `wss://` whatever it serves."""
     streaming = (instance_v2.get("configuration") or {}).get("urls", {}).get("streaming") or url
     for ws, http in (("wss://", "https://"), ("ws://", "http://")):
         if streaming.startswith(ws):
             streaming = http + streaming[len(ws) :]
+    if url.startswith("http://") and streaming.startswith("https://"):
+        streaming = "http://" + streaming[len("https://") :]
     return str(streaming).rstrip("/")
+
+
+def websocket_base(http_base: str) -> str:
+    """`ws://` for an `http://` base, `wss://` for an `https://` one."""
+    return "ws" + http_base[len("http") :] if http_base.startswith("http") else http_base

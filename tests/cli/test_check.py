@@ -34,6 +34,8 @@ from relay.cli.checklist import (
 from relay.cli.main import build_parser
 from relay.config.credentials import write_token_file
 from relay.config.load import Config, parse_config
+from relay.core.servers import UNKNOWN, server_kind
+from relay.core.transport import choose
 from relay.sandbox import Fediverse, Instance, SeededAccount
 from relay.sources.access import access
 from relay.store.store import Store
@@ -53,9 +55,15 @@ def make_config(moderators: tuple[str, ...] = MODS, sources: int = 1) -> Config:
     return parse_config(doc, path=Path("/srv/relay/relay.toml"))
 
 
-def instance(host: str, **changes: object) -> InstanceFacts:
+def instance(host: str, *, token: bool = True, **changes: object) -> InstanceFacts:
+    kind = server_kind({"software": {"name": "mastodon", "version": "4.6.4"}})
     base = InstanceFacts(
-        host=host, domain=host, version="4.6.4", hashtag_feeds={"local": "public", "remote": "public"}
+        host=host,
+        domain=host,
+        version="4.6.4",
+        hashtag_feeds={"local": "public", "remote": "public"},
+        kind=kind,
+        plan=choose(kind, token=token).first,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -86,7 +94,7 @@ def healthy_facts(**changes: object) -> Facts:
         home=instance("home.example"),
         home_token=TokenFacts(present=True),
         account=healthy_account(),
-        sources=(SourceFacts(instance("s0.example"), TokenFacts()),),
+        sources=(SourceFacts(instance("s0.example", token=False), TokenFacts()),),
         state=StateFacts("/srv/relay/relay.sqlite3", exists=True),
     )
     return replace(facts, **changes)  # type: ignore[arg-type]
@@ -467,6 +475,35 @@ class TestAgainstSandbox:
         assert item["status"] == "warn"
         assert "RSS" in item["detail"]
 
+    def test_tokenless_source_whose_feed_answers_401_fails(
+        self, setup: Setup, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A tokenless source whose tag timeline refuses anonymous readers (as GoToSocial's does,
+        with no setting saying so) is ✗ on its feed item, with the fix, though the instance answers."""
+        third = Fediverse(["third"]).start()
+        try:
+            third["third"].fail_next(5, status=401, path_prefix="/api/v1/timelines/tag")
+            code, items = check(setup.write(extra_sources=[third["third"].url]), capsys)
+        finally:
+            third.stop()
+        host = third["third"].domain
+        assert code == 1
+        assert items[f"source:{host}"]["status"] == "ok"
+        feed = items[f"feed:{host}"]
+        assert feed["status"] == "fail"
+        assert feed["detail"].startswith("rest (poll): ")
+        assert "cannot be read without a token (HTTP 401" in feed["detail"]
+        assert f"token for {host}" in feed["fix"]
+
+    def test_each_instance_says_how_it_is_read_and_why(
+        self, setup: Setup, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Home and each source get a feed item naming the method the relay will use and why."""
+        _, items = check(setup.config, capsys)
+        for host in (setup.home.domain, setup.remote.domain):
+            assert items[f"feed:{host}"]["status"] == "ok"
+            assert items[f"feed:{host}"]["detail"].startswith("sse (per-tag): SSE, one connection")
+
     def test_language_filter_is_never_reported_clear(
         self, setup: Setup, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -528,3 +565,81 @@ class TestAgainstSandbox:
         assert code == 0
         assert items["state"]["status"] == "warn"
         assert not (setup.tmp / "state.sqlite3").exists()
+
+
+GTS = server_kind({"software": {"name": "gotosocial", "version": "0.20.0-rc1"}})
+
+
+def gts(host: str, *, token: bool = True, **changes: object) -> InstanceFacts:
+    """A GoToSocial instance as gather() sees it: no timelines_access, no notification policy."""
+    plan = choose(GTS, token=token).first
+    return instance(host, kind=GTS, version="0.20.0-rc1", hashtag_feeds=None, plan=plan, **changes)
+
+
+class TestServerKinds:
+    def test_gotosocial_home_is_named_as_it_is(self) -> None:
+        """A GoToSocial home is shown by its own name and version, never as "Mastodon 0.20.0-rc1",
+        and no Mastodon-only setting is claimed missing."""
+        account = healthy_account(scopes=("read", "write:follows", "write:notifications", "write:statuses"))
+        items = by_key(decide(healthy_facts(home=gts("home.example"), account=account)))
+        assert "gotosocial 0.20.0-rc1" in items["home"].detail
+        assert "Mastodon" not in items["home"].detail
+        assert "gotosocial has no access setting" in items["home"].detail
+        assert items["feed:home.example"].detail.startswith("websocket (follow): ")
+        assert items["scopes"].status is Status.OK
+
+    def test_gotosocial_token_without_top_level_read_fails(self) -> None:
+        """On GoToSocial the granular read:* scopes are not enough (its streaming wants `read`)."""
+        facts = healthy_facts(home=gts("home.example"), account=healthy_account(scopes=REQUIRED_SCOPES))
+        item = by_key(decide(facts))["scopes"]
+        assert item.status is Status.FAIL
+        assert "lacks read" in item.detail
+        assert "top-level read" in item.detail
+
+    def test_without_policy_a_non_mastodon_home_is_not_called_old_mastodon(self) -> None:
+        """A server without notification policies is named as itself, not "before Mastodon 4.3"."""
+        mods = tuple(ModeratorFacts(h, found=True) for h in MODS)
+        account = healthy_account(policy=None, moderators=mods)
+        item = by_key(decide(healthy_facts(home=gts("home.example"), account=account)))["moderator_dms"]
+        assert item.status is Status.OK
+        assert "gotosocial 0.20.0-rc1 has no notification policy" in item.detail
+
+    def test_unrecognisable_moderator_fails(self) -> None:
+        """A moderator found but given neither uri nor id is ✗: no DM from them could be trusted."""
+        mods = (followed(MODS[0]), ModeratorFacts(MODS[1], found=True, recognisable=False))
+        item = by_key(decide(healthy_facts(account=healthy_account(moderators=mods))))["moderators"]
+        assert item.status is Status.FAIL
+        assert MODS[1] in item.detail
+        assert "cannot be recognised" in item.detail
+
+    def test_unreadable_tokenless_feed_fails_with_the_fix(self) -> None:
+        """A tokenless source whose tag timeline answers 401 (GoToSocial) is ✗ naming the feed."""
+        source = gts("s0.example", token=False, feed_error="#x's timeline cannot be read without a token")
+        items = decide(healthy_facts(sources=(SourceFacts(source, TokenFacts()),)))
+        item = by_key(items)["feed:s0.example"]
+        assert item.status is Status.FAIL
+        assert item.detail.startswith("rest (poll): ")
+        assert "cannot be read without a token" in item.detail
+        assert exit_code(items) == 1
+
+    def test_failed_stream_promises_only_what_the_relay_does(self) -> None:
+        """An unhealthy stream is ✗; its fix says the relay falls back to REST, never that it "polls
+        until it is back"."""
+        item = by_key(decide(healthy_facts(home=instance("home.example", streaming_error="HTTP 502"))))
+        assert item["streaming:home.example"].status is Status.FAIL
+        assert "polls until" not in (item["streaming:home.example"].fix or "")
+        assert "over REST" in (item["streaming:home.example"].fix or "")
+
+    def test_rest_only_source_has_no_stream_to_check(self) -> None:
+        """A REST-only server's stream is not checked; its feed item says why it is polled."""
+        kind = server_kind({"software": {"name": "pixelfed", "version": "0.12.5"}})
+        source = instance("s0.example", kind=kind, plan=choose(kind, token=True).first)
+        items = by_key(decide(healthy_facts(sources=(SourceFacts(source, TokenFacts(present=True)),))))
+        assert items["streaming:s0.example"].status is Status.SKIP
+        assert "pixelfed 0.12.5 has no Mastodon streaming" in items["feed:s0.example"].detail
+
+    def test_unknown_server_says_nodeinfo_was_missing(self) -> None:
+        """Without NodeInfo the item says so, and that it is taken as Mastodon-compatible."""
+        home = instance("home.example", kind=UNKNOWN, kind_error="/.well-known/nodeinfo answered HTTP 404")
+        item = by_key(decide(healthy_facts(home=home)))["home"]
+        assert "version 4.6.4; no NodeInfo (/.well-known/nodeinfo answered HTTP 404)" in item.detail

@@ -18,12 +18,16 @@ import pytest
 from mastodon import Mastodon
 from oauthhelp import code_from_page
 from relayproc import relay_env
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from relay.cli import login
-from relay.cli.checklist import REQUIRED_SCOPES
+from relay.cli.checklist import REQUIRED_SCOPES, required_scopes
 from relay.cli.login import app_file
 from relay.config.credentials import write_token_file
-from relay.sandbox import Instance, SeededAccount
+from relay.core.servers import GOTOSOCIAL, MASTODON, UNKNOWN
+from relay.sandbox import Fediverse, Instance, SeededAccount
+from relay.sandbox.flavours import flavour_named
 
 
 def relay(*args: str, stdin: int | None = subprocess.PIPE, cwd: Path | None = None) -> subprocess.Popen[str]:
@@ -224,3 +228,101 @@ def test_a_code_beginning_with_a_dash_is_read_in_the_form_the_hint_gives() -> No
     login.add_arguments(parser)
     args = parser.parse_args(["--instance", "https://a.example", "--code=-Zx_9"])
     assert args.code == "-Zx_9"
+
+
+class TestAnyServer:
+    @pytest.mark.parametrize(
+        ("flavour", "version"),
+        [
+            ("gotosocial", "v0.20.0-rc1"),  # what GoToSocial's own build script produces
+            ("gotosocial", "0.20.0-rc1+git-57cb4fe"),
+            ("akkoma", "2.7.2 (compatible; Akkoma 3.15.2)"),
+            ("mastodon", "garbage"),
+            ("mastodon", ""),
+        ],
+    )
+    def test_any_version_string_logs_in(self, tmp_path: Path, flavour: str, version: str) -> None:
+        """Whatever version the instance reports, the login finishes: no traceback from parsing
+        it, a working token, nothing else left over but the app registration."""
+        with Fediverse(["home"], flavours={"home": flavour_named(flavour, version)}) as fed:
+            home = fed["home"]
+            alice = home.create_account("alice")
+            token_file = tmp_path / "home.token"
+            proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
+            paste_code(proc, home, alice)
+            assert proc.wait(timeout=20) == 0, proc.stderr.read() if proc.stderr else ""
+            assert proc.stderr is not None
+            assert "Traceback" not in proc.stderr.read()
+            token = token_file.read_text(encoding="utf-8").strip()
+            me = Mastodon(access_token=token, api_base_url=home.url, version_check_mode="none")
+            assert me.account_verify_credentials()["acct"] == "alice"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["home.token", "home.token.app"]
+
+    def test_gotosocial_token_can_stream(self, tmp_path: Path) -> None:
+        """On GoToSocial the token is granted the top-level `read` its streaming requires: the
+        WebSocket upgrade that a granular-scope token gets 403 for is accepted."""
+        with Fediverse(["home"], flavours={"home": "gotosocial"}) as fed:
+            home = fed["home"]
+            alice = home.create_account("alice")
+            token_file = tmp_path / "home.token"
+            proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
+            out = paste_code(proc, home, alice)
+            assert proc.wait(timeout=20) == 0
+            assert "runs gotosocial 0.20.0-rc1+git-57cb4fe: asking for read write:follows" in out.rest()
+            token = token_file.read_text(encoding="utf-8").strip()
+            with home.lock:
+                assert "read" in home.state.tokens[token].scopes
+            ws = f"ws://{home.url.split('://')[1]}/api/v1/streaming?stream=user"
+            with ws_connect(ws, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5):
+                pass
+            granular = home.create_token(alice, scopes=REQUIRED_SCOPES)
+            with pytest.raises(InvalidStatus) as refused:
+                ws_connect(ws, additional_headers={"Authorization": f"Bearer {granular}"}, open_timeout=5)
+            assert refused.value.response.status_code == 403
+
+    def test_a_failure_after_registering_leaves_nothing_behind(
+        self, tmp_path: Path, home: Instance, alice: SeededAccount
+    ) -> None:
+        """When the login fails after this run registered the app (here: the new token does not
+        work), it ends with one message and removes the registration it wrote: no stray `.app`."""
+        token_file = tmp_path / "home.token"
+        home.fail_next(3, status=401, path_prefix="/api/v1/accounts/verify_credentials")
+        proc = relay("login", "--instance", home.url, "--token-file", str(token_file))
+        out = paste_code(proc, home, alice)
+        assert proc.wait(timeout=20) == 2
+        out.rest()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        assert "gave a token that does not work" in err
+        assert "Traceback" not in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    def test_the_server_and_the_scopes_are_named(
+        self, tmp_path: Path, home: Instance, alice: SeededAccount
+    ) -> None:
+        """Before the page, login says which server it found and which permissions it asks for."""
+        proc = relay("login", "--instance", home.url, "--token-file", str(tmp_path / "t"))
+        out = paste_code(proc, home, alice)
+        assert proc.wait(timeout=20) == 0
+        assert re.search(r"runs \S+.*: asking for " + re.escape(" ".join(REQUIRED_SCOPES)), out.rest())
+
+
+class TestNoNodeInfo:
+    def test_a_server_without_nodeinfo_is_taken_as_mastodon(
+        self, tmp_path: Path, home: Instance, alice: SeededAccount
+    ) -> None:
+        """Where NodeInfo does not answer, login says so and asks for Mastodon's scopes."""
+        home.fail_next(1, status=404, path_prefix="/.well-known/nodeinfo")
+        proc = relay("login", "--instance", home.url, "--token-file", str(tmp_path / "t"))
+        out = paste_code(proc, home, alice)
+        assert proc.wait(timeout=20) == 0
+        printed = out.rest()
+        assert "runs a server it does not name (/.well-known/nodeinfo answered HTTP 404)" in printed
+        assert "asking for " + " ".join(REQUIRED_SCOPES) in printed
+
+
+def test_gotosocial_is_asked_for_the_top_level_read() -> None:
+    """GoToSocial gets `read` (its streaming refuses granular reads); Mastodon the granular scopes."""
+    assert required_scopes(GOTOSOCIAL) == ("read", "write:follows", "write:notifications", "write:statuses")
+    assert required_scopes(MASTODON) == REQUIRED_SCOPES
+    assert required_scopes(UNKNOWN) == REQUIRED_SCOPES

@@ -163,3 +163,32 @@ class TestAnchors:
         out = status(config).stdout
         assert f"  {anchor}      2 seen      1 boosted  (thread replies, read every 60 s)" in out
         assert "(no longer configured)" in out.split("anchor posts")[1]
+
+
+def test_how_each_source_is_read(config: Path, now: datetime) -> None:
+    """The running relay's report names each source's method, shape, poll interval and reason."""
+    report = {
+        "at": now.timestamp(),
+        "streams": [{"name": f"{HOME} ws #TherapistsConnect", "connected": True, "last_event_age": 1.0}],
+        "sources": [
+            {
+                "source": HOME,
+                "method": "websocket",
+                "shape": "multiplexed",
+                "reason": "WebSocket, one socket for every hashtag: pleroma 2.7 multiplexes",
+                "interval": None,
+            },
+            {
+                "source": SOURCE,
+                "method": "rest",
+                "shape": "poll",
+                "reason": "REST polling: no token",
+                "interval": 60,
+            },
+        ],
+    }
+    with Store.open(config.parent / "relay.sqlite3") as s:
+        s.settings.set_setting("relay.streams", json.dumps(report))
+    out = status(config).stdout
+    assert f"  {HOME}  websocket (multiplexed): WebSocket, one socket" in out
+    assert f"  {SOURCE}  rest (poll) every 1m: REST polling: no token" in out

@@ -122,6 +122,22 @@ class TestErrors:
         err = error_for(tmp_path, MINIMAL.replace('["TherapistsConnect"]', '"TherapistsConnect"'))
         assert err.message == "relay.toml: hashtags = 'TherapistsConnect': expected a list of strings"
 
+    def test_transport_defaults_to_auto_and_takes_each_method(self, tmp_path: Path) -> None:
+        """`transport` is per instance, in [home] and in each [[sources]] entry."""
+        assert load_config(write(tmp_path, MINIMAL)).home.transport == "auto"
+        text = (
+            MINIMAL + 'transport = "websocket"\n[[sources]]\nurl = "https://b.example"\ntransport = "rest"\n'
+        )
+        config = load_config(write(tmp_path, text))
+        assert (config.home.transport, config.sources[0].transport) == ("websocket", "rest")
+
+    def test_unknown_transport_names_the_key_and_the_choices(self, tmp_path: Path) -> None:
+        """A transport the relay does not speak stops it with the choices to pick from."""
+        text = MINIMAL + '[[sources]]\nurl = "https://b.example"\ntransport = "grpc"\n'
+        err = error_for(tmp_path, text)
+        assert "sources[0].transport" in err.message
+        assert "websocket" in err.message + (err.fix or "")
+
     def test_missing_home_url(self, tmp_path: Path) -> None:
         """The home instance's URL is required and the message says so."""
         err = error_for(tmp_path, 'hashtags = ["x"]\n[home]\ntoken_file = "t"\n')

@@ -8,7 +8,7 @@ import pytest
 
 from relay.config.load import parse_config
 from relay.config.rules import parse_rules
-from relay.core.accounts import bare_acct, domain_of, full_acct, norm_acct, parse_host
+from relay.core.accounts import AccountId, bare_acct, domain_of, full_acct, norm_acct, parse_host
 from relay.core.mastodon_json import read_author
 from relay.moderation.handles import Domain, parse_handle, parse_target
 
@@ -101,3 +101,26 @@ def test_relay_toml_block_files_and_dm_commands_read_a_domain_alike(
 def test_a_name_that_is_not_a_host_is_refused(bad: str) -> None:
     """`parse_host` refuses what no server could be called, with or without a port."""
     assert parse_host(bad, any_port=True) is None
+
+
+class TestAccountId:
+    def test_of_account_json(self) -> None:
+        """uri and id are read from account JSON; a missing or odd field is empty."""
+        assert AccountId.of({"uri": "https://h.example/users/a", "id": 7}) == AccountId(
+            "https://h.example/users/a", "7"
+        )
+        assert AccountId.of({"id": "01HX"}) == AccountId("", "01HX")
+        assert AccountId.of({"uri": None, "id": None}) == AccountId()
+        pleroma = {"id": "AbC", "pleroma": {"ap_id": "https://p.example/users/a"}}
+        assert AccountId.of(pleroma) == AccountId("https://p.example/users/a", "AbC")
+        assert not AccountId.of({}).known
+
+    def test_matches_every_shared_part(self) -> None:
+        """Equal where both give a part, and at least one part shared; nothing shared: no match."""
+        full = AccountId("https://h.example/users/a", "1")
+        assert full.matches(AccountId("https://h.example/users/a", "1"))
+        assert full.matches(AccountId("", "1"))  # GoToSocial: no uri, the home id decides
+        assert not full.matches(AccountId("", "2"))
+        assert not full.matches(AccountId("https://evil.example/users/a", "1"))
+        assert not full.matches(AccountId())
+        assert not AccountId().matches(AccountId())

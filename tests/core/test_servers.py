@@ -52,3 +52,10 @@ def test_kind_of_family_names_every_family_and_refuses_others() -> None:
     assert [kind_of_family(f).family for f in FAMILIES] == list(FAMILIES)
     with pytest.raises(ValueError, match="gotosocial"):
         kind_of_family("gts")
+
+
+def test_pleroma_and_akkoma_take_the_websocket_token_in_the_query() -> None:
+    """Their WebsocketHandler reads `access_token` or Sec-WebSocket-Protocol, never Authorization."""
+    for name in ("pleroma", "akkoma"):
+        assert server_kind({"software": {"name": name, "version": "1"}}).ws_auth == "query"
+    assert server_kind({"software": {"name": "mastodon", "version": "4.6.4"}}).ws_auth == "header"

@@ -109,3 +109,30 @@ def test_bench_process_prints_every_phase_and_the_aim(tmp_path: Path) -> None:
         r"aim: a duplicate ≤ 3× json\.loads, whole process: [\d.]+ µs = [\d.]+× \((met|NOT met)\)", out
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_process_over_websocket_runs(tmp_path: Path) -> None:
+    """`--transport websocket`: the same phases, the relay reading both instances over WebSocket."""
+    out = run_bench(
+        "bench_process.py",
+        "-n",
+        "200",
+        "-m",
+        "2",
+        "-r",
+        "1",
+        "--transport",
+        "websocket",
+        "--dir",
+        str(tmp_path),
+    )
+    assert out.startswith("relay run over websocket")
+    assert re.search(r"^  duplicates, from a second instance\s+200\s", out, re.M)
+    assert re.search(r"^  decode_message of the same bytes \(here\)\s+[\d.]+\s+[\d.]+×$", out, re.M)
+
+
+def test_bench_websocket_prints_both_readers_and_the_ratio() -> None:
+    out = run_bench("bench_websocket.py", "-n", "20", "--pace", "1", "--burst", "50")
+    for reader in ("SSE (StreamReader)", "WebSocket (WebSocketReader)"):
+        assert re.search(rf"^  {re.escape(reader)}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d,]+\s+[\d.]+×$", out, re.M)
+    assert re.search(r"^  WebSocket ÷ SSE: p50 [\d.]+×, mean [\d.]+×, burst rate [\d.]+×$", out, re.M)

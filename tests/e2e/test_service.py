@@ -13,10 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from mastodon import Mastodon
-from prometheus_client.parser import text_string_to_metric_families
-from relayproc import HASHTAG, RelayProcess, wait_for
+from relayproc import HASHTAG, RelayProcess, free_port, scrape, wait_for
 
 from relay.sandbox import Fediverse, SeededAccount
 from relay.store.store import Store
@@ -58,22 +56,6 @@ def notify_socket(tmp_path: Path) -> Iterator[NotifyListener]:
     listener = NotifyListener(tmp_path / "notify.sock")
     yield listener
     listener.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def scrape(port: int) -> dict[str, float]:
-    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    values = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            values[f"{sample.name}{{{labels}}}"] = sample.value
-    return values
 
 
 def relay_status(relay: RelayProcess) -> str:

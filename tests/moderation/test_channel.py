@@ -18,6 +18,7 @@ from paths import FIXTURES
 from storehelp import arrive
 
 from relay.config.load import parse_config
+from relay.core.accounts import AccountId
 from relay.core.dm import DirectMessage, dm_text
 from relay.core.items import Mention, MentionsSeen
 from relay.core.mastodon_json import MalformedStatus
@@ -60,8 +61,11 @@ def direct() -> DirectMessage:
 MOD = "mastodonpy_test_2@localhost:3000"
 MOD_URI = "http://localhost:3000/ap/users/117020617532860042"
 BOT = ("mastodonpy_test@localhost:3000", "mastodonpy_test")
+MOD_ID = "117020617532860042"
 WHO = Who(
-    self_acct=BOT[0], self_uri="http://localhost:3000/ap/users/117020617404561855", moderators={MOD: MOD_URI}
+    self_acct=BOT[0],
+    self_id=AccountId("http://localhost:3000/ap/users/117020617404561855", "117020617404561855"),
+    moderators={MOD: AccountId(MOD_URI, MOD_ID)},
 )
 
 
@@ -138,6 +142,25 @@ class TestGuards:
         t = triage(dm, WHO, bot_handles=BOT)
         assert (t.moderator, t.commands, t.refuse) == (False, (), True)
 
+    def test_without_uri_the_moderator_is_recognised_by_the_home_id(self, direct: DirectMessage) -> None:
+        """A server that gives no account `uri` (GoToSocial): the moderator looked up by handle is
+        recognised by the home instance's account id, in a DM only; the same handle with another
+        id, a look-alike from another domain with the same id, and a non-DM are not obeyed."""
+        who = dataclasses.replace(WHO, moderators={MOD: AccountId("", MOD_ID)})
+        gts = says(direct, "approve h1", account_uri="")
+        assert triage(gts, who, bot_handles=BOT).commands == (c.Approve((ShortId("h1"),)),)
+        other_id = triage(dataclasses.replace(gts, account_id="999"), who, bot_handles=BOT)
+        assert (other_id.moderator, other_id.commands, other_id.refuse) == (False, (), True)
+        look_alike = dataclasses.replace(gts, acct="mastodonpy_test_2@evil.example")
+        assert triage(look_alike, who, bot_handles=BOT).refuse
+        public = triage(dataclasses.replace(gts, visibility="public"), who, bot_handles=BOT)
+        assert (public.commands, public.ask_for_dm) == ((), True)
+
+    def test_a_dm_without_any_identity_is_never_a_moderator(self, direct: DirectMessage) -> None:
+        """A DM whose account has neither uri nor id matches nobody, even with the right handle."""
+        anonymous = says(direct, "pause", account_uri="", account_id="")
+        assert triage(anonymous, WHO, bot_handles=BOT).refuse
+
     def test_moderator_not_found_at_start_cannot_command(self, direct: DirectMessage) -> None:
         """Without the account URI from the home instance, nobody is a moderator yet."""
         who = dataclasses.replace(WHO, moderators={MOD: None})
@@ -170,7 +193,7 @@ class TestGuards:
         """The bot's own post is dropped before anything else, by handle or by account URI."""
         mine = says(direct, "pause", acct=BOT[0])
         assert triage(mine, WHO, bot_handles=BOT).dropped == "own post"
-        by_uri = says(direct, "pause", account_uri=WHO.self_uri)
+        by_uri = says(direct, "pause", account_uri=WHO.self_id.uri)
         assert triage(by_uri, WHO, bot_handles=BOT).commands == ()
 
     def test_quoted_command_is_not_run(self, direct: DirectMessage) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from relay.core.accounts import AccountId
 from relay.moderation.grammar import (
     Approve,
     Block,
@@ -24,7 +25,11 @@ from relay.moderation.notices import ASK_FOR_DM, DIGEST_NEEDS_ID, REFUSAL, statu
 ACCT = "mira@home.example"
 PREFIX = "@mira@home.example "
 URL = "https://x.example/@bob/7"
-WHO = Who("relay@home.example", "https://home.example/users/relay", {ACCT: None, "remi@r.example": "u"})
+WHO = Who(
+    "relay@home.example",
+    AccountId("https://home.example/users/relay", "1"),
+    {ACCT: None, "remi@r.example": AccountId("u", "2")},
+)
 
 
 class TestLookupDue:

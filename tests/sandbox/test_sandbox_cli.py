@@ -137,3 +137,25 @@ class TestSandboxCommand:
         result = run_sandbox("--reorder-streams", value)
         assert result.returncode == 2
         assert "positive number of seconds" in result.stderr
+
+
+class TestFlavourFlag:
+    def test_flavour_with_version_is_served(
+        self, start_sandbox: Callable[..., subprocess.Popen[str]]
+    ) -> None:
+        """--flavour home=gotosocial:v0.20.0-rc1 makes home a GoToSocial reporting that version."""
+        banner = read_banner(start_sandbox("--flavour", "home=gotosocial:v0.20.0-rc1"))
+        home = next(line.split()[2] for line in banner if line.startswith("instance home "))
+        assert "flavour home gotosocial gotosocial v0.20.0-rc1" in banner
+        info = requests.get(f"{home}/nodeinfo/2.0", timeout=5).json()
+        assert info["software"] == {"name": "gotosocial", "version": "v0.20.0-rc1"}
+        assert requests.get(f"{home}/api/v1/streaming/health", timeout=5).status_code == 404
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [("home=pleromium", "unknown flavour"), ("home", "INSTANCE=KIND"), ("nowhere=akkoma", "nowhere")],
+    )
+    def test_bad_flavour_exits_2(self, value: str, message: str) -> None:
+        result = run_sandbox("--flavour", value)
+        assert result.returncode == 2
+        assert message in result.stderr

@@ -94,10 +94,10 @@ class TestFraming:
     def test_heartbeats_arrive_every_interval(
         self, home: Instance, alice: SeededAccount, tap: Callable[..., StreamTap]
     ) -> None:
-        """An idle stream sends ``:thump`` lines at the configured heartbeat."""
+        """An idle stream sends ``:thump`` comments, each ending a block, at the configured heartbeat."""
         stream = tap(home, "/api/v1/streaming/hashtag?tag=relay", alice.token)
-        stream.wait_for(lambda t: t.text().count(":thump\n") >= 2)
-        assert stream.text().startswith(":)\n:thump\n")
+        stream.wait_for(lambda t: t.text().count(":thump\n\n") >= 2)
+        assert stream.text().startswith(":)\n:thump\n\n:thump\n\n")
 
     def test_mastodon_py_stream_hashtag_receives_updates(
         self,

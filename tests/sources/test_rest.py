@@ -47,3 +47,18 @@ def test_first_look_leaves_posts_older_than_max_age(fed: Fediverse, posted: list
 def test_first_look_keeps_the_newest_max_posts(fed: Fediverse, posted: list[str]) -> None:
     """At most `max_posts` come: the newest ones."""
     assert first_look(fed, datetime.now(UTC), FirstStart(max_posts=2)) == posted[1:]
+
+
+def test_a_max_id_only_server_is_read_backwards_to_the_cursor() -> None:
+    """On a server that ignores min_id (the rest-only flavour, as Mitra), everything newer than the
+    cursor comes oldest first, across pages, and nothing at or before it; min_id paging would get
+    the newest page over and over."""
+    with Fediverse(["home"], flavours={"home": "rest-only"}) as fed:
+        author = fed["home"].create_account("newcomer")
+        ids = [fed["home"].post(author, f"hello {n} #hoot") for n in range(95)]
+        api = Mastodon(api_base_url=fed["home"].url, ratelimit_method="throw", version_check_mode="none")
+        cursor = ids[4]
+        got = [str(s["id"]) for s in catch_up(api, "hoot", cursor, now=datetime.now(UTC), paging="max_id")]
+        assert got == ids[5:]
+        forwards = [str(s["id"]) for s in catch_up(api, "hoot", cursor, now=datetime.now(UTC), max_pages=3)]
+        assert forwards != ids[5:]  # the flavour really ignores min_id
