@@ -10,8 +10,8 @@
 
 Each watched instance has a `relay.runtime.sourcing.SourceRunner`: it reads the instance the way
 its server allows (`relay.core.transport`) and falls back to the next method, at last REST, when
-that fails for good. Every source's data becomes queue items in `relay.sources.normalise`. The pipeline and the
-booster call nobody sideways: they return what happened (`relay.runtime.events`) and `_route`
+that fails for good. Every source's data becomes queue items in `relay.sources.normalise`. The
+pipeline and the booster call nobody sideways: they return what happened (`relay.runtime.events`) and `_route`
 hands it on: a held post and a done boost to moderation, a home id to the booster, a moved
 cursor to the fetchers (through `relay.runtime.handoff.Cursors`; moderation's mentions cursor
 goes to `MentionFetcher.handled`): besides the queue and the pipeline's seen-cache, the only
