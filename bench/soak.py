@@ -36,7 +36,7 @@ from mastodon import Mastodon
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # relayproc: how the end-to-end tests start `relay run`
 
-from relayproc import HASHTAG, RelayProcess  # noqa: E402
+from relayproc import HASHTAG, RelayProcess, wait_for  # noqa: E402
 from soak_moderator import Moderator  # noqa: E402
 from soak_oracle import (  # noqa: E402
     APPROVE,
@@ -55,6 +55,7 @@ from soak_oracle import (  # noqa: E402
 )
 
 from relay.core.dedupe import Arrival, decide  # noqa: E402
+from relay.errors import StoreError  # noqa: E402
 from relay.log import configure_logging  # noqa: E402
 from relay.sandbox import Budget, Fediverse, RateLimits, SeededAccount  # noqa: E402
 from relay.sandbox.model import iso  # noqa: E402
@@ -343,6 +344,8 @@ class Soak:
         self._start()
         started = time.monotonic()
         deadline = started + self.s.settle
+        # On a loaded machine every earlier run may have been killed before it made the state file.
+        wait_for(self._store_ready, timeout=self.s.settle, what="the relay's state file, migrated")
         while True:
             self._alive()
             self.mod.turn(self.posts, self.by_url, self.step, final=True)
@@ -437,6 +440,14 @@ class Soak:
         ]
         relay = f"relay: {said} {why or ''} journal {journal} reblogs {len(made.get(post.uri, ()))}"
         return "; ".join(f for f in fate if f) + " | " + relay
+
+    def _store_ready(self) -> bool:
+        """The state file is there at the relay's schema version (a first start has migrated it)."""
+        try:
+            with self._store():
+                return True
+        except StoreError:
+            return False
 
     @contextlib.contextmanager
     def _store(self) -> Iterator[Store]:
