@@ -315,7 +315,9 @@ class Moderation:
         except MastodonError as exc:
             log.warning("dm.sender_lookup_failed", acct=dm.acct, error=type(exc).__name__)
             return None
-        if account is None or str(account.get("uri") or "") != dm.account_uri:
+        # The same account as the DM's sender, by the identity the home instance gives (GoToSocial
+        # gives no uri: its id then), never by handle or display name alone.
+        if account is None or not AccountId.of(account).matches(AccountId(dm.account_uri, dm.account_id)):
             return None
         return MemberAccount(
             acct=dm.acct,

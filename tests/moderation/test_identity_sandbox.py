@@ -7,6 +7,7 @@ name, a stranger, and a moderator writing outside a DM are treated as before.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,22 @@ class TestWithoutUri:
         dm = world.message(world.alice, "home", "approve h3", visibility="public")
         verdict = triage(dm, world.channel.who, bot_handles=world.channel.bot_handles)
         assert (verdict.commands, verdict.ask_for_dm) == ((), True)
+
+
+class TestJoinWithoutUri:
+    def test_join_finds_the_sender_by_the_home_id(self, world: World) -> None:
+        """`join` on a home without uris: the sender's profile is the account the home instance gives
+        the DM's sender id, so anyone can still list themselves."""
+        world.channel.start()
+        dm = world.message(world.namesake, "remote", "join")
+        sender = world.channel._sender(dm)
+        assert sender is not None
+        assert sender.account_id == dm.account_id
+        assert sender.acct == world.namesake.acct
+
+    def test_join_refuses_a_profile_that_is_another_account(self, world: World) -> None:
+        """A DM whose sender id is not the id the handle resolves to gives no profile."""
+        world.channel.start()
+        dm = world.message(world.namesake, "remote", "join")
+        forged = dataclasses.replace(dm, account_id=world.alice.id)
+        assert world.channel._sender(forged) is None

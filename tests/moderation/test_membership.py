@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from statusgen import real_statuses
 
+from relay.core.accounts import AccountId
 from relay.core.dm import DirectMessage
 from relay.core.post import Post
 from relay.moderation import grammar as c
@@ -181,6 +182,7 @@ class TestGuards:
             url="",
             acct=ANN,
             account_uri="https://one.example/users/ann",
+            account_id="7",
             sender_is_bot=False,
             visibility=visibility,
             in_reply_to_id=None,
@@ -193,7 +195,7 @@ class TestGuards:
 
     def test_anyone_may_join_by_dm(self) -> None:
         """An author's `join`, `leave` and `intro` run from a DM; `unlist` is refused to them."""
-        who = Who("bot@home.example", "https://home.example/users/bot", {MOD: None})
+        who = Who("bot@home.example", AccountId("https://home.example/users/bot", "1"), {MOD: None})
         t = triage(self.dm("join\nleave\nintro\nunlist zed@two.example"), who)
         assert t.commands == (c.Join(), c.Leave(), c.Intro())
         assert t.refuse
