@@ -202,7 +202,7 @@ class TestGuards:
 
     def test_join_in_public_asks_for_a_dm(self) -> None:
         """A public `join` is not run: the sender is asked to send it as a DM."""
-        who = Who("bot@home.example", "https://home.example/users/bot", {})
+        who = Who("bot@home.example", AccountId("https://home.example/users/bot", "1"), {})
         t = triage(self.dm("join", visibility="public"), who)
         assert t.commands == ()
         assert t.ask_for_dm
