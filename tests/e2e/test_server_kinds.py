@@ -249,3 +249,45 @@ def test_a_moderators_approve_comes_over_the_websocket(
     relay.wait_boosted(status["uri"])
     sockets = {e["stream"] for e in relay.logs() if e.get("event") == "stream.connected"}
     assert sockets == {f"{fed['home'].domain} ws #{HASHTAG},user:notification"}
+
+
+@pytest.mark.parametrize("flavour", ["mastodon", "gotosocial", "akkoma", "rest-only"])
+def test_on_each_home_a_moderators_approve_is_obeyed_and_a_namesakes_refused(
+    tmp_path: Path, flavour: str
+) -> None:
+    """Whatever the home runs (no account `uri` on GoToSocial and Akkoma, no stream on a REST-only
+    server), the moderator's DM `approve` boosts the held post, and the same words from a namesake
+    on another instance are refused and boost nothing."""
+    with sandbox(flavour) as fed:
+        bot = fed["home"].create_account("relaybot", bot=True)
+        mira = fed["home"].create_account("mira")
+        namesake = fed["remote"].create_account("mira")
+        handle = f"{bot.username}@{fed['home'].domain}"
+        fed["home"].follow(mira, handle)
+        relay = RelayProcess(
+            tmp_path,
+            fed,
+            bot,
+            mode="review",
+            moderators=(mira.acct,),
+            moderation='dm_policy = "accept"',
+        )
+        with relay:
+            relay.wait_log("relay.ready")
+            bob = fed["remote"].create_account("bob")
+            status = post(fed, "remote", bob, f"Hello, a therapist in Leeds #{HASHTAG}")
+            with Store.open(relay.state, readonly=True) as store:
+                item = wait_for(lambda: store.queue.queue_by_uri(status["uri"]), what="the post held")
+            spoof = Mastodon(access_token=namesake.token, api_base_url=fed["remote"].url)
+            spoof.status_post(f"@{handle} approve {item.short_id}", visibility="direct")
+            received = relay.wait_log("dm.received", acct=namesake.acct, timeout=20)
+            assert (received["moderator"], received["commands"]) == (False, [])
+            assert "approve" in received["refused"]
+            with Store.open(relay.state, readonly=True) as store:
+                held = store.queue.queue_by_uri(status["uri"])
+                assert held is not None
+                assert held.state.value == "held"
+            assert status["uri"] not in relay.boosted_uris()
+            moderator = Mastodon(access_token=mira.token, api_base_url=fed["home"].url)
+            moderator.status_post(f"@{bot.username} approve {item.short_id}", visibility="direct")
+            relay.wait_boosted(status["uri"], timeout=20)
