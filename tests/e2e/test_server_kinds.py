@@ -214,21 +214,26 @@ def _streams_setting(relay: RelayProcess) -> str:
     return value
 
 
+def moderated(tmp_path: Path, fed: Fediverse) -> tuple[RelayProcess, SeededAccount, SeededAccount]:
+    """A relay in review mode whose moderator, mira on the home instance, follows the bot."""
+    bot = fed["home"].create_account("relaybot", bot=True)
+    mira = fed["home"].create_account("mira")
+    fed["home"].follow(mira, f"{bot.username}@{fed['home'].domain}")
+    relay = RelayProcess(
+        tmp_path,
+        fed,
+        bot,
+        mode="review",
+        moderators=(mira.acct,),
+        moderation='dm_policy = "accept"\ndigest_interval = 0.5',
+    )
+    return relay, bot, mira
+
+
 @pytest.fixture
 def dm_world(tmp_path: Path) -> Iterator[tuple[Fediverse, RelayProcess, SeededAccount, SeededAccount]]:
     with sandbox(NO_SSE) as fed:
-        bot = fed["home"].create_account("relaybot", bot=True)
-        mira = fed["home"].create_account("mira")
-        handle = f"{bot.username}@{fed['home'].domain}"
-        fed["home"].follow(mira, handle)
-        relay = RelayProcess(
-            tmp_path,
-            fed,
-            bot,
-            mode="review",
-            moderators=(mira.acct,),
-            moderation='dm_policy = "accept"\ndigest_interval = 0.5',
-        )
+        relay, bot, mira = moderated(tmp_path, fed)
         with relay:
             relay.wait_log("relay.ready")
             yield fed, relay, bot, mira
@@ -259,19 +264,9 @@ def test_on_each_home_a_moderators_approve_is_obeyed_and_a_namesakes_refused(
     server), the moderator's DM `approve` boosts the held post, and the same words from a namesake
     on another instance are refused and boost nothing."""
     with sandbox(flavour) as fed:
-        bot = fed["home"].create_account("relaybot", bot=True)
-        mira = fed["home"].create_account("mira")
+        relay, bot, mira = moderated(tmp_path, fed)
         namesake = fed["remote"].create_account("mira")
         handle = f"{bot.username}@{fed['home'].domain}"
-        fed["home"].follow(mira, handle)
-        relay = RelayProcess(
-            tmp_path,
-            fed,
-            bot,
-            mode="review",
-            moderators=(mira.acct,),
-            moderation='dm_policy = "accept"',
-        )
         with relay:
             relay.wait_log("relay.ready")
             bob = fed["remote"].create_account("bob")
