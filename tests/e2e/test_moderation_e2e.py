@@ -8,6 +8,7 @@ class (each test uses its own authors, so the checks stay independent); restarts
 from __future__ import annotations
 
 import itertools
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,7 +286,14 @@ class TestByDM:
     def test_many_holds_at_once_come_as_one_digest(self, world: World) -> None:
         """Several posts held together are announced in one digest DM, not one DM each."""
         hal = world.person("remote", "hal")
-        statuses = [hal.post(f"Burst {i} #{HASHTAG}") for i in range(4)]
+        # The relay is frozen while the burst is posted, so that the four posts reach it together
+        # however slowly the machine posts them (the digest groups holds within digest_interval).
+        assert world.relay.process is not None
+        world.relay.process.send_signal(signal.SIGSTOP)
+        try:
+            statuses = [hal.post(f"Burst {i} #{HASHTAG}") for i in range(4)]
+        finally:
+            world.relay.process.send_signal(signal.SIGCONT)
         ids = [world.held(s).short_id for s in statuses]
 
         def find_digest() -> dict[str, Any] | None:
