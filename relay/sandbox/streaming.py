@@ -182,11 +182,16 @@ class StreamHub:
         after its own `held_for()` delay while the reordering is on (rendered now, sent later)."""
         for sub in self.subscriptions():
             if predicate(sub):
+                item = make(sub)
+                if self.stalled.is_set() and not isinstance(item, Control):
+                    # A stalled stream sends nothing, and what is published meanwhile is lost (as
+                    # from a stuck server), decided here, not when a busy writer thread gets to it.
+                    continue
                 delay = self.held_for() if held else None
                 if delay is None:
-                    sub.queue.put(make(sub))
+                    sub.queue.put(item)
                 else:
-                    self._later.put(delay, sub, make(sub))
+                    self._later.put(delay, sub, item)
 
     def held_for(self) -> float | None:
         """How long one subscriber's `update` or `status.update` is held (None: not at all).
