@@ -139,16 +139,21 @@ class DigestPoster:
         self._retry_at = 0.0  # monotonic time before which nothing is tried again
         self._reconcile = True  # open intents are checked against the bot's statuses first
         self._next_due: datetime | None = None  # nothing to do before this digest-clock time
+        # An unfinished intent may be in the store: one a crash left (so true at start) or one an
+        # attempt left for later. Only then is the store asked, not at every turn of the main loop.
+        self._open = True
 
     def tick(self) -> None:
         """Do what is due: finish an open digest, or write and post the one whose moment came."""
         if not self._config.enabled or self._monotonic() < self._retry_at:
             return
         now = self._clock()
-        for record in self._store.digests.unfinished():
-            self._finish(record, now)
-            if self._retry_at > self._monotonic():
-                return
+        if self._open:
+            for record in self._store.digests.unfinished():
+                self._finish(record, now)
+                if self._retry_at > self._monotonic():
+                    return
+            self._open = False  # each one posted, or failed for good
         if self._next_due is not None and now < self._next_due:
             return
         latest = self._store.digests.latest()
@@ -271,6 +276,7 @@ class DigestPoster:
         self._later(record, f"posting part {index + 1} failed: {type(exc).__name__}", None)
 
     def _later(self, record: DigestRecord, error: str, fix: str | None) -> None:
+        self._open = True  # `record` stays an intent: finished at the first tick after the delay
         delay = self._backoff.next_delay()
         self._retry_at = self._monotonic() + delay
         log.warning(
